@@ -1,0 +1,76 @@
+/**
+ * Configuration from argv and env: the only place either is read. Everything below `src/cli/`
+ * takes typed options.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './command.js';
+
+export type StoreKind = 'sqlite' | 'postgres' | 'kurrentdb' | 'memory';
+
+export interface StoreConfig {
+  readonly kind: StoreKind;
+  /** SQLite file (the log, or for KurrentDB the local state file). */
+  readonly db: string;
+  readonly pgUrl?: string;
+  readonly kurrentdbUrl?: string;
+}
+
+export const DEFAULT_DB = './data/truto-state.db';
+
+/** The options every store-using command accepts. */
+export const storeOptions = {
+  db: { type: 'string' },
+  store: { type: 'string' },
+  'pg-url': { type: 'string' },
+  'kurrentdb-url': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const STORE_USAGE = `Store options:
+  --db <path>             SQLite database file (env TRUTO_STATE_DB, default ${DEFAULT_DB})
+  --store <kind>          sqlite | postgres | kurrentdb (env TRUTO_STATE_STORE, default sqlite)
+  --pg-url <url>          PostgreSQL connection string (env TRUTO_STATE_PG_URL)
+  --kurrentdb-url <url>   KurrentDB connection string (env KURRENTDB_URL)`;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** parseArgs with usage errors instead of TypeErrors. */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: O,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function readStoreConfig(
+  values: { db?: string | undefined; store?: string | undefined; 'pg-url'?: string | undefined; 'kurrentdb-url'?: string | undefined },
+  env: Env,
+): StoreConfig {
+  const kind = (values.store ?? env.TRUTO_STATE_STORE ?? 'sqlite').toLowerCase();
+  if (!isStoreKind(kind)) {
+    throw new UsageError(`unknown store "${kind}": use sqlite, postgres or kurrentdb`);
+  }
+  const pgUrl = values['pg-url'] ?? env.TRUTO_STATE_PG_URL;
+  const kurrentdbUrl = values['kurrentdb-url'] ?? env.KURRENTDB_URL;
+  if (kind === 'postgres' && !pgUrl) {
+    throw new UsageError('--store postgres needs --pg-url or TRUTO_STATE_PG_URL');
+  }
+  if (kind === 'kurrentdb' && !kurrentdbUrl) {
+    throw new UsageError('--store kurrentdb needs --kurrentdb-url or KURRENTDB_URL');
+  }
+  return {
+    kind,
+    db: values.db ?? env.TRUTO_STATE_DB ?? DEFAULT_DB,
+    ...(pgUrl ? { pgUrl } : {}),
+    ...(kurrentdbUrl ? { kurrentdbUrl } : {}),
+  };
+}
+
+function isStoreKind(kind: string): kind is StoreKind {
+  return kind === 'sqlite' || kind === 'postgres' || kind === 'kurrentdb' || kind === 'memory';
+}

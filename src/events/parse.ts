@@ -1,0 +1,233 @@
+/**
+ * Raw bytes to a typed webhook event: the one place where a Truto body is read.
+ *
+ * Tolerant the way Truto is varied (`event` or `event_type`, two time formats, run ids in three
+ * places); strict only about what makes an event unusable (no id, no name, no source time). An
+ * authentic event with an unknown name or a payload that fails its schema is still an event: it is
+ * stored with the reason it is not projected.
+ */
+import type { z } from 'zod';
+import { familyOf, isKnownEventType, type EventFamily } from './catalogue.js';
+import type { AccountFacts, EventFacts, RecordFacts, RunFacts } from './facts.js';
+import {
+  envelopeSchema,
+  integratedAccountPayloadSchema,
+  recordPayloadSchema,
+  syncJobRunPayloadSchema,
+  syncJobRunRecordPayloadSchema,
+} from './schemas.js';
+import { normaliseTime, parseSourceTime } from './time.js';
+
+/** Why an event is stored but not projected. */
+export type SkipReason = 'unknown_type' | 'not_projected' | 'invalid_payload' | 'no_run_id';
+
+export interface PayloadIssue {
+  readonly code: string;
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+export interface SkipNote {
+  readonly reason: SkipReason;
+  readonly issues?: readonly PayloadIssue[];
+}
+
+/** A parsed, authentic-or-not-yet-checked Truto delivery. */
+export interface WebhookEvent {
+  readonly id: string;
+  /** `entity:action`, from `event` or else `event_type`. */
+  readonly type: string;
+  readonly family: EventFamily;
+  readonly known: boolean;
+  /** Envelope `created_at`, epoch milliseconds. */
+  readonly sourceTime: number;
+  /** The entity stream (`integrated_account:<id>`, `sync_job_run:<run>`, `record:<account>/<resource>`). */
+  readonly stream: string | null;
+  /** What projections read; `null` when the event is not projected (see `skipped`). */
+  readonly data: EventFacts | null;
+  readonly skipped: SkipNote | null;
+  /** The exact bytes received: the record of the event. */
+  readonly body: Uint8Array;
+}
+
+export type EnvelopeErrorCode =
+  | 'invalid_json'
+  | 'not_an_object'
+  | 'missing_id'
+  | 'missing_event'
+  | 'missing_created_at'
+  | 'invalid_created_at';
+
+export type ParseResult =
+  | { readonly ok: true; readonly event: WebhookEvent }
+  | { readonly ok: false; readonly code: EnvelopeErrorCode; readonly message: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+const encoder = new TextEncoder();
+
+/**
+ * Parses one webhook body.
+ *
+ * @example
+ * const result = parseWebhook(Buffer.from(JSON.stringify({
+ *   id: 'e1', event: 'integrated_account:active', created_at: '2024-09-10 12:00:00',
+ *   payload: { id: 'acc-1', status: 'active' },
+ * })));
+ * if (result.ok) result.event.stream; // 'integrated_account:acc-1'
+ */
+export function parseWebhook(body: Uint8Array | string): ParseResult {
+  const bytes = typeof body === 'string' ? encoder.encode(body) : body;
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === 'string' ? body : decoder.decode(bytes));
+  } catch (error) {
+    return fail('invalid_json', `body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return fail('not_an_object', 'body must be a JSON object (one event per delivery)');
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return envelopeFailure(envelope.error);
+  const { id, created_at: createdAt, payload } = envelope.data;
+  const type = envelope.data.event ?? envelope.data.event_type;
+  if (type === undefined) return fail('missing_event', 'envelope has neither "event" nor "event_type"');
+  const sourceTime = parseSourceTime(createdAt);
+  if (sourceTime === null) {
+    return fail(
+      'invalid_created_at',
+      `"created_at" is not ISO-8601 or "YYYY-MM-DD HH:MM:SS": ${JSON.stringify(createdAt)}`,
+    );
+  }
+  const family = familyOf(type);
+  const known = isKnownEventType(type);
+  const projected = extractFacts(family, type, payload ?? {});
+  return {
+    ok: true,
+    event: {
+      id,
+      type,
+      family,
+      known,
+      sourceTime,
+      stream: projected.ok ? projected.stream : null,
+      data: projected.ok ? projected.data : null,
+      skipped: projected.ok ? null : known || family !== 'other' ? projected.skip : { reason: 'unknown_type' },
+      body: bytes,
+    },
+  };
+}
+
+function fail(code: EnvelopeErrorCode, message: string): ParseResult {
+  return { ok: false, code, message };
+}
+
+function envelopeFailure(error: z.ZodError): ParseResult {
+  const first = error.issues[0];
+  const field = first?.path[0];
+  if (field === 'id') return fail('missing_id', 'envelope has no usable "id" (a non-empty string)');
+  if (field === 'created_at') return fail('missing_created_at', 'envelope has no "created_at" string');
+  if (field === 'event' || field === 'event_type') {
+    return fail('missing_event', `envelope "${String(field)}" must be a non-empty string`);
+  }
+  return fail('not_an_object', `envelope is malformed at "${String(field)}": ${first?.message ?? ''}`);
+}
+
+type Extracted =
+  | { ok: true; stream: string; data: EventFacts }
+  | { ok: false; skip: SkipNote };
+
+function extractFacts(family: EventFamily, type: string, payload: unknown): Extracted {
+  switch (family) {
+    case 'integrated_account':
+      return accountFacts(payload);
+    case 'sync_job_run':
+      return type === 'sync_job_run:record' || type === 'sync_job_run:record_error'
+        ? runRecordFacts(type, payload)
+        : runFacts(payload);
+    case 'record':
+      return recordFacts(payload);
+    case 'other':
+      return { ok: false, skip: { reason: 'not_projected' } };
+  }
+}
+
+function invalid(error: z.ZodError): Extracted {
+  const issues = error.issues.map((issue) => ({
+    code: issue.code,
+    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+    message: issue.message,
+  }));
+  return { ok: false, skip: { reason: 'invalid_payload', issues } };
+}
+
+function accountFacts(payload: unknown): Extracted {
+  const parsed = integratedAccountPayloadSchema.safeParse(payload);
+  if (!parsed.success) return invalid(parsed.error);
+  const p = parsed.data;
+  const data: AccountFacts = {
+    kind: 'account',
+    accountId: p.id,
+    ...defined('status', p.status),
+    ...defined('tenantId', p.tenant_id),
+    ...defined('integration', p.integration?.name),
+    ...defined('environmentIntegrationId', p.environment_integration_id),
+    ...defined('lastError', p.last_error),
+    ...defined('lastForbiddenError', p.last_forbidden_error),
+  };
+  return { ok: true, stream: `integrated_account:${p.id}`, data };
+}
+
+function runFacts(payload: unknown): Extracted {
+  const parsed = syncJobRunPayloadSchema.safeParse(payload);
+  if (!parsed.success) return invalid(parsed.error);
+  const p = parsed.data;
+  const data: RunFacts = {
+    kind: 'run',
+    runId: p.id,
+    ...defined('syncJobId', p.sync_job_id),
+    ...defined('integratedAccountId', p.integrated_account_id),
+    ...defined('status', p.status),
+    ...defined('createdAt', normaliseTime(p.created_at)),
+    ...defined('startedAt', normaliseTime(p.started_at)),
+    ...defined('finishedAt', normaliseTime(p.finished_at)),
+  };
+  return { ok: true, stream: `sync_job_run:${p.id}`, data };
+}
+
+function runRecordFacts(type: string, payload: unknown): Extracted {
+  const parsed = syncJobRunRecordPayloadSchema.safeParse(payload);
+  if (!parsed.success) return invalid(parsed.error);
+  const p = parsed.data;
+  const runId = p.sync_job_run_id ?? p.meta?.sync_job_run_id ?? p.sync_job_run?.id;
+  if (runId === null || runId === undefined) return { ok: false, skip: { reason: 'no_run_id' } };
+  const accountId =
+    p.integrated_account_id ?? p.meta?.integrated_account_id ?? p.sync_job_run?.integrated_account_id;
+  const data: RunFacts = {
+    kind: 'run',
+    runId,
+    ...defined('integratedAccountId', accountId),
+    ...defined('resource', p.resource),
+    ...(type === 'sync_job_run:record'
+      ? { records: p.records?.length ?? 0 }
+      : { errors: Array.isArray(p.errors) ? p.errors.length : 1 }),
+  };
+  return { ok: true, stream: `sync_job_run:${runId}`, data };
+}
+
+function recordFacts(payload: unknown): Extracted {
+  const parsed = recordPayloadSchema.safeParse(payload);
+  if (!parsed.success) return invalid(parsed.error);
+  const p = parsed.data;
+  const data: RecordFacts = {
+    kind: 'record',
+    integratedAccountId: p.integrated_account_id,
+    resource: p.resource,
+    recordId: p.id,
+  };
+  return { ok: true, stream: `record:${p.integrated_account_id}/${p.resource}`, data };
+}
+
+/** `{ [key]: value }` when the value is present, `{}` otherwise (exactOptionalPropertyTypes). */
+function defined<K extends string, V>(key: K, value: V | null | undefined): { [P in K]?: V } {
+  return value === null || value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
+}

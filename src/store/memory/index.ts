@@ -1,0 +1,4 @@
+import type { EventStoreWithProjections } from '../port.js';
+export function createMemoryEventStore(): EventStoreWithProjections {
+  throw new Error('not built yet');
+}

@@ -1,0 +1,191 @@
+/**
+ * The EventStore port: the append-only event log every adapter implements (memory, SQLite,
+ * PostgreSQL, KurrentDB), and the ProjectionStore port that holds projected state and
+ * checkpoints. One contract suite in `test/contract/` runs against every adapter.
+ *
+ * Positions are the log's global order of arrival (1, 2, 3…; gaps allowed, never reordered for a
+ * reader: a reader that has seen position P will never later be shown an event below P).
+ */
+
+/** An event as handed to `append`: what `parseWebhook` yields, or a library user's own. */
+export interface EventToAppend {
+  /** The de-duplication key (the webhook envelope id). */
+  readonly id: string;
+  readonly type: string;
+  /** The entity stream, or `null` for events no projection reads. */
+  readonly stream: string | null;
+  /** Source time, epoch milliseconds. */
+  readonly sourceTime: number;
+  /** What projections read (JSON-serialisable), or `null`. */
+  readonly data: unknown;
+  /** The exact bytes received; compared to tell a duplicate from a conflict. */
+  readonly body: Uint8Array;
+  /** Why the event is stored but not projected (`unknown_type`, `invalid_payload`, …). */
+  readonly skipped?: { readonly reason: string; readonly issues?: readonly unknown[] } | null;
+}
+
+/** An event read back from the log. `body` is present only when asked for. */
+export interface StoredEvent {
+  readonly position: number;
+  readonly id: string;
+  readonly type: string;
+  readonly stream: string | null;
+  readonly sourceTime: number;
+  readonly data: unknown;
+  readonly body?: Uint8Array;
+}
+
+/** The outcome of appending one event: expected outcomes are data, not exceptions. */
+export type AppendOutcome =
+  | { readonly status: 'stored'; readonly id: string; readonly position: number }
+  /** Same id, same bytes: acknowledged, not stored again. `position` is the original's. */
+  | { readonly status: 'duplicate'; readonly id: string; readonly position: number }
+  /** Same id, different bytes: the first stays; this one is kept aside in the conflicts table. */
+  | { readonly status: 'conflict'; readonly id: string; readonly position: number };
+
+export interface ReadOptions {
+  /** Events per yielded batch (default 1000). */
+  readonly batchSize?: number;
+  /** Include the raw bytes (costly; projections read `data`). */
+  readonly withBody?: boolean;
+  /** Stop after this position (inclusive). */
+  readonly upTo?: number;
+}
+
+/** A request that could not be stored: kept aside, never silently dropped. */
+export interface RejectToRecord {
+  /** Where it came from, e.g. `import:events.ndjson:17` or `http`. */
+  readonly source: string;
+  /** A stable code, e.g. `invalid_json`, `missing_id`. */
+  readonly reason: string;
+  readonly message: string;
+  readonly body: Uint8Array;
+}
+
+export interface EventStoreStats {
+  /** Distinct events stored. */
+  readonly events: number;
+  readonly byType: Readonly<Record<string, number>>;
+  /** Appends that were duplicates (counted since the store was created, persisted). */
+  readonly duplicates: number;
+  readonly conflicts: number;
+  readonly rejects: number;
+  /** Stored events not projected, by reason (`unknown_type`, `invalid_payload`, `no_run_id`…). */
+  readonly skipped: Readonly<Record<string, number>>;
+  readonly headPosition: number;
+}
+
+export interface EventStore {
+  /** Which adapter this is (`memory`, `sqlite`, `postgres`, `kurrentdb`). */
+  readonly kind: string;
+  /**
+   * Appends a batch. Resolves only once the batch is durably committed; outcomes are in input
+   * order. Concurrent calls may share one transaction (group commit). An id repeated inside one
+   * batch is a duplicate (or conflict) of its first occurrence.
+   */
+  append(events: readonly EventToAppend[]): Promise<AppendOutcome[]>;
+  /** Everything after `position`, in position order, streamed in batches. */
+  readAll(after: number, options?: ReadOptions): AsyncIterable<StoredEvent[]>;
+  /** One stream's events in position order (a missing stream is empty, not an error). */
+  readStream(stream: string, options?: ReadOptions): AsyncIterable<StoredEvent[]>;
+  /** One event by id (with its body), or undefined. */
+  readEvent(id: string): Promise<StoredEvent | undefined>;
+  /** The highest position visible to readers (0 when empty). */
+  head(): Promise<number>;
+  /**
+   * Calls `listener` with the new head after appends (from this process at once; from other
+   * processes sharing the database within a short poll). Returns an unsubscribe function.
+   */
+  onAppend(listener: (head: number) => void): () => void;
+  /** Keeps a refused request aside (the rejects table). */
+  recordReject(reject: RejectToRecord): Promise<void>;
+  stats(): Promise<EventStoreStats>;
+  close(): Promise<void>;
+}
+
+/** The state of one entity of one projection, as persisted. */
+export interface StateRow {
+  readonly key: string;
+  readonly state: unknown;
+  /** Source time of the latest event folded in (the fold's sort key, with `lastId`). */
+  readonly lastTime: number;
+  readonly lastId: string;
+  /** Highest log position folded in. */
+  readonly position: number;
+  /** Set when a reducer threw on this entity: the entity is stalled until a fix and rebuild. */
+  readonly poisoned?: string | null;
+}
+
+export interface Checkpoint {
+  readonly name: string;
+  readonly position: number;
+  readonly version: number;
+}
+
+export interface DeadLetter {
+  readonly projection: string;
+  readonly key: string;
+  readonly eventId: string;
+  readonly position: number;
+  readonly error: string;
+}
+
+/** A committed state change; `seq` orders the change journal (SSE ids, resume). */
+export interface ChangeRecord {
+  readonly seq: number;
+  readonly projection: string;
+  readonly key: string;
+  readonly before: unknown;
+  readonly after: unknown;
+  readonly eventId: string;
+  readonly position: number;
+}
+
+/** Equality filters on top-level state fields, e.g. `{ status: 'active' }`. */
+export type StateFilter = Readonly<Record<string, string | number | boolean | null>>;
+
+export interface ListOptions {
+  readonly where?: StateFilter;
+  /** Keys strictly after this one (pagination). */
+  readonly afterKey?: string;
+  readonly limit?: number;
+}
+
+/** What one projection batch commits, all or nothing. */
+export interface ProjectionCommit {
+  readonly checkpoints: readonly Checkpoint[];
+  readonly states: readonly { readonly projection: string; readonly row: StateRow }[];
+  readonly deadLetters: readonly DeadLetter[];
+  /** Journalled in the same transaction; `seq` is assigned by the store. */
+  readonly changes: readonly Omit<ChangeRecord, 'seq'>[];
+}
+
+/**
+ * Where projected state lives: checkpoints, entity states, dead letters, the change journal. For
+ * the SQLite and PostgreSQL stores it is the same database as the log, so a batch's state and
+ * checkpoint commit in one transaction.
+ */
+export interface ProjectionStore {
+  readCheckpoint(name: string): Promise<Checkpoint | undefined>;
+  readStates(projection: string, keys: readonly string[]): Promise<Map<string, StateRow>>;
+  listStates(projection: string, options?: ListOptions): Promise<StateRow[]>;
+  countStates(projection: string, where?: StateFilter): Promise<number>;
+  /** Commits states, checkpoints, dead letters and changes in one transaction; returns the journalled changes with their `seq`. */
+  commit(batch: ProjectionCommit): Promise<ChangeRecord[]>;
+  /** Removes a projection's states, checkpoint and dead letters (used for shadows and rebuilds). */
+  clearProjection(name: string): Promise<void>;
+  /** Atomically replaces `live`'s states, checkpoint and dead letters with `shadow`'s. */
+  swapProjection(shadow: string, live: string): Promise<void>;
+  readDeadLetters(projection?: string): Promise<DeadLetter[]>;
+  /** Journalled changes with `seq > after`, oldest first. */
+  readChanges(after: number, limit?: number): Promise<ChangeRecord[]>;
+  /** Drops journalled changes with `seq <= upTo` (retention). */
+  pruneChanges(upTo: number): Promise<void>;
+  /** The latest journalled `seq` (0 when none). */
+  lastChangeSeq(): Promise<number>;
+}
+
+/** A store that also holds projected state (SQLite, PostgreSQL, memory). */
+export interface EventStoreWithProjections extends EventStore {
+  readonly projections: ProjectionStore;
+}
