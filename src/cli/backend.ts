@@ -33,8 +33,46 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
       const store = createMemoryEventStore();
       return { store, projectionStore: store.projections, description: 'memory', close: () => store.close() };
     }
-    case 'postgres':
-    case 'kurrentdb':
-      throw new Error(`the ${config.kind} store is not available yet`);
+    case 'postgres': {
+      // Log and projected state share one PostgreSQL schema (`truto_state`), created or migrated
+      // on open; several instances may share it.
+      const url = config.pgUrl;
+      if (url === undefined) throw new Error('--store postgres needs --pg-url or TRUTO_STATE_PG_URL');
+      const { createPostgresEventStore } = await import('../store/postgres/index.js');
+      const store = await createPostgresEventStore({ connectionString: url });
+      return {
+        store,
+        projectionStore: store.projections,
+        // Credentials in the URL stay out of logs.
+        description: `postgres ${url.replace(/\/\/[^@/]*@/, '//***@')}`,
+        close: () => store.close(),
+      };
+    }
+    case 'kurrentdb': {
+      // The log lives in KurrentDB; projected state (checkpoints, states, change journal) in the
+      // local SQLite file `--db`, whose own log table stays empty.
+      const url = config.kurrentdbUrl;
+      if (url === undefined) throw new Error('--store kurrentdb needs --kurrentdb-url or KURRENTDB_URL');
+      mkdirSync(dirname(config.db), { recursive: true });
+      const [{ createKurrentDbEventStore }, { createSqliteEventStore }] = await Promise.all([
+        import('../store/kurrentdb/index.js'),
+        import('../store/sqlite/index.js'),
+      ]);
+      const store = createKurrentDbEventStore({ connectionString: url });
+      const local = createSqliteEventStore({ path: config.db });
+      return {
+        store,
+        projectionStore: local.projections,
+        // Credentials in the URL stay out of logs.
+        description: `kurrentdb ${url.replace(/\/\/[^@/]*@/, '//***@')} (state in sqlite ${config.db})`,
+        close: async () => {
+          try {
+            await store.close();
+          } finally {
+            await local.close();
+          }
+        },
+      };
+    }
   }
 }

@@ -6,8 +6,6 @@
  * All events of one entity must be in one stream (`event.stream`): a late event is folded into
  * its place by re-reading that stream.
  */
-import type { StateFilter } from '../store/port.js';
-
 /** What a reducer sees of a stored event. */
 export interface ProjectionEvent<D = unknown> {
   readonly position: number;
@@ -32,12 +30,15 @@ export interface Projection<S = unknown, D = unknown> {
   initialState(key: string): S;
   /** Pure: no I/O, no clock, no randomness. May throw: the event becomes a dead letter. */
   evolve(state: S, event: ProjectionEvent<D>): S;
+  /** The stream holding an entity's events; enables time travel (`stateAt`). */
+  streamOf?(key: string): string;
 }
 
 /**
  * A projection computed from another projection's states: `derive(key, sources)` over every
  * source state whose `groupOf` is `key`. It is order-insensitive by construction and never
- * persisted: it is derived when read, and its changes are published when its sources change.
+ * persisted: it is derived when read (the source rows carry their group in an indexed column),
+ * and its changes are published when its sources change.
  */
 export interface DerivedProjection<S = unknown, T = unknown> {
   readonly kind: 'derived';
@@ -47,8 +48,6 @@ export interface DerivedProjection<S = unknown, T = unknown> {
   readonly from: string;
   /** The derived entity a source state belongs to, or `null`. */
   groupOf(source: T): string | null;
-  /** The filter on source states that selects one group (e.g. `{ integratedAccountId: key }`). */
-  sourceFilter(key: string): StateFilter;
   /** Pure: the derived state of `key` from its source states (sorted by source key). */
   derive(key: string, sources: readonly T[]): S;
 }

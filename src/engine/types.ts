@@ -14,7 +14,11 @@ import type {
 } from '../store/port.js';
 import type { AnyProjection } from './projection.js';
 
-/** A committed state change, published only after its transaction committed. */
+/**
+ * A committed state change, published only after its transaction committed. The runner commits
+ * in batches: an entity touched by several events of one batch yields one change, from its state
+ * before the batch to its state after it, naming the batch's last event for that entity.
+ */
 export interface Change<S = unknown> {
   readonly projection: string;
   readonly key: string;

@@ -114,6 +114,11 @@ export interface StateRow {
   readonly position: number;
   /** Set when a reducer threw on this entity: the entity is stalled until a fix and rebuild. */
   readonly poisoned?: string | null;
+  /**
+   * The derived-projection group the entity belongs to (a run's account), stored in an indexed
+   * column so `listStates(projection, { group })` finds a group's members without a scan.
+   */
+  readonly group?: string | null;
 }
 
 export interface Checkpoint {
@@ -146,6 +151,8 @@ export type StateFilter = Readonly<Record<string, string | number | boolean | nu
 
 export interface ListOptions {
   readonly where?: StateFilter;
+  /** Only entities whose `group` is this one (indexed). */
+  readonly group?: string;
   /** Keys strictly after this one (pagination). */
   readonly afterKey?: string;
   readonly limit?: number;
@@ -167,6 +174,8 @@ export interface ProjectionCommit {
  */
 export interface ProjectionStore {
   readCheckpoint(name: string): Promise<Checkpoint | undefined>;
+  /** Every checkpoint, sorted by name (for stats); optional for adapters added later. */
+  listCheckpoints?(): Promise<Checkpoint[]>;
   readStates(projection: string, keys: readonly string[]): Promise<Map<string, StateRow>>;
   listStates(projection: string, options?: ListOptions): Promise<StateRow[]>;
   countStates(projection: string, where?: StateFilter): Promise<number>;

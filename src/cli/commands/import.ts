@@ -1,10 +1,207 @@
-import type { Command } from '../command.js';
+/**
+ * `truto-state import <file.ndjson>`: appends raw webhook bodies, one per line, to the log.
+ *
+ * The file is streamed (never held whole): each line's exact bytes, without the line ending, go
+ * through `parseWebhook`, good events are appended in batches (each batch one durable commit),
+ * and unusable lines are reported with their line number and kept aside in the rejects table.
+ * Re-running an import is safe: ids already stored come back as duplicates.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parseWebhook, type WebhookEvent } from '../../events/index.js';
+import type { EventStore } from '../../store/port.js';
+import { openBackend } from '../backend.js';
+import { UsageError, type Command, type CommandContext } from '../command.js';
+import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
+
+const USAGE = `Usage: truto-state import <file.ndjson> [options]
+
+Appends one raw webhook body per line (the exact bytes Truto would POST), de-duplicated by
+event id. Blank lines are ignored. Lines that cannot be used (not JSON, no id, no event name,
+no created_at) are reported on stderr with their line number and kept aside in the rejects
+table. A line whose id is already stored with different bytes is a conflict: the first stays,
+the line is kept aside in the conflicts table and reported.
+
+Exit codes: 0 every line was stored or was a duplicate; 2 some lines were rejected or
+conflicted; 1 the import failed; 64 usage error.
+
+Options:
+  --batch-size <n>        events per transaction (default 1000)
+  --json                  print the summary as JSON
+  -h, --help              this help
+
+${STORE_USAGE}`;
+
+const options = {
+  ...storeOptions,
+  'batch-size': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export interface ImportSummary {
+  readonly file: string;
+  /** Non-blank lines read. */
+  lines: number;
+  blank: number;
+  stored: number;
+  duplicates: number;
+  conflicts: number;
+  rejected: number;
+}
 
 export const command: Command = {
-  summary: 'truto-state import (not built yet)',
-  usage: 'Usage: truto-state import',
+  summary: 'truto-state import: append raw webhook bodies from an NDJSON file',
+  usage: USAGE,
   run: async (context) => {
-    context.stderr.write('truto-state import: not built yet\n');
-    return 1;
+    const { values, positionals } = parseCommandArgs(context.argv, options, true);
+    const [file, ...extra] = positionals;
+    if (file === undefined) throw new UsageError('which file? give the NDJSON file to import');
+    if (extra.length > 0) throw new UsageError(`one file at a time (got ${positionals.length})`);
+    const batchSize = values['batch-size'] === undefined ? 1000 : Number(values['batch-size']);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new UsageError('--batch-size must be a positive integer');
+
+    const size = (await stat(file)).size;
+    const backend = await openBackend(readStoreConfig(values, context.env));
+    try {
+      const summary = await importFile(file, size, backend.store, batchSize, context);
+      context.stdout.write(
+        values.json
+          ? `${JSON.stringify(summary)}\n`
+          : `imported ${file}: ${summary.lines} lines, ${summary.stored} stored, ${summary.duplicates} duplicates, ` +
+              `${summary.conflicts} conflicts, ${summary.rejected} rejected${summary.blank > 0 ? `, ${summary.blank} blank` : ''}\n`,
+      );
+      return summary.rejected > 0 || summary.conflicts > 0 ? 2 : 0;
+    } finally {
+      await backend.close();
+    }
   },
 };
+
+async function importFile(
+  file: string,
+  size: number,
+  store: EventStore,
+  batchSize: number,
+  context: CommandContext,
+): Promise<ImportSummary> {
+  const summary: ImportSummary = {
+    file,
+    lines: 0,
+    blank: 0,
+    stored: 0,
+    duplicates: 0,
+    conflicts: 0,
+    rejected: 0,
+  };
+  const progress = context.stderr.isTTY ? await startProgress(size, context) : undefined;
+  // Messages on a terminal first clear the bar's line, which the bar redraws afterwards.
+  const report = (message: string): void => {
+    context.stderr.write(`${progress ? '\x1b[2K\r' : ''}${file}:${message}\n`);
+  };
+
+  let batch: WebhookEvent[] = [];
+  let batchLines: number[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const outcomes = await store.append(batch);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'stored') summary.stored += 1;
+      else if (outcome.status === 'duplicate') summary.duplicates += 1;
+      else {
+        summary.conflicts += 1;
+        report(
+          `${batchLines[i]}: conflict: id ${JSON.stringify(outcome.id)} is already stored with other bytes (kept aside)`,
+        );
+      }
+    });
+    batch = [];
+    batchLines = [];
+  };
+
+  try {
+    for await (const { number, bytes, consumed } of readLines(file)) {
+      progress?.update(consumed);
+      if (isBlank(bytes)) {
+        summary.blank += 1;
+        continue;
+      }
+      summary.lines += 1;
+      const parsed = parseWebhook(bytes);
+      if (!parsed.ok) {
+        summary.rejected += 1;
+        report(`${number}: ${parsed.code}: ${parsed.message}`);
+        await store.recordReject({
+          source: `import:${file}:${number}`,
+          reason: parsed.code,
+          message: parsed.message,
+          body: bytes,
+        });
+        continue;
+      }
+      batch.push(parsed.event);
+      batchLines.push(number);
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  } finally {
+    progress?.stop();
+  }
+  return summary;
+}
+
+/**
+ * The file's lines as exact bytes, without `\n` (or `\r\n`), streamed chunk by chunk. `consumed`
+ * is the byte offset after the line, for the progress bar.
+ */
+async function* readLines(
+  file: string,
+): AsyncGenerator<{ number: number; bytes: Buffer; consumed: number }> {
+  let pieces: Buffer[] = [];
+  let number = 0;
+  let offset = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      const tail = chunk.subarray(start, nl);
+      const line = pieces.length === 0 ? tail : Buffer.concat([...pieces, tail]);
+      pieces = [];
+      number += 1;
+      yield { number, bytes: withoutCr(line), consumed: offset + nl + 1 };
+      start = nl + 1;
+    }
+    if (start < chunk.length) pieces.push(chunk.subarray(start));
+    offset += chunk.length;
+  }
+  if (pieces.length > 0) {
+    number += 1;
+    yield { number, bytes: withoutCr(Buffer.concat(pieces)), consumed: offset };
+  }
+}
+
+/** A `\r\n` line ending is a line ending, not part of the body. */
+function withoutCr(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+}
+
+function isBlank(line: Buffer): boolean {
+  return line.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0d);
+}
+
+/** A byte progress bar on stderr; cli-progress is loaded only when there is a terminal. */
+async function startProgress(
+  total: number,
+  context: CommandContext,
+): Promise<{ update(value: number): void; stop(): void }> {
+  const { default: progress } = await import('cli-progress');
+  const bar = new progress.SingleBar(
+    {
+      stream: context.stderr,
+      format: 'importing |{bar}| {percentage}% | {value}/{total} bytes | ETA {eta_formatted}',
+      hideCursor: null,
+    },
+    progress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return { update: (value) => bar.update(value), stop: () => bar.stop() };
+}

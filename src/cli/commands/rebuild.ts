@@ -1,10 +1,52 @@
+/** `truto-state rebuild [projection…]`: rebuild from the log into a shadow copy, then swap. */
+import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
+import { openSession } from '../session.js';
 
 export const command: Command = {
-  summary: 'truto-state rebuild (not built yet)',
-  usage: 'Usage: truto-state rebuild',
-  run: async (context) => {
-    context.stderr.write('truto-state rebuild: not built yet\n');
-    return 1;
+  summary: 'truto-state rebuild: rebuild projections from the log (all stream projections by default)',
+  usage: `Usage: truto-state rebuild [projection…] [options]
+
+Folds the whole log into a shadow copy and swaps it in atomically: readers never see a
+half-built state, and a rebuild interrupted midway leaves the live state as it was.
+Fails fast on an event a reducer cannot fold, with the event's id and position.
+
+${STORE_USAGE}`,
+  async run(context) {
+    const { values, positionals } = parseCommandArgs(context.argv, storeOptions, true);
+    const session = await openSession(readStoreConfig(values, context.env));
+    try {
+      const { engine } = session;
+      for (const name of positionals) {
+        if (!engine.projectionNames.includes(name)) {
+          throw new UsageError(`unknown projection "${name}" (known: ${engine.projectionNames.join(', ')})`);
+        }
+      }
+      const bar = context.stderr.isTTY
+        ? new SingleBar({ format: 'rebuild [{bar}] {percentage}% | {value}/{total} positions | {eta}s left', stream: context.stderr }, Presets.shades_classic)
+        : undefined;
+      let started = false;
+      const report = await engine.rebuild(positionals.length > 0 ? positionals : undefined, {
+        onProgress: (progress) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(progress.head, progress.position);
+            started = true;
+          }
+          bar.update(Math.min(progress.position, progress.head));
+        },
+      });
+      bar?.stop();
+      const seconds = report.durationMs / 1000;
+      const rate = seconds > 0 ? Math.round(report.events / seconds) : report.events;
+      context.stdout.write(
+        `rebuilt ${report.projections.join(', ')}: ${report.events} events to position ${report.position} in ${seconds.toFixed(2)} s (${rate} events/s)\n`,
+      );
+      return 0;
+    } finally {
+      await session.close();
+    }
   },
 };

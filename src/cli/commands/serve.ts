@@ -1,10 +1,142 @@
-import type { Command } from '../command.js';
+/**
+ * `truto-state serve`: the service. Webhook receiver, read API, change stream and metrics on one
+ * port, over the configured store, projecting live.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pino, type Level, type Logger } from 'pino';
+import { createEngine } from '../../engine/engine.js';
+import { DEFAULT_MAX_BODY } from '../../http/app.js';
+import { isLoopbackHost } from '../../http/auth.js';
+import { parseSize } from '../../http/body.js';
+import { createHttpService } from '../../http/server.js';
+import { openBackend } from '../backend.js';
+import { UsageError, type Command } from '../command.js';
+import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions, type StoreConfig } from '../config.js';
+
+const options = {
+  ...storeOptions,
+  port: { type: 'string' },
+  host: { type: 'string' },
+  secret: { type: 'string', multiple: true },
+  'api-token': { type: 'string' },
+  'max-body': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 export const command: Command = {
-  summary: 'truto-state serve (not built yet)',
-  usage: 'Usage: truto-state serve',
-  run: async (context) => {
-    context.stderr.write('truto-state serve: not built yet\n');
-    return 1;
+  summary: 'truto-state serve: the webhook receiver, read API, change stream and metrics',
+  usage: `Usage: truto-state serve [options]
+
+Endpoints: POST /webhooks/truto; GET /accounts, /accounts/:id, /runs, /runs/:id,
+/account-sync/:accountId, /records, /stats, /changes (server-sent events), /metrics, /health.
+
+  --port <n>              port (env PORT, default 8080; 0 picks a free one)
+  --host <host>           interface (env HOST, default 127.0.0.1); any other than loopback
+                          needs an API token
+  --secret <s>            webhook secret; repeat for rotation (env TRUTO_WEBHOOK_SECRETS,
+                          comma-separated). Without one, a secret is generated and kept in the
+                          data directory, for a first look
+  --api-token <t>         bearer token for the read API, /changes and /metrics
+                          (env TRUTO_STATE_API_TOKEN)
+  --max-body <size>       webhook body limit: bytes, or 512kb, 1mb (default 1mb)
+  --log-level <level>     fatal|error|warn|info|debug|trace (env LOG_LEVEL, default info)
+
+${STORE_USAGE}`,
+  async run(context) {
+    const { values } = parseCommandArgs(context.argv, options);
+    const env = context.env;
+    const port = readPort(values.port ?? env.PORT ?? '8080');
+    const host = values.host ?? env.HOST ?? '127.0.0.1';
+    const apiToken = values['api-token'] ?? env.TRUTO_STATE_API_TOKEN ?? undefined;
+    if (!isLoopbackHost(host) && !apiToken) {
+      throw new UsageError(
+        `refusing to serve the read API on ${host} without a token: set --api-token or TRUTO_STATE_API_TOKEN (or bind 127.0.0.1)`,
+      );
+    }
+    const maxBodyText = values['max-body'] ?? env.TRUTO_STATE_MAX_BODY;
+    const maxBody = maxBodyText === undefined ? DEFAULT_MAX_BODY : parseSize(maxBodyText);
+    if (maxBody === null) throw new UsageError(`--max-body must be a size such as 1048576, 512kb or 1mb`);
+    const level = (values['log-level'] ?? env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
+    if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+    const storeConfig = readStoreConfig(values, env);
+    const logger = pino({ level, base: { service: 'truto-state' } }, context.stdout);
+
+    const secrets = [
+      ...(values.secret ?? []),
+      ...(env.TRUTO_WEBHOOK_SECRETS ?? '').split(','),
+    ]
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (secrets.length === 0) secrets.push(firstLookSecret(storeConfig, logger));
+
+    const backend = await openBackend(storeConfig);
+    let engine;
+    try {
+      engine = await createEngine({ store: backend.store, projectionStore: backend.projectionStore });
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+    const service = createHttpService({ engine, secrets, apiToken, maxBody, logger });
+    let url: string;
+    try {
+      url = await service.listen(port, host);
+    } catch (error) {
+      await engine.close();
+      await backend.close();
+      throw error;
+    }
+    logger.info(
+      { url, store: backend.description, secrets: secrets.length, token: apiToken !== undefined, maxBody },
+      `listening on ${url}`,
+    );
+
+    const signal = await context.waitForStop();
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    await service.close();
+    await engine.close();
+    await backend.close();
+    logger.info('stopped');
+    return 0;
   },
 };
+
+function readPort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) throw new UsageError(`--port must be 0-65535, got ${text}`);
+  return port;
+}
+
+/**
+ * With no secret configured, the service still starts for a first look: a secret is generated
+ * once, kept next to the database (mode 0600) and reused on restart.
+ */
+function firstLookSecret(config: StoreConfig, logger: Logger): string {
+  const dir = dirname(config.db);
+  const file = join(dir, 'webhook-secret');
+  let secret: string;
+  let generated = false;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dir, { recursive: true });
+    secret = randomUUID();
+    try {
+      // `wx`: never overwrite one another process has just written.
+      writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+      generated = true;
+    } catch {
+      secret = readFileSync(file, 'utf8').trim();
+    }
+  }
+  logger.warn(
+    { secretFile: file, generated },
+    `no webhook secret configured: using ${generated ? 'a generated' : 'the stored'} secret ${secret} (kept in ${file}). ` +
+      `For real deliveries, pass the secret Truto shows for your webhook with --secret or TRUTO_WEBHOOK_SECRETS.`,
+  );
+  return secret;
+}

@@ -1,0 +1,194 @@
+/**
+ * Issue 2: import throughput through the real import path, beside two floors measured in the
+ * same run on the same file: JSON.parse of every line, and a raw better-sqlite3 insert of every
+ * body in one transaction with the shipped durability settings (WAL, synchronous=FULL).
+ *
+ * Contenders: the library path (`parseWebhook` + `store.append` in batches of 1000, as the CLI
+ * does it, in this process) and the CLI itself (`truto-state import`, a real process, its start-up
+ * included). Target: import at >= 80% of the raw insert floor.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parseWebhook, type WebhookEvent } from '../../src/events/index.js';
+import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
+import {
+  collectGarbage,
+  failed,
+  now,
+  startRssSampler,
+  throughput,
+  versusFloor,
+} from '../lib/measure.js';
+import type { BenchContext, Benchmark, Row } from '../lib/types.js';
+import { readLines, writeWorkloadFile, type WorkloadFile } from '../lib/workload-file.js';
+
+const BENCH = 'import';
+const RAW = 'floor: raw insert';
+const BATCH = 1000;
+
+export const importBenchmark: Benchmark = {
+  name: BENCH,
+  description: 'import throughput (events/s, MB/s) vs JSON.parse and a raw SQLite insert (issue 2)',
+  defaultSizes: [10_000, 100_000],
+  async run(context) {
+    const rows: Row[] = [];
+    for (const events of context.sizes ?? this.defaultSizes) {
+      context.log(`import: generating ${events} events`);
+      const file = await writeWorkloadFile(context.tmp, events, context.seed);
+      rows.push(...(await runSize(context, file)));
+    }
+    return rows;
+  },
+};
+
+async function runSize(context: BenchContext, file: WorkloadFile): Promise<Row[]> {
+  const rows: Row[] = [];
+  const measure = async (
+    name: string,
+    fn: () => Promise<string | void>,
+    inProcess = true,
+  ): Promise<Row> => {
+    context.log(`import: ${name} (${file.events} events)`);
+    collectGarbage();
+    const stopRss = startRssSampler();
+    const start = now();
+    try {
+      const note = await fn();
+      const ms = now() - start;
+      const peak = stopRss();
+      // A child process's memory is not this process's: no RSS column for it.
+      return {
+        bench: BENCH,
+        case: name,
+        status: 'ok',
+        ...throughput(file.events, file.bytes, ms),
+        ...(inProcess ? { peakRssMb: peak } : {}),
+        ...(note ? { note } : {}),
+      };
+    } catch (error) {
+      stopRss();
+      return failed(BENCH, name, error, file.events);
+    }
+  };
+
+  const parseFloor = await measure('floor: JSON.parse', () => parseEveryLine(file.path));
+  const rawFloor = await measure(RAW, () =>
+    rawInsert(file.path, join(context.tmp, `raw-${file.events}.db`)),
+  );
+  rows.push(parseFloor, rawFloor);
+  const compare = (row: Row): Row =>
+    row.status === 'ok'
+      ? {
+          ...row,
+          ...versusFloor(row.eventsPerSec, rawFloor.eventsPerSec, RAW, 0.8, '>= 80% of raw insert'),
+        }
+      : row;
+  rows.push(
+    compare(
+      await measure('import (parse + store.append)', () =>
+        libraryImport(file, join(context.tmp, `lib-${file.events}.db`)),
+      ),
+    ),
+  );
+  rows.push(
+    compare(
+      await measure(
+        'import (CLI process)',
+        () => cliImport(context, file, join(context.tmp, `cli-${file.events}.db`)),
+        false,
+      ),
+    ),
+  );
+  return rows;
+}
+
+async function parseEveryLine(path: string): Promise<void> {
+  let keep = 0;
+  for await (const lines of readLines(path)) {
+    for (const line of lines) {
+      const value = JSON.parse(line.toString('utf8')) as { id?: unknown };
+      if (value.id !== undefined) keep++;
+    }
+  }
+  if (keep === 0) throw new Error('no line parsed');
+}
+
+/** The raw floor: bodies into one table, one transaction, WAL + synchronous=FULL. */
+async function rawInsert(path: string, dbPath: string): Promise<void> {
+  const db = new Database(dbPath);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE events (position INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO events (body) VALUES (?)');
+    db.exec('BEGIN IMMEDIATE');
+    for await (const lines of readLines(path)) for (const line of lines) insert.run(line);
+    db.exec('COMMIT');
+  } finally {
+    db.close();
+  }
+}
+
+/** The real path in-process: what `truto-state import` does, minus its process start-up. */
+async function libraryImport(file: WorkloadFile, dbPath: string): Promise<string | void> {
+  const store = createSqliteEventStore({ path: dbPath });
+  let stored = 0;
+  let duplicates = 0;
+  try {
+    let batch: WebhookEvent[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      for (const outcome of await store.append(batch)) {
+        if (outcome.status === 'stored') stored++;
+        else if (outcome.status === 'duplicate') duplicates++;
+      }
+      batch = [];
+    };
+    for await (const lines of readLines(file.path)) {
+      for (const line of lines) {
+        const parsed = parseWebhook(line);
+        if (!parsed.ok) throw new Error(`generated line rejected: ${parsed.code}`);
+        batch.push(parsed.event);
+        if (batch.length >= BATCH) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await store.close();
+  }
+  if (stored !== file.distinct)
+    throw new Error(`stored ${stored}, expected ${file.distinct} distinct events`);
+  return `${stored} stored, ${duplicates} duplicates`;
+}
+
+/** The CLI as a user runs it (`--json` summary), a real process. */
+async function cliImport(
+  context: BenchContext,
+  file: WorkloadFile,
+  dbPath: string,
+): Promise<string | void> {
+  const main = join(context.root, 'dist/src/cli/main.js');
+  const child = spawn(process.execPath, [main, 'import', file.path, '--db', dbPath, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0)
+    throw new Error(
+      `truto-state import exited ${code}: ${(err || out).trim().split('\n')[0] ?? ''}`,
+    );
+  const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+    stored?: number;
+    duplicates?: number;
+  };
+  if (summary.stored !== file.distinct)
+    throw new Error(`CLI stored ${summary.stored}, expected ${file.distinct}`);
+  return `${summary.stored} stored, ${summary.duplicates} duplicates (process start-up included)`;
+}

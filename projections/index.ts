@@ -1,0 +1,48 @@
+/**
+ * The Truto projections: pure reducers over the facts of Truto webhooks (no I/O, no store, no
+ * clock). Field names and semantics: shared/docs/projections.md; each module's header lists the
+ * choices made where that document is silent.
+ */
+import type { AnyProjection } from '../src/engine/projection.js';
+import { accountSyncProjection } from './account-sync.js';
+import { accountsProjection } from './accounts.js';
+import { recordsProjection } from './records.js';
+import { runsProjection } from './runs.js';
+
+export {
+  accountsProjection,
+  ACCOUNT_STATUSES,
+  USABLE_ACCOUNT_STATUSES,
+  accountStatusAfter,
+  evolveAccount,
+  initialAccountState,
+} from './accounts.js';
+export type { AccountState, AccountStatus, AccountTransition } from './accounts.js';
+
+export {
+  runsProjection,
+  RUN_STATUSES,
+  TERMINAL_RUN_STATUSES,
+  ACTIVE_RUN_STATUSES,
+  UNKNOWN_RESOURCE,
+  isTerminalRunStatus,
+  requestedRunStatus,
+  nextRunStatus,
+  evolveRun,
+  initialRunState,
+} from './runs.js';
+export type { RunState, RunStatus, RunTimelineEntry } from './runs.js';
+
+export { accountSyncProjection, deriveAccountSync } from './account-sync.js';
+export type { AccountSyncState } from './account-sync.js';
+
+export { recordsProjection, recordsKey, evolveRecords, initialRecordsState } from './records.js';
+export type { RecordsState } from './records.js';
+
+/** The projections the engine registers by default; `account-sync` after its source `runs`. */
+export const trutoProjections: readonly AnyProjection[] = [
+  accountsProjection,
+  runsProjection,
+  accountSyncProjection,
+  recordsProjection,
+];

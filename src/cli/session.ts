@@ -1,0 +1,41 @@
+/** Opens the configured store and an engine on it, for the one-shot commands. */
+import { createEngine } from '../engine/engine.js';
+import type { Engine } from '../engine/types.js';
+import { openBackend, type Backend } from './backend.js';
+import type { StoreConfig } from './config.js';
+
+export interface Session {
+  readonly backend: Backend;
+  readonly engine: Engine;
+  close(): Promise<void>;
+}
+
+/** A session that projects only when asked (`catchUp`, `rebuild`): no live following. */
+export async function openSession(config: StoreConfig): Promise<Session> {
+  const backend = await openBackend(config);
+  try {
+    const engine = await createEngine({
+      store: backend.store,
+      projectionStore: backend.projectionStore,
+      live: false,
+    });
+    return {
+      backend,
+      engine,
+      close: async () => {
+        await engine.close();
+        await backend.close();
+      },
+    };
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+}
+
+/** Writes one line, waiting when the stream's buffer is full (large dumps into a pipe). */
+export async function writeLine(stream: NodeJS.WritableStream, line: string): Promise<void> {
+  if (!stream.write(`${line}\n`)) {
+    await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+  }
+}

@@ -1,0 +1,518 @@
+/**
+ * The engine: opens on a store, follows the log live, folds it into projection state, publishes
+ * committed changes, rebuilds online, and answers queries (current state, time travel).
+ *
+ * Concurrency: one live runner per engine, driven by the store's append notifications; a rebuild
+ * folds into shadow tables beside it and takes the live runner's lock only for its final
+ * catch-up and swap, so readers never see a half-built projection.
+ */
+import { config as rxConfig, filter, Observable, Subject } from 'rxjs';
+import { parseWebhook, parseSourceTime } from '../events/index.js';
+import { trutoProjections } from '../../projections/index.js';
+import type {
+  AppendOutcome,
+  EventStore,
+  EventToAppend,
+  ListOptions,
+  ProjectionStore,
+  StateFilter,
+  StateRow,
+} from '../store/port.js';
+import { ChangeHub, toChange } from './changes.js';
+import { foldInOrder } from './fold.js';
+import { jsonEqual } from './json-equal.js';
+import { Lock } from './lock.js';
+import type { AnyProjection, DerivedProjection, Projection, ProjectionEvent } from './projection.js';
+import { ProjectionRunner, toProjectionEvent } from './runner.js';
+import type {
+  Change,
+  Engine,
+  EngineOptions,
+  EngineStats,
+  IngestResult,
+  ListResult,
+  ProjectionStatus,
+  RebuildOptions,
+  RebuildProgress,
+  RebuildReport,
+  TimeTravelPoint,
+} from './types.js';
+
+type AnyStream = Projection<unknown, unknown>;
+type AnyDerived = DerivedProjection<unknown, unknown>;
+
+/** A fault in how the engine was asked to do something (unknown projection, bad time). */
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: 'unknown_projection' | 'invalid_time' | 'rebuild_in_progress' | 'not_supported' | 'closed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SHADOW_SUFFIX = '~rebuild';
+const shadowName = (name: string) => `${name}${SHADOW_SUFFIX}`;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Opens an engine on a store.
+ *
+ * @example
+ * const store = createSqliteEventStore({ path: './data/truto-state.db' });
+ * const engine = await createEngine({ store });
+ * await engine.ingest(rawBody);
+ * await engine.catchUp();
+ * const account = await engine.get('accounts', 'acc-1');
+ */
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const projectionStore =
+    options.projectionStore ?? (options.store as { projections?: ProjectionStore }).projections;
+  if (!projectionStore) {
+    throw new EngineError(
+      'not_supported',
+      `the ${options.store.kind} store holds no projected state: pass a projectionStore`,
+    );
+  }
+  const engine = new ProjectionEngine(options, projectionStore);
+  await engine.open();
+  return engine;
+}
+
+class ProjectionEngine implements Engine {
+  readonly store: EventStore;
+  readonly projectionNames: readonly string[];
+  private readonly streams: AnyStream[];
+  private readonly derived: AnyDerived[];
+  private readonly byName: Map<string, AnyProjection>;
+  private readonly hub: ChangeHub;
+  private readonly lock = new Lock();
+  private readonly live: ProjectionRunner;
+  private readonly groupOf: ReadonlyMap<string, (state: unknown) => string | null>;
+  private readonly progress = new Subject<RebuildProgress>();
+  private readonly batchSize: number;
+  private readonly retention: number;
+  private unsubscribeAppends: (() => void) | undefined;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  private rebuilding: Promise<RebuildReport> | undefined;
+  private batchesSincePrune = 0;
+  private closed = false;
+
+  readonly changes$: Observable<Change>;
+  readonly rebuildProgress$: Observable<RebuildProgress>;
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly projectionStore: ProjectionStore,
+  ) {
+    this.store = options.store;
+    const projections = options.projections ?? (trutoProjections as readonly AnyProjection[]);
+    this.byName = new Map(projections.map((p) => [p.name, p]));
+    if (this.byName.size !== projections.length) {
+      throw new EngineError('unknown_projection', 'two projections share a name');
+    }
+    this.streams = projections.filter((p): p is AnyStream => p.kind === 'stream');
+    this.derived = projections.filter((p): p is AnyDerived => p.kind === 'derived');
+    for (const d of this.derived) {
+      if (this.byName.get(d.from)?.kind !== 'stream') {
+        throw new EngineError('unknown_projection', `derived projection "${d.name}" reads unknown projection "${d.from}"`);
+      }
+    }
+    this.projectionNames = projections.map((p) => p.name);
+    this.batchSize = options.batchSize ?? 500;
+    this.retention = options.changeRetention ?? 100_000;
+    this.hub = new ChangeHub(options.subscriberBuffer ?? 10_000);
+    this.changes$ = this.hub.all$;
+    this.rebuildProgress$ = this.progress.asObservable();
+    this.groupOf = new Map(this.derived.map((d) => [d.from, (state: unknown) => d.groupOf(state)]));
+    this.live = new ProjectionRunner({
+      store: this.store,
+      projectionStore,
+      projections: this.streams,
+      derived: this.derived,
+      groupOf: this.groupOf,
+      journal: true,
+      batchSize: this.batchSize,
+      cacheLimit: 50_000,
+    });
+    // A subscriber that throws must not take the process down: RxJS would rethrow it on a timer.
+    if (!rxConfig.onUnhandledError) {
+      rxConfig.onUnhandledError = (error: unknown) => {
+        console.error('truto-state: a change subscriber threw:', error);
+      };
+    }
+  }
+
+  async open(): Promise<void> {
+    // A rebuild that died midway left shadow rows behind: they are scratch, never read.
+    for (const projection of this.streams) await this.projectionStore.clearProjection(shadowName(projection.name));
+    await this.live.init();
+    const stale: string[] = [];
+    for (const projection of this.streams) {
+      const checkpoint = await this.projectionStore.readCheckpoint(projection.name);
+      if (checkpoint && checkpoint.version !== projection.version) stale.push(projection.name);
+    }
+    this.hub.publishedSeq = await this.projectionStore.lastChangeSeq();
+    if (this.options.live === false) {
+      if (stale.length > 0) await this.rebuild(stale);
+      return;
+    }
+    if (stale.length > 0) {
+      // Online: the old state keeps being served until the rebuilt one is swapped in.
+      this.rebuild(stale).catch((error: unknown) => console.error('truto-state: rebuild on start failed:', error));
+    }
+    this.unsubscribeAppends = this.store.onAppend(() => this.schedule());
+    this.schedule();
+  }
+
+  async ingest(body: Uint8Array | string): Promise<IngestResult> {
+    const parsed = parseWebhook(body);
+    if (!parsed.ok) return { status: 'rejected', code: parsed.code, message: parsed.message };
+    const { event } = parsed;
+    const [outcome] = await this.store.append([
+      {
+        id: event.id,
+        type: event.type,
+        stream: event.stream,
+        sourceTime: event.sourceTime,
+        data: event.data,
+        body: event.body,
+        skipped: event.skipped,
+      },
+    ]);
+    return { ...(outcome as AppendOutcome), event };
+  }
+
+  append(events: readonly EventToAppend[]): Promise<AppendOutcome[]> {
+    return this.store.append(events);
+  }
+
+  async catchUp(): Promise<number> {
+    this.assertOpen();
+    const head = await this.store.head();
+    await this.lock.run(() => this.project(head));
+    return this.live.position;
+  }
+
+  /** Runs the live runner to `head`, publishing each batch's changes after its commit. */
+  private async project(head: number): Promise<void> {
+    await this.live.runTo(head, ({ changes }) => {
+      this.hub.publish(changes.map(toChange));
+      this.batchesSincePrune++;
+    });
+    if (this.batchesSincePrune >= 100) {
+      this.batchesSincePrune = 0;
+      const last = await this.projectionStore.lastChangeSeq();
+      if (last > this.retention) await this.projectionStore.pruneChanges(last - this.retention);
+    }
+  }
+
+  /** Single-flight live projection: appends during a run cause one more run, not many. */
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        const head = await this.store.head();
+        await this.lock.run(() => this.project(head));
+      } while (this.pumpAgain && !this.closed);
+    })()
+      .then(
+        () => {
+          this.retryDelay = RETRY_MIN_MS;
+        },
+        (error: unknown) => {
+          // The store is busy or away: try again later; the checkpoint did not move.
+          if (this.closed) return;
+          console.error(`truto-state: projection failed, retrying in ${this.retryDelay} ms:`, error);
+          this.retryTimer = setTimeout(() => this.schedule(), this.retryDelay);
+          this.retryTimer.unref();
+          this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+        },
+      )
+      .finally(() => {
+        this.pumping = undefined;
+      });
+  }
+
+  async get<S = unknown>(projection: string, key: string): Promise<S | undefined> {
+    const definition = this.projection(projection);
+    if (definition.kind === 'derived') {
+      const sources = await this.projectionStore.listStates(definition.from, { group: key });
+      const states = presentStates(sources);
+      return states.length > 0 ? (definition.derive(key, states) as S) : undefined;
+    }
+    const rows = await this.projectionStore.readStates(projection, [key]);
+    return (rows.get(key)?.state ?? undefined) as S | undefined;
+  }
+
+  async list<S = unknown>(projection: string, options: ListOptions = {}): Promise<ListResult<S>> {
+    const definition = this.projection(projection);
+    const limit = options.limit ?? 100;
+    if (definition.kind === 'derived') {
+      const all = (await this.deriveAll(definition)).filter(
+        ([key, state]) => (options.afterKey === undefined || key > options.afterKey) && matches(state, options.where),
+      );
+      const page = all.slice(0, limit);
+      const last = page[page.length - 1];
+      return { items: page.map(([, state]) => state as S), ...(all.length > limit && last ? { nextKey: last[0] } : {}) };
+    }
+    const rows = await this.projectionStore.listStates(projection, { ...options, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: presentStates(page) as S[],
+      ...(rows.length > limit && last ? { nextKey: last.key } : {}),
+    };
+  }
+
+  async count(projection: string, where?: StateFilter): Promise<number> {
+    const definition = this.projection(projection);
+    if (definition.kind === 'derived') {
+      return (await this.deriveAll(definition)).filter(([, state]) => matches(state, where)).length;
+    }
+    return this.projectionStore.countStates(projection, where);
+  }
+
+  /** Every derived entity, sorted by key: groups the source states page by page. */
+  private async deriveAll(definition: AnyDerived): Promise<[string, unknown][]> {
+    const groups = new Map<string, unknown[]>();
+    let afterKey: string | undefined;
+    for (;;) {
+      const page = await this.projectionStore.listStates(definition.from, {
+        limit: 1000,
+        ...(afterKey === undefined ? {} : { afterKey }),
+      });
+      for (const state of presentStates(page)) {
+        const group = definition.groupOf(state);
+        if (group === null) continue;
+        let members = groups.get(group);
+        if (!members) groups.set(group, (members = []));
+        members.push(state);
+      }
+      if (page.length < 1000) break;
+      afterKey = page[page.length - 1]?.key;
+    }
+    return [...groups.keys()].sort().map((key) => [key, definition.derive(key, groups.get(key) ?? [])]);
+  }
+
+  changesOf(projection: string): Observable<Change> {
+    this.projection(projection);
+    return this.changes$.pipe(filter((change) => change.projection === projection));
+  }
+
+  watch<S = unknown>(projection: string, key: string): Observable<S | undefined> {
+    this.projection(projection);
+    return new Observable<S | undefined>((subscriber) => {
+      const seqAtRead = this.hub.publishedSeq;
+      let ready = false;
+      let last: unknown;
+      const buffered: Change[] = [];
+      const emit = (change: Change) => {
+        if (change.seq <= seqAtRead || jsonEqual(change.after, last)) return;
+        last = change.after;
+        subscriber.next(change.after as S);
+      };
+      const subscription = this.changes$
+        .pipe(filter((change) => change.projection === projection && change.key === key))
+        .subscribe({
+          next: (change) => (ready ? emit(change) : buffered.push(change)),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        });
+      this.get<S>(projection, key).then(
+        (state) => {
+          last = state;
+          subscriber.next(state);
+          ready = true;
+          for (const change of buffered) emit(change);
+          buffered.length = 0;
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+      return () => subscription.unsubscribe();
+    });
+  }
+
+  changesSince(seq: number): Observable<Change> {
+    return this.hub.since(seq, this.projectionStore);
+  }
+
+  rebuild(projections?: readonly string[], options: RebuildOptions = {}): Promise<RebuildReport> {
+    this.assertOpen();
+    if (this.rebuilding) {
+      return Promise.reject(new EngineError('rebuild_in_progress', 'a rebuild is already running'));
+    }
+    const names = projections ?? this.streams.map((p) => p.name);
+    const targets = names.map((name) => this.projection(name)).filter((p): p is AnyStream => p.kind === 'stream');
+    this.rebuilding = this.rebuildInto(targets, options).finally(() => {
+      this.rebuilding = undefined;
+    });
+    return this.rebuilding;
+  }
+
+  private async rebuildInto(targets: readonly AnyStream[], options: RebuildOptions): Promise<RebuildReport> {
+    const started = performance.now();
+    const names = targets.map((p) => p.name);
+    for (const name of names) await this.projectionStore.clearProjection(shadowName(name));
+    const shadow = new ProjectionRunner({
+      store: this.store,
+      projectionStore: this.projectionStore,
+      projections: targets,
+      storageName: (p) => shadowName(p.name),
+      groupOf: this.groupOf,
+      journal: false,
+      failFast: true,
+      batchSize: Math.max(this.batchSize, 5_000),
+      cacheLimit: 1_000_000,
+    });
+    await shadow.init();
+    let events = 0;
+    const report = (head: number, done: boolean) => {
+      const progress: RebuildProgress = { projections: names, position: shadow.position, head, events, done };
+      options.onProgress?.(progress);
+      this.progress.next(progress);
+    };
+    try {
+      const head = await this.store.head();
+      report(head, false);
+      await shadow.runTo(head, (batch) => {
+        events += batch.events;
+        report(head, false);
+      });
+      await this.lock.run(async () => {
+        // The last stretch and the swap happen with the live runner paused: no event is applied
+        // to the old state after the shadow has caught up and before it replaces it.
+        const finalHead = await this.store.head();
+        await shadow.runTo(finalHead, (batch) => {
+          events += batch.events;
+        });
+        for (const projection of targets) {
+          await this.projectionStore.swapProjection(shadowName(projection.name), projection.name);
+          this.live.forget(projection.name);
+          this.live.setCheckpoint(projection.name, shadow.checkpointOf(shadowName(projection.name)));
+        }
+        report(finalHead, true);
+      });
+    } catch (error) {
+      for (const name of names) await this.projectionStore.clearProjection(shadowName(name)).catch(() => undefined);
+      throw error;
+    }
+    this.schedule();
+    return { projections: names, events, position: shadow.position, durationMs: performance.now() - started };
+  }
+
+  async stateAt<S = unknown>(projection: string, key: string, at: TimeTravelPoint): Promise<S | undefined> {
+    const definition = this.projection(projection);
+    const within = pointFilter(at);
+    if (definition.kind === 'derived') {
+      const source = this.projection(definition.from) as AnyStream;
+      const members = await this.projectionStore.listStates(source.name, { group: key });
+      const states: unknown[] = [];
+      for (const member of members) {
+        const state = await this.foldAt(source, member.key, within);
+        if (state !== undefined && definition.groupOf(state) === key) states.push(state);
+      }
+      return states.length > 0 ? (definition.derive(key, states) as S) : undefined;
+    }
+    return (await this.foldAt(definition, key, within)) as S | undefined;
+  }
+
+  private async foldAt(
+    projection: AnyStream,
+    key: string,
+    within: (event: ProjectionEvent) => boolean,
+  ): Promise<unknown> {
+    if (!projection.streamOf) {
+      throw new EngineError('not_supported', `projection "${projection.name}" does not name its streams (streamOf)`);
+    }
+    const handled = new Set(projection.eventTypes);
+    const events: ProjectionEvent[] = [];
+    for await (const batch of this.store.readStream(projection.streamOf(key))) {
+      for (const stored of batch) {
+        if (!handled.has(stored.type)) continue;
+        const event = toProjectionEvent(stored);
+        if (within(event) && projection.keyOf(event) === key) events.push(event);
+      }
+    }
+    return events.length > 0 ? foldInOrder(projection, key, events) : undefined;
+  }
+
+  async stats(): Promise<EngineStats> {
+    const [store, head] = await Promise.all([this.store.stats(), this.store.head()]);
+    const projections: ProjectionStatus[] = [];
+    for (const definition of this.byName.values()) {
+      const source = definition.kind === 'derived' ? definition.from : definition.name;
+      const checkpoint = await this.projectionStore.readCheckpoint(source);
+      const letters = await this.projectionStore.readDeadLetters(definition.name);
+      const position = checkpoint?.position ?? 0;
+      projections.push({
+        name: definition.name,
+        kind: definition.kind,
+        version: definition.version,
+        position,
+        lag: Math.max(0, head - position),
+        entities: await this.count(definition.name),
+        deadLetters: letters.length,
+        stalledEntities: new Set(letters.map((l) => l.key)).size,
+      });
+    }
+    return { store, head, projections };
+  }
+
+  deadLetters(projection?: string) {
+    return this.projectionStore.readDeadLetters(projection);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribeAppends?.();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.pumping;
+    await this.rebuilding?.catch(() => undefined);
+    this.hub.complete();
+    this.progress.complete();
+  }
+
+  private projection(name: string): AnyProjection {
+    const definition = this.byName.get(name);
+    if (!definition) {
+      throw new EngineError('unknown_projection', `unknown projection "${name}" (known: ${this.projectionNames.join(', ')})`);
+    }
+    return definition;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EngineError('closed', 'the engine is closed');
+  }
+}
+
+/** States of rows that hold one (an entity whose first event was poison has none). */
+function presentStates(rows: readonly StateRow[]): unknown[] {
+  return rows.filter((row) => row.state !== null && row.state !== undefined).map((row) => row.state);
+}
+
+function matches(state: unknown, where: StateFilter | undefined): boolean {
+  if (!where) return true;
+  const record = state as Record<string, unknown>;
+  return Object.entries(where).every(([field, value]) => record[field] === value);
+}
+
+function pointFilter(at: TimeTravelPoint): (event: ProjectionEvent) => boolean {
+  if ('position' in at) return (event) => event.position <= at.position;
+  const time = typeof at.time === 'number' ? at.time : parseSourceTime(at.time);
+  if (time === null || !Number.isFinite(time)) {
+    throw new EngineError('invalid_time', `not a time: ${JSON.stringify(at.time)} (use ISO-8601 or epoch ms)`);
+  }
+  return (event) => event.sourceTime <= time;
+}

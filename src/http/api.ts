@@ -1,0 +1,169 @@
+/**
+ * The read API: JSON views of projected state, read through the engine only.
+ *
+ * Lists take equality filters mapped onto state fields, and key-ordered pagination:
+ * `limit` (default 100, at most 1000) and `after` (the `next` of the previous page). Single
+ * entities take `?at=<ISO time | epoch ms>` or `?position=<n>` for time travel.
+ */
+import type { Engine } from '../engine/types.js';
+import { parseSourceTime } from '../events/index.js';
+import type { StateFilter } from '../store/port.js';
+import { errorResponse } from './errors.js';
+import { json, type BufferedResponse, type HttpRequest } from './types.js';
+
+export const DEFAULT_PAGE = 100;
+export const MAX_PAGE = 1000;
+
+/** A query parameter of a list route and the state field it filters. */
+interface FilterSpec {
+  readonly param: string;
+  readonly field: string;
+  readonly type: 'string' | 'boolean';
+}
+
+/** The list routes: projection and filters. */
+export const LISTS: Readonly<Record<string, { projection: string; filters: readonly FilterSpec[] }>> = {
+  '/accounts': {
+    projection: 'accounts',
+    filters: [
+      { param: 'status', field: 'status', type: 'string' },
+      { param: 'tenant', field: 'tenantId', type: 'string' },
+      { param: 'integration', field: 'integration', type: 'string' },
+      { param: 'usable', field: 'usable', type: 'boolean' },
+    ],
+  },
+  '/runs': {
+    projection: 'runs',
+    filters: [
+      { param: 'account', field: 'integratedAccountId', type: 'string' },
+      { param: 'status', field: 'status', type: 'string' },
+    ],
+  },
+  '/account-sync': { projection: 'account-sync', filters: [] },
+  '/records': {
+    projection: 'records',
+    filters: [
+      { param: 'account', field: 'integratedAccountId', type: 'string' },
+      { param: 'resource', field: 'resource', type: 'string' },
+    ],
+  },
+};
+
+class QueryError extends Error {}
+
+/**
+ * `GET /<list>?<filters>&limit=&after=` → `{ items, next }` (`next` is `null` on the last page).
+ *
+ * @example
+ * await listHandler(engine, '/accounts')(request); // { items: [...], next: 'acc-0100' }
+ */
+export function listHandler(engine: Engine, route: string): (request: HttpRequest) => Promise<BufferedResponse> {
+  const spec = LISTS[route];
+  if (!spec) throw new Error(`no list route ${route}`);
+  return async (request) => {
+    let where: StateFilter;
+    let limit: number;
+    try {
+      where = readFilters(request.query, spec.filters);
+      limit = readLimit(request.query.get('limit'));
+    } catch (error) {
+      if (error instanceof QueryError) return errorResponse('bad_request', error.message);
+      throw error;
+    }
+    const after = request.query.get('after');
+    const page = await engine.list(spec.projection, {
+      ...(Object.keys(where).length > 0 ? { where } : {}),
+      ...(after ? { afterKey: after } : {}),
+      limit,
+    });
+    return json(200, { items: page.items, next: page.nextKey ?? null });
+  };
+}
+
+/**
+ * `GET /<entity>/:key[?at=|?position=]` → the state, or 404.
+ *
+ * @example
+ * await entityHandler(engine, 'accounts')(request, 'acc-1');
+ */
+export function entityHandler(
+  engine: Engine,
+  projection: string,
+): (request: HttpRequest, key: string) => Promise<BufferedResponse> {
+  return async (request, key) => {
+    const at = request.query.get('at');
+    const position = request.query.get('position');
+    let state: unknown;
+    if (at !== null && position !== null) {
+      return errorResponse('bad_request', 'give either "at" or "position", not both');
+    } else if (at !== null) {
+      // Epoch ms, an ISO-8601 time, or a bare date (its start, UTC).
+      const time = /^\d+$/.test(at)
+        ? Number(at)
+        : parseSourceTime(/^\d{4}-\d{2}-\d{2}$/.test(at) ? `${at}T00:00:00Z` : at);
+      if (time === null || !Number.isSafeInteger(time)) {
+        return errorResponse('bad_request', `"at" must be an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(at)}`);
+      }
+      state = await engine.stateAt(projection, key, { time });
+    } else if (position !== null) {
+      if (!/^\d+$/.test(position)) return errorResponse('bad_request', '"position" must be a non-negative integer');
+      state = await engine.stateAt(projection, key, { position: Number(position) });
+    } else {
+      state = await engine.get(projection, key);
+    }
+    if (state === undefined) {
+      return errorResponse('not_found', `no ${projection} entity ${JSON.stringify(key)}${at === null && position === null ? '' : ' at that point'}`);
+    }
+    return json(200, state);
+  };
+}
+
+/** `GET /stats`: the engine's stats (store counters, head, projection positions). */
+export async function statsHandler(engine: Engine): Promise<BufferedResponse> {
+  return json(200, await engine.stats());
+}
+
+/**
+ * `GET /health`: open (no token). 200 when the store answers, with projection positions and
+ * lag; 503 when it does not.
+ */
+export async function healthHandler(engine: Engine): Promise<BufferedResponse> {
+  try {
+    const stats = await engine.stats();
+    return json(200, {
+      status: 'ok',
+      store: { kind: engine.store.kind, ok: true, head: stats.head, events: stats.store.events },
+      projections: stats.projections.map((p) => ({ name: p.name, position: p.position, lag: p.lag })),
+    });
+  } catch (error) {
+    return json(
+      503,
+      { status: 'unavailable', store: { kind: engine.store.kind, ok: false, error: (error as Error).message } },
+      { 'retry-after': '5' },
+    );
+  }
+}
+
+function readFilters(query: URLSearchParams, filters: readonly FilterSpec[]): StateFilter {
+  const where: Record<string, string | boolean> = {};
+  for (const filter of filters) {
+    const values = query.getAll(filter.param);
+    if (values.length === 0) continue;
+    if (values.length > 1) throw new QueryError(`"${filter.param}" may be given once`);
+    const value = values[0] as string;
+    if (filter.type === 'boolean') {
+      if (value !== 'true' && value !== 'false') throw new QueryError(`"${filter.param}" must be true or false`);
+      where[filter.field] = value === 'true';
+    } else {
+      where[filter.field] = value;
+    }
+  }
+  return where;
+}
+
+function readLimit(text: string | null): number {
+  if (text === null) return DEFAULT_PAGE;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new QueryError('"limit" must be a positive integer');
+  // Larger pages are clamped rather than refused: the caller still gets a `next` to follow.
+  return Math.min(Number(text), MAX_PAGE);
+}

@@ -1,0 +1,212 @@
+/**
+ * The in-memory ProjectionStore: states, checkpoints, dead letters and the change journal in
+ * maps. Values are kept as JSON text, like a database would, so callers never share objects with
+ * the store and `undefined` fields vanish the same way they do in SQLite.
+ */
+import type {
+  ChangeRecord,
+  Checkpoint,
+  DeadLetter,
+  ListOptions,
+  ProjectionStore,
+  StateFilter,
+  StateRow,
+} from '../port.js';
+import { checkFilterField, compareKeys, matchesFilter } from '../shared/filter.js';
+import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+
+interface KeptState {
+  readonly key: string;
+  readonly state: string;
+  readonly lastTime: number;
+  readonly lastId: string;
+  readonly position: number;
+  readonly poisoned: string | null;
+  readonly group: string | null;
+}
+
+interface KeptChange {
+  readonly seq: number;
+  readonly projection: string;
+  readonly key: string;
+  readonly before: string | null;
+  readonly after: string | null;
+  readonly eventId: string;
+  readonly position: number;
+}
+
+/** A projection store that can list its checkpoints (the port makes that optional). */
+export type ListableProjectionStore = ProjectionStore &
+  Required<Pick<ProjectionStore, 'listCheckpoints'>>;
+
+/** Creates an empty in-memory projection store. */
+export function createMemoryProjectionStore(): ListableProjectionStore {
+  const states = new Map<string, Map<string, KeptState>>();
+  const checkpoints = new Map<string, Checkpoint>();
+  /** Dead letters by projection, then by event id (one per event and projection). */
+  const deadLetters = new Map<string, Map<string, DeadLetter>>();
+  let changes: KeptChange[] = [];
+  let lastSeq = 0;
+
+  function statesOf(projection: string): Map<string, KeptState> {
+    let map = states.get(projection);
+    if (!map) {
+      map = new Map();
+      states.set(projection, map);
+    }
+    return map;
+  }
+
+  function filtered(projection: string, where: StateFilter | undefined): StateRow[] {
+    if (where) Object.keys(where).forEach(checkFilterField);
+    const out: StateRow[] = [];
+    for (const kept of states.get(projection)?.values() ?? []) {
+      const row = toRow(kept);
+      if (matchesFilter(row.state, where)) out.push(row);
+    }
+    return out;
+  }
+
+  return {
+    async readCheckpoint(name) {
+      const checkpoint = checkpoints.get(name);
+      return checkpoint ? { ...checkpoint } : undefined;
+    },
+
+    async listCheckpoints() {
+      return [...checkpoints.values()]
+        .map((c) => ({ ...c }))
+        .sort((a, b) => compareKeys(a.name, b.name));
+    },
+
+    async readStates(projection, keys) {
+      const map = states.get(projection);
+      const out = new Map<string, StateRow>();
+      for (const key of keys) {
+        const kept = map?.get(key);
+        if (kept) out.set(key, toRow(kept));
+      }
+      return out;
+    },
+
+    async listStates(projection, options: ListOptions = {}) {
+      const { afterKey, limit, group } = options;
+      const rows = filtered(projection, options.where)
+        .filter((row) => group === undefined || row.group === group)
+        .filter((row) => afterKey === undefined || compareKeys(row.key, afterKey) > 0)
+        .sort((a, b) => compareKeys(a.key, b.key));
+      return limit === undefined ? rows : rows.slice(0, Math.max(0, limit));
+    },
+
+    async countStates(projection, where) {
+      return filtered(projection, where).length;
+    },
+
+    async commit(batch) {
+      // Everything is serialised before anything changes, so a bad value leaves no half commit.
+      const keptStates = batch.states.map(({ projection, row }) => ({
+        projection,
+        kept: toKept(row),
+      }));
+      const keptChanges = batch.changes.map((change) => ({
+        ...change,
+        before: encodeOptional(change.before),
+        after: encodeOptional(change.after),
+      }));
+      for (const checkpoint of batch.checkpoints)
+        checkpoints.set(checkpoint.name, { ...checkpoint });
+      for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
+      for (const letter of batch.deadLetters) {
+        const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
+        map.set(letter.eventId, { ...letter });
+        deadLetters.set(letter.projection, map);
+      }
+      const journalled: ChangeRecord[] = [];
+      for (const change of keptChanges) {
+        lastSeq += 1;
+        const kept: KeptChange = { ...change, seq: lastSeq };
+        changes.push(kept);
+        journalled.push(fromKeptChange(kept));
+      }
+      return journalled;
+    },
+
+    async clearProjection(name) {
+      states.delete(name);
+      checkpoints.delete(name);
+      deadLetters.delete(name);
+    },
+
+    async swapProjection(shadow, live) {
+      // Synchronous from here to the end: no reader can observe a half swap.
+      const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
+      const shadowCheckpoint = checkpoints.get(shadow);
+      const shadowLetters = deadLetters.get(shadow);
+      states.set(live, shadowStates);
+      states.delete(shadow);
+      checkpoints.delete(shadow);
+      if (shadowCheckpoint) checkpoints.set(live, { ...shadowCheckpoint, name: live });
+      else checkpoints.delete(live);
+      deadLetters.delete(shadow);
+      if (shadowLetters) {
+        deadLetters.set(
+          live,
+          new Map([...shadowLetters].map(([id, l]) => [id, { ...l, projection: live }])),
+        );
+      } else {
+        deadLetters.delete(live);
+      }
+    },
+
+    async readDeadLetters(projection) {
+      const maps =
+        projection === undefined
+          ? [...deadLetters.values()]
+          : [deadLetters.get(projection) ?? new Map()];
+      return maps
+        .flatMap((map) => [...map.values()])
+        .map((l) => ({ ...l }))
+        .sort(
+          (a, b) =>
+            compareKeys(a.projection, b.projection) ||
+            a.position - b.position ||
+            compareKeys(a.eventId, b.eventId),
+        );
+    },
+
+    async readChanges(after, limit) {
+      const start = changes.findIndex((c) => c.seq > after);
+      if (start < 0) return [];
+      const end = limit === undefined ? changes.length : start + Math.max(0, limit);
+      return changes.slice(start, end).map(fromKeptChange);
+    },
+
+    async pruneChanges(upTo) {
+      changes = changes.filter((c) => c.seq > upTo);
+    },
+
+    async lastChangeSeq() {
+      return lastSeq;
+    },
+  };
+}
+
+function toKept(row: StateRow): KeptState {
+  return {
+    key: row.key,
+    state: encodeState(row.state),
+    lastTime: row.lastTime,
+    lastId: row.lastId,
+    position: row.position,
+    poisoned: row.poisoned ?? null,
+    group: row.group ?? null,
+  };
+}
+
+function toRow(kept: KeptState): StateRow {
+  return { ...kept, state: JSON.parse(kept.state) as unknown };
+}
+
+function fromKeptChange(kept: KeptChange): ChangeRecord {
+  return { ...kept, before: decodeOptional(kept.before), after: decodeOptional(kept.after) };
+}

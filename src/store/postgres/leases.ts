@@ -1,0 +1,256 @@
+/**
+ * Partition leases: how several instances sharing one PostgreSQL database split projection work.
+ *
+ * Entities are split into N partitions (`partitionOf(stream, N)`); each partition has a row in
+ * `leases` (owner, epoch, expires_at). Every `renewEveryMs` an instance, on its own connection:
+ *   1. heartbeats its row in `lease_instances` (alive until now + leaseMs, by the server's clock);
+ *   2. renews its unexpired leases (an expired one is lost, even if nobody took it yet);
+ *   3. computes its fair share from the live instances (N / live, the remainder going to the
+ *      first instances by id), releases partitions beyond it, and claims free or expired ones
+ *      up to it; a claim bumps the epoch.
+ * A dead instance's partitions expire after `leaseMs` and are claimed on the next round, so a
+ * takeover takes at most leaseMs + renewEveryMs (6 s by default).
+ *
+ * Exclusivity does not rest on timing: every projection commit for partition p is FENCED (see
+ * fence.ts). The commit transaction first checks, and share-locks, that the lease row still names
+ * this owner and epoch and has not expired; otherwise it fails with LeaseLostError and writes
+ * nothing. A takeover UPDATE waits for (or skips) a row a commit holds, so the new owner starts
+ * after the old owner's last commit. An instance that stalls past its lease (GC pause, SIGSTOP,
+ * lost network) can therefore never commit for a partition someone else now holds.
+ *
+ * Locally, an instance stops believing it holds its partitions at (time the last successful
+ * renewal was sent + leaseMs - renewEveryMs), before the server can hand them to anyone else.
+ */
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { ChangeRecord, ProjectionCommit, ProjectionStore } from '../port.js';
+import { translatePgError } from './errors.js';
+import type { LeaseFence } from './fence.js';
+import type { PostgresProjectionStore } from './projection-store.js';
+import { migrate } from './schema.js';
+import { checkSchemaName, clientConfig } from './sql.js';
+
+export interface PartitionLeasesOptions {
+  readonly connectionString: string;
+  /** The schema of the event store these leases serve (default `truto_state`). */
+  readonly schema?: string;
+  /** Unique per running process (e.g. hostname + pid + random). */
+  readonly instanceId: string;
+  /** How many partitions the work is split into; every instance must use the same number. */
+  readonly partitions: number;
+  /** How long a lease and a heartbeat last without renewal (default 5000 ms). */
+  readonly leaseMs?: number;
+  /** How often leases are renewed and rebalanced (default 1000 ms; must be below leaseMs / 2). */
+  readonly renewEveryMs?: number;
+  readonly applicationName?: string;
+}
+
+export interface PartitionLeases {
+  readonly instanceId: string;
+  readonly partitions: number;
+  /** The partitions held now; emits the current set on subscribe and on every change. */
+  readonly owned$: Observable<ReadonlySet<number>>;
+  /** The partitions held now (empty once the last renewal is too old to trust). */
+  owned(): ReadonlySet<number>;
+  /** The fence to commit partition `p` under, or undefined when it is not held. */
+  fence(partition: number): LeaseFence | undefined;
+  /** Runs one renew-and-balance round now (it also runs on its own timer). */
+  tick(): Promise<void>;
+  /** Gives up every partition at once (others take them on their next round) and stops. */
+  close(): Promise<void>;
+}
+
+const EMPTY: ReadonlySet<number> = new Set();
+
+/**
+ * Joins the lease group of a schema (creating or migrating the schema if needed) and starts
+ * renewing. Resolves after the first round, so `owned()` is already meaningful.
+ *
+ * @example
+ * const leases = await createPartitionLeases({ connectionString, instanceId: `serve-${process.pid}`, partitions: 8 });
+ * leases.owned$.subscribe((owned) => engine.runPartitions(owned));
+ * // in partition p's runner:
+ * const fence = leases.fence(p); // undefined: not ours any more
+ * await store.projections.commit(batch, { fence }); // throws LeaseLostError if p moved on
+ */
+export async function createPartitionLeases(options: PartitionLeasesOptions): Promise<PartitionLeases> {
+  const schema = checkSchemaName(options.schema ?? 'truto_state');
+  const s = `"${schema}"`;
+  const { instanceId, partitions } = options;
+  const leaseMs = options.leaseMs ?? 5000;
+  const renewEveryMs = options.renewEveryMs ?? 1000;
+  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError('partitions must be a positive integer');
+  if (!(renewEveryMs > 0 && renewEveryMs * 2 < leaseMs)) throw new RangeError('renewEveryMs must be positive and below leaseMs / 2');
+  if (instanceId.length === 0) throw new RangeError('instanceId must not be empty');
+
+  // One dedicated connection: the heartbeat never queues behind projection work.
+  const pool = new pg.Pool({
+    ...clientConfig({ connectionString: options.connectionString, applicationName: options.applicationName ?? `truto-state-leases ${instanceId}` }),
+    max: 1,
+  });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => void client.on('error', () => undefined));
+
+  async function q<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await pool.query<R>(text, values)).rows;
+  }
+
+  try {
+    await migrate(pool, schema);
+    await q(`INSERT INTO ${s}.leases (partition) SELECT generate_series(0, $1::int - 1) ON CONFLICT DO NOTHING`, [partitions]);
+    const [range] = await q<{ top: number }>(`SELECT max(partition) AS top FROM ${s}.leases`);
+    if ((range?.top ?? 0) >= partitions) {
+      throw new RangeError(
+        `the lease table of schema ${schema} has ${(range?.top ?? 0) + 1} partitions but this instance was started with ${partitions}; ` +
+          'every instance must use the same count (stop them all and empty the leases table to change it)',
+      );
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error instanceof RangeError ? error : translatePgError(error, 'joining the lease group');
+  }
+
+  /** partition -> epoch of the leases we hold. */
+  let held = new Map<number, number>();
+  /** performance.now() after which `held` is no longer trusted. */
+  let validUntil = 0;
+  let closed = false;
+  let running: Promise<void> | undefined;
+  let expiryTimer: NodeJS.Timeout | undefined;
+  const subject = new BehaviorSubject<ReadonlySet<number>>(EMPTY);
+
+  function publish(): void {
+    const now = performance.now() < validUntil ? new Set([...held.keys()].sort((a, b) => a - b)) : EMPTY;
+    subject.next(now);
+  }
+
+  function setHeld(next: Map<number, number>, trustedUntil: number): void {
+    held = next;
+    validUntil = trustedUntil;
+    publish();
+    if (expiryTimer) clearTimeout(expiryTimer);
+    // If no renewal succeeds in time, drop everything locally (the server will soon hand it on).
+    expiryTimer = setTimeout(publish, Math.max(0, trustedUntil - performance.now()) + 1);
+    expiryTimer.unref();
+  }
+
+  async function round(): Promise<void> {
+    const sent = performance.now();
+    const trustedUntil = sent + leaseMs - renewEveryMs;
+    await q(
+      `INSERT INTO ${s}.lease_instances (instance, expires_at) VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
+       ON CONFLICT (instance) DO UPDATE SET expires_at = excluded.expires_at`,
+      [instanceId, leaseMs],
+    );
+    const renewed = await q<{ partition: number; epoch: number }>(
+      `UPDATE ${s}.leases SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'
+        WHERE owner = $1 AND expires_at > clock_timestamp() RETURNING partition, epoch`,
+      [instanceId, leaseMs],
+    );
+    const next = new Map(renewed.map((r) => [r.partition, r.epoch]));
+
+    const live = (await q<{ instance: string }>(
+      `SELECT instance FROM ${s}.lease_instances WHERE expires_at > clock_timestamp() ORDER BY instance COLLATE "C"`,
+    )).map((r) => r.instance);
+    const rank = Math.max(0, live.indexOf(instanceId));
+    const count = Math.max(1, live.length);
+    const share = Math.floor(partitions / count) + (rank < partitions % count ? 1 : 0);
+
+    if (next.size > share) {
+      const extra = [...next.keys()].sort((a, b) => b - a).slice(0, next.size - share);
+      for (const p of extra) next.delete(p);
+      // Stop believing first, then release: a commit still running is fenced either way.
+      setHeld(next, trustedUntil);
+      await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1 AND partition = ANY($2::int[])`, [instanceId, extra]);
+    } else if (next.size < share) {
+      // SKIP LOCKED: a row share-locked by a commit in flight is left for a later round.
+      const claimed = await q<{ partition: number; epoch: number }>(
+        `UPDATE ${s}.leases SET owner = $1, epoch = epoch + 1, expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+          WHERE partition IN (SELECT partition FROM ${s}.leases
+                               WHERE owner IS NULL OR expires_at <= clock_timestamp()
+                               ORDER BY partition LIMIT $2 FOR UPDATE SKIP LOCKED)
+            AND (owner IS NULL OR expires_at <= clock_timestamp())
+          RETURNING partition, epoch`,
+        [instanceId, share - next.size, leaseMs],
+      );
+      for (const r of claimed) next.set(r.partition, r.epoch);
+    }
+    setHeld(next, trustedUntil);
+  }
+
+  function tick(): Promise<void> {
+    if (closed) return Promise.resolve();
+    // Rounds never overlap; a caller arriving mid-round waits for that round.
+    running ??= round()
+      .catch(() => {
+        // The server is unreachable or the connection was killed: keep what we hold until it
+        // can no longer be trusted (the expiry timer), and try again next round.
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  await tick();
+  const timer = setInterval(() => void tick(), renewEveryMs);
+  timer.unref();
+
+  return {
+    instanceId,
+    partitions,
+    owned$: subject.asObservable().pipe(distinctUntilChanged(sameSet)),
+    owned: () => (performance.now() < validUntil ? subject.getValue() : EMPTY),
+    fence(partition) {
+      if (performance.now() >= validUntil) return undefined;
+      const epoch = held.get(partition);
+      return epoch === undefined ? undefined : { partition, owner: instanceId, epoch };
+    },
+    tick,
+    async close() {
+      if (closed) return;
+      clearInterval(timer);
+      await running;
+      closed = true;
+      if (expiryTimer) clearTimeout(expiryTimer);
+      held = new Map();
+      validUntil = 0;
+      publish();
+      subject.complete();
+      try {
+        await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1`, [instanceId]);
+        await q(`DELETE FROM ${s}.lease_instances WHERE instance = $1`, [instanceId]);
+      } catch {
+        // Unreachable: the leases simply expire.
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/**
+ * A ProjectionStore view whose `commit` is fenced by one partition's lease: what a partition's
+ * runner is given, so every commit it makes fails with LeaseLostError once the lease is gone.
+ */
+export function fencedProjectionStore(projections: PostgresProjectionStore, fence: LeaseFence): ProjectionStore {
+  return {
+    readCheckpoint: (name) => projections.readCheckpoint(name),
+    listCheckpoints: () => projections.listCheckpoints(),
+    readStates: (projection, keys) => projections.readStates(projection, keys),
+    listStates: (projection, options) => projections.listStates(projection, options),
+    countStates: (projection, where) => projections.countStates(projection, where),
+    commit: (batch: ProjectionCommit): Promise<ChangeRecord[]> => projections.commit(batch, { fence }),
+    clearProjection: (name) => projections.clearProjection(name),
+    swapProjection: (shadow, live) => projections.swapProjection(shadow, live),
+    readDeadLetters: (projection) => projections.readDeadLetters(projection),
+    readChanges: (after, limit) => projections.readChanges(after, limit),
+    pruneChanges: (upTo) => projections.pruneChanges(upTo),
+    lastChangeSeq: () => projections.lastChangeSeq(),
+  };
+}
+
+function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}

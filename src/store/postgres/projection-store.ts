@@ -1,0 +1,362 @@
+/**
+ * The PostgreSQL ProjectionStore: states, checkpoints, dead letters and the change journal in the
+ * same database (and schema) as the log. `commit` is one transaction.
+ *
+ * Gap safety of the journal: `seq` comes from a sequence, and several instances commit, so a
+ * lower seq could become visible after a higher one and a reader following "after my seq" would
+ * skip it. Journal inserts are therefore serialised by a transaction-scoped advisory lock taken
+ * as the LAST step of the commit (states and checkpoints are written before it, concurrently
+ * across instances), so the lock covers only the journal insert and the COMMIT itself.
+ */
+import type pg from 'pg';
+import type {
+  ChangeRecord,
+  Checkpoint,
+  DeadLetter,
+  ListOptions,
+  ProjectionCommit,
+  ProjectionStore,
+  StateFilter,
+  StateRow,
+} from '../port.js';
+import { checkFilterField } from '../shared/filter.js';
+import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+import { translatePgError, isConnectionFault } from './errors.js';
+import { LeaseLostError, fenceSql, type LeaseFence } from './fence.js';
+import { LockPurpose, lockArgs } from './sql.js';
+
+export interface CommitOptions {
+  /** Refuse the commit (LeaseLostError, nothing written) unless this lease is still held. */
+  readonly fence?: LeaseFence;
+}
+
+export interface PostgresProjectionStore extends ProjectionStore {
+  /** As the port's `commit`, optionally fenced by a partition lease. */
+  commit(batch: ProjectionCommit, options?: CommitOptions): Promise<ChangeRecord[]>;
+  listCheckpoints(): Promise<Checkpoint[]>;
+}
+
+export interface ProjectionStoreContext {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** Throws store_closed once the store is closed. */
+  readonly open: () => void;
+  /** Called after a commit that journalled changes, with the last seq. */
+  readonly onJournalled: (lastSeq: number) => void;
+  readonly changesChannel: string;
+}
+
+interface StateDbRow {
+  key: string;
+  state: string;
+  last_time: number;
+  last_id: string;
+  position: number;
+  poisoned: string | null;
+  grp: string | null;
+}
+
+interface ChangeDbRow {
+  seq: number;
+  projection: string;
+  key: string;
+  before: string | null;
+  after: string | null;
+  event_id: string;
+  position: number;
+}
+
+export function createPostgresProjectionStore(ctx: ProjectionStoreContext): PostgresProjectionStore {
+  const { pool } = ctx;
+  const s = `"${ctx.schema}"`;
+
+  async function query<R extends pg.QueryResultRow>(doing: string, text: string, values: unknown[] = []): Promise<R[]> {
+    ctx.open();
+    try {
+      return (await pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw translatePgError(error, doing);
+    }
+  }
+
+  /** Runs `work` in one transaction on one pooled connection. */
+  async function transaction<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    ctx.open();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw translatePgError(error, doing);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(isConnectionFault(error) ? true : undefined);
+      if (error instanceof LeaseLostError) throw error;
+      throw translatePgError(error, doing);
+    }
+  }
+
+  /** `where` as SQL over `state`, with parameters numbered from `first`. */
+  function whereSql(where: StateFilter | undefined, first: number): { sql: string; values: unknown[] } {
+    const clauses: string[] = [];
+    const values: unknown[] = [];
+    for (const [field, expected] of Object.entries(where ?? {})) {
+      checkFilterField(field);
+      values.push(field);
+      const f = `$${first + values.length - 1}`;
+      if (expected === null) {
+        // null matches JSON null or an absent field (as in every adapter).
+        clauses.push(`(state -> ${f} IS NULL OR state -> ${f} = 'null'::jsonb)`);
+      } else {
+        values.push(JSON.stringify(expected));
+        // jsonb equality respects JSON types: 1 never equals "1" or true.
+        clauses.push(`state -> ${f} = $${first + values.length - 1}::jsonb`);
+      }
+    }
+    return { sql: clauses.map((c) => ` AND ${c}`).join(''), values };
+  }
+
+  return {
+    async readCheckpoint(name) {
+      const rows = await query<Checkpoint>('reading a checkpoint', `SELECT name, position, version FROM ${s}.checkpoints WHERE name = $1`, [name]);
+      return rows[0] ? { ...rows[0] } : undefined;
+    },
+
+    async listCheckpoints() {
+      return query<Checkpoint>('listing checkpoints', `SELECT name, position, version FROM ${s}.checkpoints ORDER BY name`);
+    },
+
+    async readStates(projection, keys) {
+      const out = new Map<string, StateRow>();
+      if (keys.length === 0) return out;
+      const rows = await query<StateDbRow>(
+        'reading states',
+        `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND key = ANY($2::text[])`,
+        [projection, [...keys]],
+      );
+      for (const row of rows) out.set(row.key, toStateRow(row));
+      return out;
+    },
+
+    async listStates(projection, options: ListOptions = {}) {
+      const where = whereSql(options.where, 2);
+      const values: unknown[] = [projection, ...where.values];
+      let sql = `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1${where.sql}`;
+      if (options.group !== undefined) {
+        values.push(options.group);
+        sql += ` AND grp = $${values.length}`;
+      }
+      if (options.afterKey !== undefined) {
+        values.push(options.afterKey);
+        sql += ` AND key > $${values.length}`;
+      }
+      sql += ' ORDER BY key';
+      if (options.limit !== undefined) {
+        values.push(Math.max(0, Math.floor(options.limit)));
+        sql += ` LIMIT $${values.length}`;
+      }
+      return (await query<StateDbRow>('listing states', sql, values)).map(toStateRow);
+    },
+
+    async countStates(projection, where) {
+      const filter = whereSql(where, 2);
+      const rows = await query<{ n: number }>(
+        'counting states',
+        `SELECT count(*) AS n FROM ${s}.states WHERE projection = $1${filter.sql}`,
+        [projection, ...filter.values],
+      );
+      return rows[0]?.n ?? 0;
+    },
+
+    async commit(batch, options: CommitOptions = {}) {
+      // Serialise every value before the transaction: a bad value fails with nothing written.
+      const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(({ projection, row }) => ({
+        projection,
+        key: row.key,
+        state: encodeState(row.state),
+        last_time: row.lastTime,
+        last_id: row.lastId,
+        position: row.position,
+        poisoned: row.poisoned ?? null,
+        grp: row.group ?? null,
+      }));
+      const checkpoints = lastBy(batch.checkpoints, (c) => c.name);
+      const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map((l) => ({
+        projection: l.projection,
+        event_id: l.eventId,
+        key: l.key,
+        position: l.position,
+        error: l.error,
+      }));
+      const changes = batch.changes.map((c, i) => ({
+        i,
+        projection: c.projection,
+        key: c.key,
+        before: encodeOptional(c.before),
+        after: encodeOptional(c.after),
+        event_id: c.eventId,
+        position: c.position,
+      }));
+
+      const seqs = await transaction('committing projection state', async (client) => {
+        const fence = options.fence;
+        if (fence) {
+          const held = await client.query(fenceSql(s), [fence.partition, fence.owner, fence.epoch]);
+          if (held.rowCount !== 1) throw new LeaseLostError(fence);
+        }
+        if (states.length > 0) {
+          await client.query(
+            `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
+             SELECT projection, key, state::jsonb, last_time, last_id, position, poisoned, grp
+               FROM jsonb_to_recordset($1::jsonb)
+                 AS x(projection text, key text, state text, last_time bigint, last_id text, position bigint, poisoned text, grp text)
+             ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
+               last_id = excluded.last_id, position = excluded.position, poisoned = excluded.poisoned, grp = excluded.grp`,
+            [JSON.stringify(states)],
+          );
+        }
+        if (checkpoints.length > 0) {
+          await client.query(
+            `INSERT INTO ${s}.checkpoints (name, position, version)
+             SELECT name, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, position bigint, version integer)
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
+            [JSON.stringify(checkpoints)],
+          );
+        }
+        if (letters.length > 0) {
+          await client.query(
+            `INSERT INTO ${s}.dead_letters (projection, event_id, key, position, error)
+             SELECT projection, event_id, key, position, error
+               FROM jsonb_to_recordset($1::jsonb) AS x(projection text, event_id text, key text, position bigint, error text)
+             ON CONFLICT (projection, event_id) DO UPDATE SET key = excluded.key, position = excluded.position, error = excluded.error`,
+            [JSON.stringify(letters)],
+          );
+        }
+        if (changes.length === 0) return [];
+        // Last, so the journal lock is held only for this insert and the COMMIT (see header).
+        await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`);
+        const inserted = await client.query<{ seq: number }>(
+          `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
+           SELECT nextval('${s}.changes_seq'), projection, key, before::jsonb, after::jsonb, event_id, position
+             FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                     AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
+                   ORDER BY i) ordered
+           RETURNING seq`,
+          [JSON.stringify(changes)],
+        );
+        // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
+        const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
+        const last = assigned.at(-1) as number;
+        await client.query(
+          `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
+           ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+          [last],
+        );
+        await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
+        return assigned;
+      });
+
+      const journalled = changes.map(
+        (c, i): ChangeRecord => ({
+          seq: seqs[i] as number,
+          projection: c.projection,
+          key: c.key,
+          before: decodeOptional(c.before),
+          after: decodeOptional(c.after),
+          eventId: c.event_id,
+          position: c.position,
+        }),
+      );
+      const last = seqs.at(-1);
+      if (last !== undefined) ctx.onJournalled(last);
+      return journalled;
+    },
+
+    async clearProjection(name) {
+      await transaction('clearing a projection', async (client) => {
+        await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [name]);
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [name]);
+        await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [name]);
+      });
+    },
+
+    async swapProjection(shadow, live) {
+      // One transaction: readers see the old live state or the new one, never a mix.
+      await transaction('swapping projections', async (client) => {
+        await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [live]);
+        await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [shadow, live]);
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [live]);
+        await client.query(`UPDATE ${s}.checkpoints SET name = $2 WHERE name = $1`, [shadow, live]);
+        await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
+        await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [shadow, live]);
+      });
+    },
+
+    async readDeadLetters(projection) {
+      const rows = await query<{ projection: string; key: string; event_id: string; position: number; error: string }>(
+        'reading dead letters',
+        `SELECT projection, key, event_id, position, error FROM ${s}.dead_letters
+          WHERE $1::text IS NULL OR projection = $1 ORDER BY projection, position, event_id`,
+        [projection ?? null],
+      );
+      return rows.map((r): DeadLetter => ({ projection: r.projection, key: r.key, eventId: r.event_id, position: r.position, error: r.error }));
+    },
+
+    async readChanges(after, limit) {
+      const rows = await query<ChangeDbRow>(
+        'reading changes',
+        `SELECT seq, projection, key, before::text AS before, after::text AS after, event_id, position
+           FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [after, limit === undefined ? null : Math.max(0, Math.floor(limit))],
+      );
+      return rows.map(
+        (r): ChangeRecord => ({
+          seq: r.seq,
+          projection: r.projection,
+          key: r.key,
+          before: decodeOptional(r.before),
+          after: decodeOptional(r.after),
+          eventId: r.event_id,
+          position: r.position,
+        }),
+      );
+    },
+
+    async pruneChanges(upTo) {
+      await query('pruning changes', `DELETE FROM ${s}.changes WHERE seq <= $1`, [upTo]);
+    },
+
+    async lastChangeSeq() {
+      // Kept in the commit's transaction, so it survives pruning and never runs ahead of commits.
+      const rows = await query<{ value: number }>('reading the last change', `SELECT value FROM ${s}.counters WHERE name = 'changes_head'`);
+      return rows[0]?.value ?? 0;
+    },
+  };
+}
+
+const STATE_COLUMNS = 'key, state::text AS state, last_time, last_id, position, poisoned, grp';
+
+function toStateRow(row: StateDbRow): StateRow {
+  return {
+    key: row.key,
+    state: JSON.parse(row.state) as unknown,
+    lastTime: row.last_time,
+    lastId: row.last_id,
+    position: row.position,
+    poisoned: row.poisoned,
+    group: row.grp,
+  };
+}
+
+/** The last item for each key, in order of first appearance (one upsert row per key). */
+function lastBy<T>(items: readonly T[], keyOf: (item: T) => string): T[] {
+  const map = new Map<string, T>();
+  for (const item of items) map.set(keyOf(item), item);
+  return [...map.values()];
+}

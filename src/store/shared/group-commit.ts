@@ -1,0 +1,95 @@
+/**
+ * Group commit: `append` calls that arrive while a commit runs, or in the same tick, share the
+ * next transaction. Each caller's promise settles only after the transaction holding its events
+ * committed (or failed). The queue is bounded in events: past the bound, callers are refused
+ * with `store_overloaded` at once (back-pressure) rather than queued without limit.
+ */
+import { StoreError } from '../errors.js';
+
+export interface GroupCommitOptions<In, Out> {
+  /** Most events waiting for a transaction before new appends are refused. */
+  readonly maxPending: number;
+  /** Commits every queued request in one transaction; returns each request's result in order. */
+  readonly commit: (requests: readonly In[]) => Promise<Out[]> | Out[];
+  /** Events a request carries (for the bound). */
+  readonly sizeOf: (request: In) => number;
+}
+
+export interface GroupCommit<In, Out> {
+  submit(request: In): Promise<Out>;
+  /** Resolves once everything queued so far has been committed or failed. */
+  drain(): Promise<void>;
+  /** Events waiting for a transaction. */
+  readonly pending: number;
+}
+
+interface Waiter<In, Out> {
+  readonly request: In;
+  readonly resolve: (value: Out) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export function createGroupCommit<In, Out>(
+  options: GroupCommitOptions<In, Out>,
+): GroupCommit<In, Out> {
+  let queue: Waiter<In, Out>[] = [];
+  let pending = 0;
+  let scheduled = false;
+  let running: Promise<void> | undefined;
+
+  // setImmediate (not a microtask) so appends issued in the same tick, including those
+  // resolved from one Promise.all, land in one transaction.
+  function schedule(): void {
+    if (scheduled || running) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      running = flush().finally(() => {
+        running = undefined;
+        if (queue.length > 0) schedule();
+      });
+    });
+  }
+
+  async function flush(): Promise<void> {
+    const group = queue;
+    queue = [];
+    pending = 0;
+    if (group.length === 0) return;
+    try {
+      const results = await options.commit(group.map((w) => w.request));
+      group.forEach((w, i) => w.resolve(results[i] as Out));
+    } catch (error) {
+      for (const w of group) w.reject(error);
+    }
+  }
+
+  return {
+    submit(request) {
+      const size = options.sizeOf(request);
+      // An oversized request is still admitted into an empty queue, or it could never commit.
+      if (pending > 0 && pending + size > options.maxPending) {
+        return Promise.reject(
+          new StoreError(
+            'store_overloaded',
+            `too many appends waiting (${pending} events queued, limit ${options.maxPending})`,
+          ),
+        );
+      }
+      pending += size;
+      return new Promise<Out>((resolve, reject) => {
+        queue.push({ request, resolve, reject });
+        schedule();
+      });
+    },
+    async drain() {
+      while (running || scheduled || queue.length > 0) {
+        if (running) await running;
+        else await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    },
+    get pending() {
+      return pending;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The row shape every adapter stores for an event, and the conversions to and from the port's
+ * types. Memory keeps these rows as they are; SQL adapters map them onto columns. Sharing one
+ * shape means `data` is JSON-serialised the same way everywhere, so a memory store behaves like a
+ * database one (undefined fields dropped, a fresh object on every read).
+ */
+import type { EventToAppend, StoredEvent } from '../port.js';
+
+export interface EventRow {
+  readonly id: string;
+  readonly type: string;
+  readonly stream: string | null;
+  readonly sourceTime: number;
+  /** `data` as JSON text (`null` when the event has none). */
+  readonly data: string;
+  readonly body: Buffer;
+  readonly skipped: string | null;
+  /** `skipped.issues` as JSON text, when any. */
+  readonly skipIssues: string | null;
+}
+
+/**
+ * Serialises an event for storage. Throws a TypeError when `data` cannot be JSON-serialised, so a
+ * caller learns it before any transaction starts.
+ */
+export function toEventRow(event: EventToAppend): EventRow {
+  if (typeof event.id !== 'string' || event.id.length === 0) {
+    throw new TypeError('an event needs a non-empty string id');
+  }
+  if (!Number.isFinite(event.sourceTime)) {
+    throw new TypeError(`event ${event.id}: sourceTime must be a finite number of milliseconds`);
+  }
+  return {
+    id: event.id,
+    type: event.type,
+    stream: event.stream,
+    sourceTime: event.sourceTime,
+    data: JSON.stringify(event.data ?? null),
+    // Copied: the caller may reuse its buffer after append resolves.
+    body: Buffer.from(event.body),
+    skipped: event.skipped?.reason ?? null,
+    skipIssues: event.skipped?.issues ? JSON.stringify(event.skipped.issues) : null,
+  };
+}
+
+/** A stored row back to the port's shape; `data` is parsed afresh each time. */
+export function fromEventRow(
+  row: {
+    position: number;
+    id: string;
+    type: string;
+    stream: string | null;
+    sourceTime: number;
+    data: string;
+    body?: Buffer | null;
+  },
+  withBody: boolean,
+): StoredEvent {
+  const event = {
+    position: row.position,
+    id: row.id,
+    type: row.type,
+    stream: row.stream,
+    sourceTime: row.sourceTime,
+    data: JSON.parse(row.data) as unknown,
+  };
+  return withBody && row.body ? { ...event, body: new Uint8Array(row.body) } : event;
+}
+
+/** Byte equality: what tells a duplicate (same bytes) from a conflict (different bytes). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+/** A Buffer view of bytes without copying (drivers want Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,53 @@
+/**
+ * Opening a SQLite file with the durability settings the product promises: WAL with
+ * `synchronous=FULL` set explicitly (better-sqlite3 leaves WAL databases at NORMAL, which can
+ * lose the last commits on power loss), a busy timeout, and the schema migrated.
+ */
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { translateSqliteError } from './errors.js';
+import { migrate } from './schema.js';
+
+export interface SqliteConnection {
+  readonly db: Database.Database;
+  /** Runs `fn` unless closed, translating driver errors. */
+  run<T>(doing: string, fn: () => T): T;
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction (the write lock up front: no upgrade deadlock). */
+  write<T>(doing: string, fn: () => T): T;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export function openSqlite(path: string, busyTimeoutMs: number): SqliteConnection {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: busyTimeoutMs });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    migrate(db);
+  } catch (error) {
+    throw translateSqliteError(error, `opening ${path}`);
+  }
+  let closed = false;
+  const run = <T>(doing: string, fn: () => T): T => {
+    if (closed) throw new StoreError('store_closed', `${doing}: the store is closed`);
+    try {
+      return fn();
+    } catch (error) {
+      throw translateSqliteError(error, doing);
+    }
+  };
+  return {
+    db,
+    run,
+    write: (doing, fn) => run(doing, () => db.transaction(fn).immediate()),
+    get closed() {
+      return closed;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

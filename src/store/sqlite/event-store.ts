@@ -1,0 +1,315 @@
+/**
+ * The SQLite event log (the embedded default), through better-sqlite3.
+ *
+ * Appends are group-committed: calls arriving in the same tick or while a commit runs share the
+ * next `BEGIN IMMEDIATE` transaction, and each caller's promise resolves after that commit. The
+ * driver is synchronous, so a transaction never interleaves with another statement of this
+ * process; other processes on the same file wait on the busy timeout, then get `store_busy`.
+ */
+import { StoreError } from '../errors.js';
+import type {
+  AppendOutcome,
+  EventStoreStats,
+  EventStoreWithProjections,
+  EventToAppend,
+  StoredEvent,
+} from '../port.js';
+import { applyAppend, emptyDelta, type CountDelta } from '../shared/append.js';
+import { createGroupCommit } from '../shared/group-commit.js';
+import { createAppendNotifier } from '../shared/notifier.js';
+import { pageThrough } from '../shared/paging.js';
+import { rejectDigest } from '../shared/rejects.js';
+import { asBuffer, fromEventRow, toEventRow, type EventRow } from '../shared/rows.js';
+import { openSqlite } from './connection.js';
+import { createSqliteProjectionStore, type SqliteProjectionStore } from './projection-store.js';
+
+export interface SqliteEventStoreOptions {
+  /** The database file (created with its schema when missing). */
+  readonly path: string;
+  /** How long a write waits for another process's lock before `store_busy` (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+  /** Events queued for the next transaction before appends are refused (default 10 000). */
+  readonly maxPendingAppends?: number;
+  /** How often `onAppend` checks for commits by other processes, while listened to (default 100 ms). */
+  readonly pollIntervalMs?: number;
+  /** The clock stamping `received_at` (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+export interface SqliteEventStore extends EventStoreWithProjections {
+  readonly kind: 'sqlite';
+  readonly path: string;
+  readonly projections: SqliteProjectionStore;
+  /** `PRAGMA integrity_check`: `['ok']` when the file is sound. */
+  checkIntegrity(): Promise<string[]>;
+  /** The connection's durability settings as SQLite reports them (diagnostics, tests). */
+  readSettings(): Promise<SqliteSettings>;
+}
+
+export interface SqliteSettings {
+  readonly journalMode: string;
+  /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+  readonly synchronous: number;
+  readonly busyTimeoutMs: number;
+  readonly schemaVersion: number;
+}
+
+interface EventRowOut {
+  position: number;
+  id: string;
+  type: string;
+  stream: string | null;
+  sourceTime: number;
+  data: string;
+  body?: Buffer;
+}
+
+const COLUMNS = 'position, id, type, stream, source_time AS sourceTime, data';
+
+/**
+ * Opens (creating if needed) a SQLite event store.
+ *
+ * @example
+ * const store = createSqliteEventStore({ path: './data/truto-state.db' });
+ * const [outcome] = await store.append([event]); // { status: 'stored', position: 1, … }
+ * await store.close();
+ */
+export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
+  const connection = openSqlite(options.path, options.busyTimeoutMs ?? 5000);
+  const { db } = connection;
+  const now = options.now ?? Date.now;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+
+  const sql = {
+    insert: db.prepare(
+      `INSERT INTO events (id, type, stream, source_time, data, skipped, skip_issues, received_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    find: db.prepare('SELECT position, body FROM events WHERE id = ?'),
+    conflict: db.prepare(
+      'INSERT INTO conflicts (event_id, original_position, received_at, body) VALUES (?, ?, ?, ?)',
+    ),
+    bump: db.prepare(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
+    ),
+    head: db.prepare('SELECT COALESCE(MAX(position), 0) AS head FROM events').pluck(),
+    readAll: db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
+    ),
+    readAllBodies: db.prepare(
+      `SELECT ${COLUMNS}, body FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
+    ),
+    readStream: db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE stream = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
+    ),
+    readStreamBodies: db.prepare(
+      `SELECT ${COLUMNS}, body FROM events WHERE stream = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
+    ),
+    readEvent: db.prepare(`SELECT ${COLUMNS}, body FROM events WHERE id = ?`),
+    reject: db.prepare(
+      `INSERT INTO rejects (source, reason, message, digest, received_at, body) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (source, reason, digest) DO NOTHING`,
+    ),
+    counters: db.prepare('SELECT name, value FROM counters'),
+    conflicts: db.prepare('SELECT COUNT(*) FROM conflicts').pluck(),
+    rejects: db.prepare('SELECT COUNT(*) FROM rejects').pluck(),
+  };
+
+  const readHead = (): number => sql.head.get() as number;
+
+  /** One transaction for every queued append; runs synchronously inside BEGIN IMMEDIATE. */
+  function commitGroup(requests: readonly (readonly EventRow[])[]): AppendOutcome[][] {
+    const receivedAt = now();
+    const result = connection.write('appending events', () => {
+      const delta = emptyDelta();
+      const ops = {
+        insert: (row: EventRow) =>
+          Number(
+            sql.insert.run(
+              row.id,
+              row.type,
+              row.stream,
+              row.sourceTime,
+              row.data,
+              row.skipped,
+              row.skipIssues,
+              receivedAt,
+              row.body,
+            ).lastInsertRowid,
+          ),
+        find: (id: string) => sql.find.get(id) as { position: number; body: Buffer } | undefined,
+        keepConflict(row: EventRow, originalPosition: number) {
+          sql.conflict.run(row.id, originalPosition, receivedAt, row.body);
+        },
+      };
+      const outcomes = requests.map((rows) => applyAppend(rows, ops, delta));
+      saveCounters(delta);
+      return { outcomes, stored: delta.stored };
+    });
+    if (result.stored > 0) notifier.notify(connection.run('reading the head', readHead));
+    return result.outcomes;
+  }
+
+  function saveCounters(delta: CountDelta): void {
+    if (delta.stored > 0) sql.bump.run('events', delta.stored);
+    if (delta.duplicates > 0) sql.bump.run('duplicates', delta.duplicates);
+    for (const [type, n] of delta.byType) sql.bump.run(`type:${type}`, n);
+    for (const [reason, n] of delta.skipped) sql.bump.run(`skipped:${reason}`, n);
+  }
+
+  const group = createGroupCommit<readonly EventRow[], AppendOutcome[]>({
+    maxPending: options.maxPendingAppends ?? 10_000,
+    sizeOf: (rows) => rows.length,
+    commit: commitGroup,
+  });
+
+  // Commits by other processes are seen through PRAGMA data_version, which changes whenever
+  // another connection commits. Polled only while someone listens; the timer never keeps the
+  // process alive.
+  let timer: NodeJS.Timeout | undefined;
+  let dataVersion = 0;
+  const notifier = createAppendNotifier({
+    onFirst() {
+      dataVersion = db.pragma('data_version', { simple: true }) as number;
+      timer = setInterval(poll, pollIntervalMs);
+      timer.unref();
+    },
+    onLast() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  });
+
+  function poll(): void {
+    if (connection.closed) return;
+    try {
+      const version = db.pragma('data_version', { simple: true }) as number;
+      if (version === dataVersion) return;
+      dataVersion = version;
+      notifier.notify(readHead());
+    } catch {
+      // A busy or failing poll is retried on the next tick; appends report their own errors.
+    }
+  }
+
+  const read = (withBody: boolean, rows: unknown[]): StoredEvent[] =>
+    (rows as EventRowOut[]).map((row) => fromEventRow(row, withBody));
+
+  let closing = false;
+
+  return {
+    kind: 'sqlite',
+    path: options.path,
+    projections: createSqliteProjectionStore(connection),
+
+    append(events: readonly EventToAppend[]) {
+      if (closing)
+        return Promise.reject(
+          new StoreError('store_closed', 'appending events: the store is closed'),
+        );
+      if (events.length === 0) return Promise.resolve([]);
+      let rows: EventRow[];
+      try {
+        // Serialised before queueing: a caller's bad event fails that caller, not its group.
+        rows = events.map(toEventRow);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return group.submit(rows);
+    },
+
+    readAll(after, readOptions) {
+      const withBody = readOptions?.withBody === true;
+      const statement = withBody ? sql.readAllBodies : sql.readAll;
+      return pageThrough(after, readOptions, (from, upTo, limit) =>
+        connection.run('reading events', () => read(withBody, statement.all(from, upTo, limit))),
+      );
+    },
+
+    readStream(stream, readOptions) {
+      const withBody = readOptions?.withBody === true;
+      const statement = withBody ? sql.readStreamBodies : sql.readStream;
+      return pageThrough(0, readOptions, (from, upTo, limit) =>
+        connection.run('reading a stream', () =>
+          read(withBody, statement.all(stream, from, upTo, limit)),
+        ),
+      );
+    },
+
+    async readEvent(id) {
+      const row = connection.run('reading an event', () => sql.readEvent.get(id)) as
+        EventRowOut | undefined;
+      return row ? fromEventRow(row, true) : undefined;
+    },
+
+    async head() {
+      return connection.run('reading the head', readHead);
+    },
+
+    onAppend: (listener) => notifier.subscribe(listener),
+
+    async recordReject(reject) {
+      connection.write('recording a reject', () =>
+        sql.reject.run(
+          reject.source,
+          reject.reason,
+          reject.message,
+          rejectDigest(reject),
+          now(),
+          asBuffer(reject.body),
+        ),
+      );
+    },
+
+    async stats(): Promise<EventStoreStats> {
+      return connection.run('reading stats', () => {
+        const counters = sql.counters.all() as { name: string; value: number }[];
+        const byType: Record<string, number> = {};
+        const skipped: Record<string, number> = {};
+        let events = 0;
+        let duplicates = 0;
+        for (const { name, value } of counters) {
+          if (name === 'events') events = value;
+          else if (name === 'duplicates') duplicates = value;
+          else if (name.startsWith('type:')) byType[name.slice(5)] = value;
+          else if (name.startsWith('skipped:')) skipped[name.slice(8)] = value;
+        }
+        return {
+          events,
+          byType,
+          duplicates,
+          conflicts: sql.conflicts.get() as number,
+          rejects: sql.rejects.get() as number,
+          skipped,
+          headPosition: readHead(),
+        };
+      });
+    },
+
+    async checkIntegrity() {
+      return connection.run('checking integrity', () =>
+        (db.pragma('integrity_check') as { integrity_check: string }[]).map(
+          (row) => row.integrity_check,
+        ),
+      );
+    },
+
+    async readSettings() {
+      return connection.run('reading settings', () => ({
+        journalMode: db.pragma('journal_mode', { simple: true }) as string,
+        synchronous: db.pragma('synchronous', { simple: true }) as number,
+        busyTimeoutMs: db.pragma('busy_timeout', { simple: true }) as number,
+        schemaVersion: db.pragma('user_version', { simple: true }) as number,
+      }));
+    },
+
+    async close() {
+      if (closing) return;
+      closing = true;
+      // Queued appends were promised a commit: let them finish first.
+      await group.drain();
+      clearInterval(timer);
+      connection.close();
+    },
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The SQLite ProjectionStore, in the same file as the log: a projection batch's states,
+ * checkpoints, dead letters and journalled changes commit in one transaction.
+ */
+import type {
+  ChangeRecord,
+  Checkpoint,
+  DeadLetter,
+  ProjectionStore,
+  StateFilter,
+  StateRow,
+} from '../port.js';
+import { checkFilterField } from '../shared/filter.js';
+import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+import type { SqliteConnection } from './connection.js';
+
+export type SqliteProjectionStore = ProjectionStore &
+  Required<Pick<ProjectionStore, 'listCheckpoints'>>;
+
+interface StateRecord {
+  key: string;
+  state: string;
+  lastTime: number;
+  lastId: string;
+  position: number;
+  poisoned: string | null;
+  group: string | null;
+}
+
+const STATE_COLUMNS =
+  'key, state, last_time AS lastTime, last_id AS lastId, position, poisoned, grp AS "group"';
+const CHANGE_COLUMNS = 'seq, projection, key, before, after, event_id AS eventId, position';
+const LETTER_COLUMNS = 'projection, key, event_id AS eventId, position, error';
+
+export function createSqliteProjectionStore(connection: SqliteConnection): SqliteProjectionStore {
+  const { db } = connection;
+  const sql = {
+    checkpoint: db.prepare('SELECT name, position, version FROM checkpoints WHERE name = ?'),
+    checkpoints: db.prepare('SELECT name, position, version FROM checkpoints ORDER BY name'),
+    readStates: db.prepare(
+      `SELECT ${STATE_COLUMNS} FROM states WHERE projection = ? AND key IN (SELECT value FROM json_each(?))`,
+    ),
+    upsertCheckpoint: db.prepare(
+      `INSERT INTO checkpoints (name, position, version) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
+    ),
+    upsertState: db.prepare(
+      `INSERT INTO states (projection, key, state, last_time, last_id, position, poisoned, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
+         last_id = excluded.last_id, position = excluded.position, poisoned = excluded.poisoned, grp = excluded.grp`,
+    ),
+    upsertLetter: db.prepare(
+      `INSERT INTO dead_letters (projection, event_id, key, position, error) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (projection, event_id) DO UPDATE SET key = excluded.key, position = excluded.position, error = excluded.error`,
+    ),
+    insertChange: db.prepare(
+      'INSERT INTO changes (projection, key, before, after, event_id, position) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    clearStates: db.prepare('DELETE FROM states WHERE projection = ?'),
+    clearCheckpoint: db.prepare('DELETE FROM checkpoints WHERE name = ?'),
+    clearLetters: db.prepare('DELETE FROM dead_letters WHERE projection = ?'),
+    moveStates: db.prepare('UPDATE states SET projection = ? WHERE projection = ?'),
+    moveCheckpoint: db.prepare('UPDATE checkpoints SET name = ? WHERE name = ?'),
+    moveLetters: db.prepare('UPDATE dead_letters SET projection = ? WHERE projection = ?'),
+    lettersAll: db.prepare(
+      `SELECT ${LETTER_COLUMNS} FROM dead_letters ORDER BY projection, position, event_id`,
+    ),
+    lettersOf: db.prepare(
+      `SELECT ${LETTER_COLUMNS} FROM dead_letters WHERE projection = ? ORDER BY position, event_id`,
+    ),
+    changes: db.prepare(`SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`),
+    prune: db.prepare('DELETE FROM changes WHERE seq <= ?'),
+    // The AUTOINCREMENT high-water mark survives pruning, so seq never goes back after a prune.
+    lastSeq: db
+      .prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
+      .pluck(),
+  };
+
+  /** Builds the WHERE of listStates/countStates: equality on top-level fields, JSON types respected. */
+  function whereClause(
+    projection: string,
+    where: StateFilter | undefined,
+    afterKey?: string,
+    group?: string,
+  ): { sql: string; params: unknown[] } {
+    const parts = ['projection = ?'];
+    const params: unknown[] = [projection];
+    if (group !== undefined) {
+      parts.push('grp = ?');
+      params.push(group);
+    }
+    if (afterKey !== undefined) {
+      parts.push('key > ?');
+      params.push(afterKey);
+    }
+    for (const [field, value] of Object.entries(where ?? {})) {
+      const path = `$."${checkFilterField(field)}"`;
+      // json_extract turns true/false into 1/0, so JSON types are checked with json_type.
+      if (value === null) {
+        parts.push("COALESCE(json_type(state, ?), 'null') = 'null'");
+        params.push(path);
+      } else if (typeof value === 'boolean') {
+        parts.push('json_type(state, ?) = ?');
+        params.push(path, value ? 'true' : 'false');
+      } else if (typeof value === 'number') {
+        parts.push("json_type(state, ?) IN ('integer', 'real') AND json_extract(state, ?) = ?");
+        params.push(path, path, value);
+      } else {
+        parts.push("json_type(state, ?) = 'text' AND json_extract(state, ?) = ?");
+        params.push(path, path, value);
+      }
+    }
+    return { sql: parts.join(' AND '), params };
+  }
+
+  return {
+    async readCheckpoint(name) {
+      return connection.run(
+        'reading a checkpoint',
+        () => sql.checkpoint.get(name) as Checkpoint | undefined,
+      );
+    },
+
+    async listCheckpoints() {
+      return connection.run('listing checkpoints', () => sql.checkpoints.all() as Checkpoint[]);
+    },
+
+    async readStates(projection, keys) {
+      const rows = connection.run('reading states', () =>
+        keys.length === 0
+          ? []
+          : (sql.readStates.all(projection, JSON.stringify(keys)) as StateRecord[]),
+      );
+      return new Map(rows.map((row) => [row.key, toStateRow(row)]));
+    },
+
+    async listStates(projection, options = {}) {
+      const { sql: where, params } = whereClause(
+        projection,
+        options.where,
+        options.afterKey,
+        options.group,
+      );
+      const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
+      const rows = connection.run('listing states', () =>
+        db
+          // Without the hint the planner walks the primary key to avoid sorting: every row of
+          // the projection, where the group index reads a handful.
+          .prepare(
+            `SELECT ${STATE_COLUMNS} FROM states ${options.group === undefined ? '' : 'INDEXED BY states_by_group'} WHERE ${where} ORDER BY key LIMIT ?`,
+          )
+          .all(...params, limit),
+      ) as StateRecord[];
+      return rows.map(toStateRow);
+    },
+
+    async countStates(projection, where) {
+      const clause = whereClause(projection, where);
+      return connection.run('counting states', () =>
+        db
+          .prepare(`SELECT COUNT(*) FROM states WHERE ${clause.sql}`)
+          .pluck()
+          .get(...clause.params),
+      ) as number;
+    },
+
+    async commit(batch) {
+      // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
+      const states = batch.states.map(({ projection, row }) => [
+        projection,
+        row.key,
+        encodeState(row.state),
+        row.lastTime,
+        row.lastId,
+        row.position,
+        row.poisoned ?? null,
+        row.group ?? null,
+      ]);
+      const changes = batch.changes.map((c) => ({
+        ...c,
+        before: encodeOptional(c.before),
+        after: encodeOptional(c.after),
+      }));
+      return connection.write('committing projection state', () => {
+        for (const c of batch.checkpoints) sql.upsertCheckpoint.run(c.name, c.position, c.version);
+        for (const params of states) sql.upsertState.run(...params);
+        for (const l of batch.deadLetters)
+          sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
+        return changes.map((c): ChangeRecord => {
+          const info = sql.insertChange.run(
+            c.projection,
+            c.key,
+            c.before,
+            c.after,
+            c.eventId,
+            c.position,
+          );
+          return {
+            ...c,
+            seq: Number(info.lastInsertRowid),
+            before: decodeOptional(c.before),
+            after: decodeOptional(c.after),
+          };
+        });
+      });
+    },
+
+    async clearProjection(name) {
+      connection.write('clearing a projection', () => {
+        sql.clearStates.run(name);
+        sql.clearCheckpoint.run(name);
+        sql.clearLetters.run(name);
+      });
+    },
+
+    async swapProjection(shadow, live) {
+      connection.write('swapping a projection', () => {
+        sql.clearStates.run(live);
+        sql.clearCheckpoint.run(live);
+        sql.clearLetters.run(live);
+        sql.moveStates.run(live, shadow);
+        sql.moveCheckpoint.run(live, shadow);
+        sql.moveLetters.run(live, shadow);
+      });
+    },
+
+    async readDeadLetters(projection) {
+      return connection.run('reading dead letters', () =>
+        projection === undefined ? sql.lettersAll.all() : sql.lettersOf.all(projection),
+      ) as DeadLetter[];
+    },
+
+    async readChanges(after, limit) {
+      const rows = connection.run('reading changes', () =>
+        sql.changes.all(after, limit === undefined ? -1 : Math.max(0, Math.floor(limit))),
+      ) as (Omit<ChangeRecord, 'before' | 'after'> & {
+        before: string | null;
+        after: string | null;
+      })[];
+      return rows.map((row) => ({
+        ...row,
+        before: decodeOptional(row.before),
+        after: decodeOptional(row.after),
+      }));
+    },
+
+    async pruneChanges(upTo) {
+      connection.write('pruning changes', () => sql.prune.run(upTo));
+    },
+
+    async lastChangeSeq() {
+      return connection.run('reading the last change', () => sql.lastSeq.get() as number);
+    },
+  };
+}
+
+function toStateRow(row: StateRecord): StateRow {
+  return { ...row, state: JSON.parse(row.state) as unknown };
+}

@@ -1,0 +1,113 @@
+/**
+ * The SQLite schema, versioned with `PRAGMA user_version`. Each migration runs in its own
+ * `BEGIN IMMEDIATE` transaction and re-reads the version inside it, so two processes opening a new
+ * file at once migrate it exactly once.
+ */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the log, what is kept aside, counters, and projection state.
+  `
+  CREATE TABLE events (
+    position    INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    type        TEXT NOT NULL,
+    stream      TEXT,
+    source_time INTEGER NOT NULL,
+    data        TEXT NOT NULL,          -- JSON: the facts projections read
+    skipped     TEXT,                   -- why it is not projected, or NULL
+    skip_issues TEXT,                   -- JSON issues for invalid payloads
+    received_at INTEGER NOT NULL,
+    body        BLOB NOT NULL           -- last, so reads without it stay off overflow pages
+  );
+  CREATE INDEX events_by_stream ON events (stream, position);
+
+  -- The second (and later) bodies of an id whose first body differs.
+  CREATE TABLE conflicts (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id          TEXT NOT NULL,
+    original_position INTEGER NOT NULL,
+    received_at       INTEGER NOT NULL,
+    body              BLOB NOT NULL
+  );
+
+  CREATE TABLE rejects (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    digest      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    UNIQUE (source, reason, digest)
+  );
+
+  -- Updated in the append's own transaction: events, duplicates, type:<t>, skipped:<reason>.
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE states (
+    projection TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    last_time  INTEGER NOT NULL,
+    last_id    TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    poisoned   TEXT,
+    PRIMARY KEY (projection, key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE checkpoints (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    version  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE dead_letters (
+    projection TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    error      TEXT NOT NULL,
+    PRIMARY KEY (projection, event_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    projection TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    before     TEXT,                    -- JSON, NULL when the entity was new
+    after      TEXT,
+    event_id   TEXT NOT NULL,
+    position   INTEGER NOT NULL
+  );
+  `,
+  // 2: the derived-projection group of a state row (a run's account), found by index.
+  `
+  ALTER TABLE states ADD COLUMN grp TEXT;
+  CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database to SCHEMA_VERSION; refuses a database from a newer release. */
+export function migrate(db: Database): void {
+  for (;;) {
+    const done = db
+      .transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(
+            `database schema version ${version} is newer than this release supports (${SCHEMA_VERSION})`,
+          );
+        }
+        const next = MIGRATIONS[version];
+        if (next === undefined) return true;
+        db.exec(next);
+        db.pragma(`user_version = ${version + 1}`);
+        return false;
+      })
+      .immediate();
+    if (done) return;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * fast-check: random histories of realistic webhook bodies (both envelope keys, both time
+ * formats, run ids in all three places, colliding source times), delivered shuffled and with
+ * duplicates, folded the way the engine meets them live, give the same state as a reference fold
+ * of the distinct events sorted by (source time, id): for `runs` and the `account-sync` derived
+ * from them, for `accounts`, and for `records`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  accountSyncProjection,
+  accountsProjection,
+  recordsProjection,
+  runsProjection,
+} from '../../projections/index.js';
+import type { Projection, ProjectionEvent } from '../../src/engine/projection.js';
+import {
+  INTEGRATED_ACCOUNT_EVENTS,
+  RUN_STATUSES,
+  TRUTO_ACCOUNT_STATUSES,
+} from '../../src/events/catalogue.js';
+import type { EventFacts } from '../../src/events/facts.js';
+import { deriveAll, eventsFor, foldInArrivalOrder } from '../../src/testing/index.js';
+
+const ORIGIN = Date.UTC(2024, 8, 10, 12);
+
+/** A source time a few seconds apart (so ties happen), in either of Truto's formats. */
+const createdAt = fc.tuple(fc.integer({ min: 0, max: 12 }), fc.boolean()).map(([seconds, iso]) => {
+  const text = new Date(ORIGIN + seconds * 1000).toISOString();
+  return iso ? text : text.slice(0, 19).replace('T', ' ');
+});
+const optionalTime = fc.option(createdAt, { nil: undefined });
+
+interface Draft {
+  readonly type: string;
+  readonly payload: Record<string, unknown>;
+  readonly createdAt: string;
+  readonly useEventType: boolean;
+}
+
+/** Turns drafts into envelopes with unique ids whose order is unrelated to the draft order. */
+function envelopes(drafts: readonly Draft[], idPrefixes: readonly number[]): object[] {
+  return drafts.map((draft, i) => ({
+    id: `${String(idPrefixes[i] ?? 0).padStart(3, '0')}-${i}`,
+    [draft.useEventType ? 'event_type' : 'event']: draft.type,
+    payload: draft.payload,
+    environment_id: 'env-1',
+    created_at: draft.createdAt,
+    webhook_id: 'wh-1',
+  }));
+}
+
+const RUN_ACCOUNT: Record<string, string> = {
+  'run-a': 'acc-1',
+  'run-b': 'acc-1',
+  'run-c': 'acc-2',
+  'run-d': 'acc-2',
+};
+const runId = fc.constantFrom(...Object.keys(RUN_ACCOUNT));
+
+const lifecycleDraft = fc
+  .record({
+    run: runId,
+    action: fc.constantFrom(
+      'created',
+      'started',
+      'updated',
+      'rate_limited',
+      'completed',
+      'failed',
+      'deleted',
+    ),
+    status: fc.option(fc.constantFrom(...RUN_STATUSES, 'paused'), { nil: undefined }),
+    withAccount: fc.boolean(),
+    created: optionalTime,
+    started: optionalTime,
+    finished: optionalTime,
+    createdAt,
+    useEventType: fc.boolean(),
+  })
+  .map((d): Draft => ({
+    type: `sync_job_run:${d.action}`,
+    payload: {
+      id: d.run,
+      sync_job_id: 'job-1',
+      ...(d.withAccount ? { integrated_account_id: RUN_ACCOUNT[d.run] } : {}),
+      ...(d.status !== undefined ? { status: d.status } : {}),
+      ...(d.created !== undefined ? { created_at: d.created } : {}),
+      ...(d.started !== undefined ? { started_at: d.started } : {}),
+      ...(d.finished !== undefined ? { finished_at: d.finished } : {}),
+    },
+    createdAt: d.createdAt,
+    useEventType: d.useEventType,
+  }));
+
+const recordDraft = fc
+  .record({
+    run: runId,
+    error: fc.boolean(),
+    placement: fc.constantFrom('top', 'meta', 'nested'),
+    resource: fc.option(fc.constantFrom('crm/contacts', 'crm/accounts', '__proto__'), {
+      nil: undefined,
+    }),
+    count: fc.integer({ min: 0, max: 4 }),
+    errorsArray: fc.boolean(),
+    createdAt,
+    useEventType: fc.boolean(),
+  })
+  .map((d): Draft => {
+    const account = RUN_ACCOUNT[d.run];
+    const where =
+      d.placement === 'top'
+        ? { sync_job_run_id: d.run, integrated_account_id: account }
+        : d.placement === 'meta'
+          ? { meta: { sync_job_run_id: d.run, integrated_account_id: account } }
+          : { sync_job_run: { id: d.run, integrated_account_id: account } };
+    const content = d.error
+      ? d.errorsArray
+        ? { errors: Array.from({ length: d.count }, (_, i) => ({ message: `e${i}` })) }
+        : { error: 'boom' }
+      : { records: Array.from({ length: d.count }, (_, i) => ({ id: `r${i}` })) };
+    return {
+      type: d.error ? 'sync_job_run:record_error' : 'sync_job_run:record',
+      payload: {
+        ...where,
+        ...(d.resource !== undefined ? { resource: d.resource } : {}),
+        ...content,
+      },
+      createdAt: d.createdAt,
+      useEventType: d.useEventType,
+    };
+  });
+
+const accountDraft = fc
+  .record({
+    account: fc.constantFrom('acc-1', 'acc-2'),
+    type: fc.constantFrom(...INTEGRATED_ACCOUNT_EVENTS),
+    status: fc.option(fc.constantFrom(...TRUTO_ACCOUNT_STATUSES, 'reactivated', 'archived'), {
+      nil: undefined,
+    }),
+    tenant: fc.option(fc.constantFrom('t-1', 't-2'), { nil: undefined }),
+    lastError: fc.option(fc.constantFrom('expired', 'revoked'), { nil: undefined }),
+    createdAt,
+    useEventType: fc.boolean(),
+  })
+  .map((d): Draft => ({
+    type: d.type,
+    payload:
+      d.type === 'integrated_account:deleted'
+        ? { id: d.account }
+        : {
+            id: d.account,
+            integration: { name: 'hubspot' },
+            ...(d.status !== undefined ? { status: d.status } : {}),
+            ...(d.tenant !== undefined ? { tenant_id: d.tenant } : {}),
+            ...(d.lastError !== undefined ? { last_error: { message: d.lastError } } : {}),
+          },
+    createdAt: d.createdAt,
+    useEventType: d.useEventType,
+  }));
+
+const recordChangeDraft = fc
+  .record({
+    action: fc.constantFrom('created', 'updated', 'deleted'),
+    account: fc.constantFrom('acc-1', 'acc-2'),
+    resource: fc.constantFrom('crm/contacts', 'ticketing/tickets'),
+    record: fc.constantFrom('a', 'b', 'c', 'B', '10', '9'),
+    createdAt,
+    useEventType: fc.boolean(),
+  })
+  .map((d): Draft => ({
+    type: `record:${d.action}`,
+    payload: {
+      id: d.record,
+      integrated_account_id: d.account,
+      resource: d.resource,
+      name: 'snapshot',
+    },
+    createdAt: d.createdAt,
+    useEventType: d.useEventType,
+  }));
+
+/**
+ * A history and one way it may arrive: the distinct events, then the same events shuffled with
+ * some delivered again at random places.
+ */
+function deliveries(draft: fc.Arbitrary<Draft>, maxLength: number) {
+  return fc
+    .array(draft, { minLength: 1, maxLength })
+    .chain((drafts) =>
+      fc.tuple(
+        fc.constant(drafts),
+        fc.array(fc.integer({ min: 0, max: 999 }), {
+          minLength: drafts.length,
+          maxLength: drafts.length,
+        }),
+      ),
+    )
+    .map(([drafts, prefixes]) => eventsFor(envelopes(drafts, prefixes)))
+    .chain((events) =>
+      fc.tuple(
+        fc.constant(events),
+        fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+        fc.array(fc.tuple(fc.nat({ max: events.length - 1 }), fc.nat()), { maxLength: 6 }),
+      ),
+    )
+    .map(([events, shuffled, repeats]) => {
+      const arrivals = [...shuffled];
+      for (const [which, where] of repeats) {
+        arrivals.splice(
+          where % (arrivals.length + 1),
+          0,
+          events[which] as ProjectionEvent<EventFacts>,
+        );
+      }
+      // Log positions follow arrival, not source order: a reducer must not depend on them.
+      return { events, arrivals: arrivals.map((event, i) => ({ ...event, position: i + 1 })) };
+    });
+}
+
+/** The reference fold, written independently of the testing helpers: group, dedupe, sort, fold. */
+function referenceFold<S>(
+  projection: Projection<S, EventFacts | null>,
+  events: readonly ProjectionEvent<EventFacts>[],
+): Map<string, S> {
+  const byKey = new Map<string, Map<string, ProjectionEvent<EventFacts>>>();
+  for (const event of events) {
+    if (!projection.eventTypes.includes(event.type)) continue;
+    const key = projection.keyOf(event);
+    if (key === null) continue;
+    const distinct = byKey.get(key) ?? new Map<string, ProjectionEvent<EventFacts>>();
+    if (!distinct.has(event.id)) distinct.set(event.id, event);
+    byKey.set(key, distinct);
+  }
+  const states = new Map<string, S>();
+  for (const key of [...byKey.keys()].sort()) {
+    const sorted = [...(byKey.get(key) as Map<string, ProjectionEvent<EventFacts>>).values()].sort(
+      (a, b) =>
+        a.sourceTime !== b.sourceTime
+          ? a.sourceTime - b.sourceTime
+          : a.id < b.id
+            ? -1
+            : a.id > b.id
+              ? 1
+              : 0,
+    );
+    states.set(
+      key,
+      sorted.reduce(
+        (state, event) => projection.evolve(state, event),
+        projection.initialState(key),
+      ),
+    );
+  }
+  return states;
+}
+
+/** Folds each key's arrivals the engine's live way, then checks they match the reference. */
+function arrivalStates<S>(
+  projection: Projection<S, EventFacts | null>,
+  reference: ReadonlyMap<string, S>,
+  arrivals: readonly ProjectionEvent<EventFacts>[],
+): Map<string, S> {
+  const states = new Map<string, S>();
+  for (const key of reference.keys())
+    states.set(key, foldInArrivalOrder(projection, arrivals, key));
+  return states;
+}
+
+/** JSON after a round trip, as the stores compare it. */
+const asJson = (states: ReadonlyMap<string, unknown>) => JSON.parse(JSON.stringify([...states]));
+
+describe('arrival order never changes state', () => {
+  it('runs, and the account-sync derived from them', () => {
+    fc.assert(
+      fc.property(deliveries(fc.oneof(lifecycleDraft, recordDraft), 30), ({ events, arrivals }) => {
+        const reference = referenceFold(runsProjection, events);
+        const arrived = arrivalStates(runsProjection, reference, arrivals);
+        expect(asJson(arrived)).toEqual(asJson(reference));
+        expect(asJson(deriveAll(accountSyncProjection, arrived))).toEqual(
+          asJson(deriveAll(accountSyncProjection, reference)),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accounts', () => {
+    fc.assert(
+      fc.property(deliveries(accountDraft, 20), ({ events, arrivals }) => {
+        const reference = referenceFold(accountsProjection, events);
+        expect(asJson(arrivalStates(accountsProjection, reference, arrivals))).toEqual(
+          asJson(reference),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('records', () => {
+    fc.assert(
+      fc.property(deliveries(recordChangeDraft, 30), ({ events, arrivals }) => {
+        const reference = referenceFold(recordsProjection, events);
+        const arrived = arrivalStates(recordsProjection, reference, arrivals);
+        expect(asJson(arrived)).toEqual(asJson(reference));
+        // `live` is sorted and holds exactly the ids whose latest event is not a deletion.
+        for (const [key, state] of arrived) {
+          const latest = new Map<string, string>();
+          for (const e of [...events].sort(
+            (a, b) => a.sourceTime - b.sourceTime || (a.id < b.id ? -1 : 1),
+          )) {
+            if (recordsProjection.keyOf(e) === key && e.data.kind === 'record')
+              latest.set(e.data.recordId, e.type);
+          }
+          const live = [...latest]
+            .filter(([, type]) => type !== 'record:deleted')
+            .map(([id]) => id)
+            .sort();
+          expect(state.live).toEqual(live);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

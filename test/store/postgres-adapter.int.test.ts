@@ -1,0 +1,214 @@
+/**
+ * What is particular to the PostgreSQL adapter beyond the shared contract: concurrent migration,
+ * several processes (stores) on one schema, the live tail across them (LISTEN/NOTIFY, reconnect,
+ * poll), and driver faults arriving as StoreError codes.
+ */
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isStoreError } from '../../src/store/errors.js';
+import { createPostgresEventStore, SCHEMA_VERSION, type PostgresEventStore } from '../../src/store/postgres/index.js';
+import { LockPurpose, channelName, lockArgs } from '../../src/store/postgres/sql.js';
+import type { StoredEvent } from '../../src/store/port.js';
+import { makeEvent } from '../support/events.js';
+import { adminQuery, openFreshPostgresStore, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function fresh(options: Parameters<typeof openFreshPostgresStore>[0] = {}): Promise<{ store: PostgresEventStore; schema: string }> {
+  const opened = await openFreshPostgresStore(options);
+  cleanups.push(opened.cleanup);
+  return opened;
+}
+
+/** Another "process" on the same schema: its own pool, LISTEN connection and group commit. */
+async function sibling(schema: string, options: { applicationName?: string; pollIntervalMs?: number } = {}): Promise<PostgresEventStore> {
+  const store = await createPostgresEventStore({ connectionString: pgUrl(), schema, poolSize: 4, ...options });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+/** Resolves with the first head reported by `subscribe` that reaches `atLeast`. */
+function nextHead(subscribe: (listener: (head: number) => void) => () => void, atLeast: number): Promise<number> {
+  return new Promise((resolve) => {
+    const off = subscribe((head) => {
+      if (head >= atLeast) {
+        off();
+        resolve(head);
+      }
+    });
+  });
+}
+
+describe('postgres adapter', () => {
+  it('migrates a new schema once when several processes open it at the same moment', async () => {
+    const schema = uniqueName('mig');
+    cleanups.push(async () => void (await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
+    const stores = await Promise.all(Array.from({ length: 5 }, () => sibling(schema)));
+    const { rows } = await adminQuery(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+    expect(rows.map((r: { version: number }) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+    await stores[0]?.append([makeEvent('a')]);
+    expect(await stores[4]?.head()).toBe(1);
+  });
+
+  it('keeps the log and its counters across a reopen; a later duplicate is still a duplicate', async () => {
+    const { store, schema } = await fresh();
+    await store.append([makeEvent('a'), makeEvent('b', { skipped: 'unknown_type' })]);
+    await store.append([makeEvent('a')]);
+    await store.close();
+    const reopened = await sibling(schema);
+    expect((await reopened.append([makeEvent('a'), makeEvent('b', { variant: 1 })])).map((o) => o.status)).toEqual(['duplicate', 'conflict']);
+    expect(await reopened.stats()).toMatchObject({ events: 2, duplicates: 2, conflicts: 1, skipped: { unknown_type: 1 }, headPosition: 2 });
+  });
+
+  it('several writers on one schema: every distinct id stored once, a follower sees each once in order', async () => {
+    const { store: reader, schema } = await fresh();
+    const writers = await Promise.all([sibling(schema), sibling(schema), sibling(schema)]);
+    const seen: StoredEvent[] = [];
+    let cursor = 0;
+    let polling = Promise.resolve();
+    const poll = (): Promise<void> =>
+      (polling = polling.then(async () => {
+        for await (const batch of reader.readAll(cursor)) {
+          for (const event of batch) {
+            seen.push(event);
+            cursor = event.position;
+          }
+        }
+      }));
+    const off = reader.onAppend(() => void poll());
+
+    // Writer w sends ids[i..i+4) for i = 4w, 4w + 12, …: together every id, and e0…e29 twice
+    // (at i and i + 90, usually in another writer), so the same id races between processes.
+    const ids = Array.from({ length: 120 }, (_, i) => `e${i % 90}`);
+    await Promise.all(
+      writers.map(async (writer, w) => {
+        for (let i = 4 * w; i < ids.length; i += 12) {
+          await writer.append(ids.slice(i, i + 4).map((id) => makeEvent(id)));
+        }
+      }),
+    );
+    off();
+    await poll();
+
+    const storedIds = seen.map((e) => e.id);
+    expect(new Set(storedIds).size).toBe(storedIds.length);
+    expect([...storedIds].sort()).toEqual([...new Set(ids)].sort());
+    const positions = seen.map((e) => e.position);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect((await reader.stats()).events).toBe(storedIds.length);
+  });
+
+  it('tells listeners in another process about appends and journalled changes (LISTEN/NOTIFY)', async () => {
+    const { store: writer, schema } = await fresh();
+    // A poll this slow never fires during the test: the notification must come from NOTIFY.
+    const listener = await sibling(schema, { pollIntervalMs: 600_000 });
+    const appended = nextHead(listener.onAppend, 2);
+    const changed = nextHead(listener.onChanges, 1);
+    // Wait for the LISTEN to be in place before the writer commits.
+    await waitUntil(async () => (await listenBackends(schema)).length === 1, 'the listener is LISTENing');
+    await writer.append([makeEvent('a'), makeEvent('b')]);
+    await writer.projections.commit({
+      checkpoints: [],
+      states: [],
+      deadLetters: [],
+      changes: [{ projection: 'p', key: 'k', before: undefined, after: { v: 1 }, eventId: 'a', position: 1 }],
+    });
+    expect(await appended).toBe(2);
+    expect(await changed).toBe(1);
+  });
+
+  it('reconnects its LISTEN connection after the server kills it, and catches up on what it missed', async () => {
+    const { store: writer, schema } = await fresh();
+    const listener = await sibling(schema, { pollIntervalMs: 600_000, applicationName: uniqueName('listener') });
+    const seenHeads: number[] = [];
+    listener.onAppend((head) => seenHeads.push(head));
+    await waitUntil(async () => (await listenBackends(schema)).length === 1, 'the listener is LISTENing');
+    const [first] = await listenBackends(schema);
+    await adminQuery('SELECT pg_terminate_backend($1)', [first]);
+    // Committed while nobody listens: the reconnect's catch-up poll must report it.
+    const missed = nextHead(listener.onAppend, 1);
+    await writer.append([makeEvent('missed')]);
+    await waitUntil(async () => {
+      const now = await listenBackends(schema);
+      return now.length === 1 && now[0] !== first;
+    }, 'a new LISTEN connection');
+    expect(await missed).toBe(1);
+    const live = nextHead(listener.onAppend, 2);
+    await writer.append([makeEvent('live')]);
+    expect(await live).toBe(2);
+    expect(seenHeads).toEqual([1, 2]);
+  });
+
+  it('falls back to polling for commits whose notification never came', async () => {
+    const { store, schema } = await fresh({ pollIntervalMs: 50 });
+    const head = nextHead(store.onAppend, 1);
+    // A row written without NOTIFY (a lost notification looks the same to the listener).
+    await adminQuery(
+      `INSERT INTO "${schema}".events (position, id, type, stream, source_time, data, body)
+       VALUES (nextval('"${schema}".events_position_seq'), 'quiet', 't', NULL, 0, 'null', '\\x00')`,
+    );
+    expect(await head).toBe(1);
+  });
+
+  it('answers store_busy when the append lock stays taken past the busy timeout', async () => {
+    const { store, schema } = await fresh({ busyTimeoutMs: 100 });
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.append, schema)})`);
+    const failure = await store.append([makeEvent('a')]).catch((error: unknown) => error);
+    expect(isStoreError(failure) && failure.code).toBe('store_busy');
+    await holder.query(`SELECT pg_advisory_unlock(${lockArgs(LockPurpose.append, schema)})`);
+    // The same store recovers once the lock is free, and nothing half-written remains.
+    expect((await store.append([makeEvent('a')])).map((o) => o.status)).toEqual(['stored']);
+    expect((await store.stats()).events).toBe(1);
+  });
+
+  it('answers store_unavailable when no server listens', async () => {
+    const port = await closedPort();
+    const failure = await createPostgresEventStore({ connectionString: `postgres://postgres:x@127.0.0.1:${port}/postgres` }).catch(
+      (error: unknown) => error,
+    );
+    expect(isStoreError(failure) && failure.code).toBe('store_unavailable');
+  });
+
+  it('a server-side kill of a connection mid-append fails that append retryably, and the store goes on', async () => {
+    const app = uniqueName('victim');
+    const { store, schema } = await fresh({ applicationName: app });
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.append, schema)})`);
+    const pending = store.append([makeEvent('a')]).catch((error: unknown) => error);
+    await waitUntil(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app])).rowCount === 1, 'the append waits');
+    await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app]);
+    const failure = await pending;
+    expect(isStoreError(failure) && failure.code).toBe('store_unavailable');
+    await holder.query(`SELECT pg_advisory_unlock(${lockArgs(LockPurpose.append, schema)})`);
+    expect((await store.append([makeEvent('a')]))[0]?.status).toBe('stored');
+  });
+});
+
+/** Backends LISTENing on this schema's channels (the last statement of that connection). */
+async function listenBackends(schema: string): Promise<number[]> {
+  const { rows } = await adminQuery(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`, [
+    `LISTEN "${channelName('changes', schema)}"`,
+  ]);
+  return rows.map((r: { pid: number }) => r.pid);
+}
+
+/** A port nothing listens on (bound and released). */
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

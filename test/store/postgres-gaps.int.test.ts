@@ -1,0 +1,214 @@
+/**
+ * Gap safety on PostgreSQL: a reader following "everything after my position" (the projector's
+ * catch-up loop, SSE resume on the change journal) must never skip a row that commits late with a
+ * lower position or seq, and must not stall on one that rolls back.
+ *
+ * How the late commit is forced: a trigger makes the insert of a "held" row wait on an advisory
+ * lock the test holds, so that transaction has drawn its position but cannot commit. Meanwhile a
+ * second store (standing for another process) appends; a reader follows. With appends serialised
+ * the second writer waits; without it, it would commit positions above the held one, the reader
+ * would advance past it, and the held row would never be seen: these tests would fail.
+ */
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isStoreError } from '../../src/store/errors.js';
+import type { PostgresEventStore } from '../../src/store/postgres/index.js';
+import type { ChangeRecord, StoredEvent } from '../../src/store/port.js';
+import { makeEvent } from '../support/events.js';
+import { lockWaiters, openFreshPostgresStore, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+
+/** A reader that keeps a cursor and records everything it is shown, as the projector does. */
+function follower(store: PostgresEventStore) {
+  let cursor = 0;
+  const seen: StoredEvent[] = [];
+  return {
+    seen,
+    get cursor() {
+      return cursor;
+    },
+    async poll(): Promise<void> {
+      for await (const batch of store.readAll(cursor, { batchSize: 2 })) {
+        for (const event of batch) {
+          expect(event.position).toBeGreaterThan(cursor);
+          seen.push(event);
+          cursor = event.position;
+        }
+      }
+    },
+  };
+}
+
+function changeFollower(store: PostgresEventStore) {
+  let cursor = 0;
+  const seen: ChangeRecord[] = [];
+  return {
+    seen,
+    async poll(): Promise<void> {
+      for (const change of await store.projections.readChanges(cursor)) {
+        expect(change.seq).toBeGreaterThan(cursor);
+        seen.push(change);
+        cursor = change.seq;
+      }
+    },
+  };
+}
+
+/** Whether a promise has settled, without waiting for it. */
+function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  return () => settled;
+}
+
+describe('postgres gap safety', () => {
+  const lockKey = Math.floor(Math.random() * 1_000_000_000);
+  const heldApp = uniqueName('held');
+  const laterApp = uniqueName('later');
+  let schema: string;
+  let held: PostgresEventStore;
+  let later: PostgresEventStore;
+  let gate: pg.Client;
+  let cleanups: (() => Promise<void>)[] = [];
+
+  beforeEach(async () => {
+    const first = await openFreshPostgresStore({ applicationName: heldApp });
+    held = first.store;
+    schema = first.schema;
+    const second = await openFreshPostgresStore({ schema, applicationName: laterApp });
+    later = second.store;
+    cleanups = [second.store.close.bind(second.store), first.cleanup];
+
+    gate = new pg.Client({ connectionString: pgUrl() });
+    await gate.connect();
+    // Inserting a row whose id / projection starts with "held" waits for the gate lock.
+    await gate.query(`
+      CREATE FUNCTION "${schema}".hold_event() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.id LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE FUNCTION "${schema}".hold_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.projection LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER hold AFTER INSERT ON "${schema}".events FOR EACH ROW EXECUTE FUNCTION "${schema}".hold_event();
+      CREATE TRIGGER hold AFTER INSERT ON "${schema}".changes FOR EACH ROW EXECUTE FUNCTION "${schema}".hold_change();
+    `);
+    await gate.query('SELECT pg_advisory_lock($1)', [lockKey]);
+  });
+
+  afterEach(async () => {
+    await gate.end();
+    for (const cleanup of cleanups) await cleanup();
+  });
+
+  /** Waits until the later writer either committed or is itself blocked on a lock. */
+  async function laterWriterStuckOrDone(done: () => boolean): Promise<void> {
+    await waitUntil(async () => done() || (await lockWaiters(laterApp)).length > 0, 'the later writer committed or waits');
+  }
+
+  it('a reader never passes an append that commits late with a lower position', async () => {
+    await held.append([makeEvent('before')]);
+    const reader = follower(later);
+    await reader.poll();
+    expect(reader.seen.map((e) => e.id)).toEqual(['before']);
+
+    const heldAppend = held.append([makeEvent('held-1')]);
+    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held append waits on the gate');
+
+    const laterAppend = Promise.all([later.append([makeEvent('later-1')]), later.append([makeEvent('later-2'), makeEvent('later-3')])]);
+    await laterWriterStuckOrDone(settledFlag(laterAppend));
+
+    // The held transaction has drawn a position but not committed: the reader may see nothing new.
+    await reader.poll();
+    expect(reader.seen.map((e) => e.id)).toEqual(['before']);
+    expect(await later.head()).toBe(reader.cursor);
+
+    await gate.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+    const [heldOutcome] = await heldAppend;
+    const laterOutcomes = (await laterAppend).flat();
+    await reader.poll();
+
+    expect(heldOutcome?.status).toBe('stored');
+    expect(laterOutcomes.map((o) => o.status)).toEqual(['stored', 'stored', 'stored']);
+    // Everything exactly once, in position order, the held event included.
+    expect(reader.seen.map((e) => e.id).sort()).toEqual(['before', 'held-1', 'later-1', 'later-2', 'later-3']);
+    const positions = reader.seen.map((e) => e.position);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(new Set(positions).size).toBe(positions.length);
+  });
+
+  it('a held append that rolls back leaves a gap the reader passes without stalling', async () => {
+    const reader = follower(later);
+    const heldAppend = held.append([makeEvent('held-doomed')]);
+    const heldFailure = heldAppend.catch((error: unknown) => error);
+    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held append waits on the gate');
+    const laterAppend = later.append([makeEvent('later-1'), makeEvent('later-2')]);
+    await laterWriterStuckOrDone(settledFlag(laterAppend));
+
+    // The writer dies mid-transaction (as if its process crashed): the server rolls it back.
+    const [pid] = await lockWaiters(heldApp);
+    await gate.query('SELECT pg_terminate_backend($1)', [pid]);
+
+    const failure = await heldFailure;
+    expect(isStoreError(failure) && failure.retryable).toBe(true);
+    expect((await laterAppend).map((o) => o.status)).toEqual(['stored', 'stored']);
+    await reader.poll();
+    expect(reader.seen.map((e) => e.id)).toEqual(['later-1', 'later-2']);
+    expect(await later.readEvent('held-doomed')).toBeUndefined();
+
+    // The lost event can be sent again and is stored, after the others.
+    await gate.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+    await held.append([makeEvent('held-doomed')]);
+    await reader.poll();
+    expect(reader.seen.map((e) => e.id)).toEqual(['later-1', 'later-2', 'held-doomed']);
+  });
+
+  const empty = { checkpoints: [], states: [], deadLetters: [] };
+  const change = (projection: string, key: string, position: number) => ({
+    projection,
+    key,
+    before: undefined,
+    after: { key },
+    eventId: `e-${key}`,
+    position,
+  });
+
+  it('a change-journal reader never passes a commit that lands late with a lower seq', async () => {
+    const reader = changeFollower(later);
+    const heldCommit = held.projections.commit({ ...empty, changes: [change('held', 'h1', 1)] });
+    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held commit waits on the gate');
+    const laterCommit = later.projections.commit({ ...empty, changes: [change('live', 'l1', 2), change('live', 'l2', 3)] });
+    await laterWriterStuckOrDone(settledFlag(laterCommit));
+
+    await reader.poll();
+    expect(reader.seen).toEqual([]);
+    expect(await later.projections.lastChangeSeq()).toBe(0);
+
+    await gate.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+    await Promise.all([heldCommit, laterCommit]);
+    await reader.poll();
+    expect(reader.seen.map((c) => c.key).sort()).toEqual(['h1', 'l1', 'l2']);
+    expect(reader.seen.map((c) => c.seq)).toEqual([1, 2, 3].map((_, i) => (reader.seen[i] as ChangeRecord).seq).sort((a, b) => a - b));
+  });
+
+  it('a held journal commit that rolls back does not stall the change reader', async () => {
+    const reader = changeFollower(later);
+    const heldCommit = held.projections.commit({ ...empty, changes: [change('held', 'h1', 1)] }).catch((error: unknown) => error);
+    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held commit waits on the gate');
+    const laterCommit = later.projections.commit({ ...empty, changes: [change('live', 'l1', 2)] });
+    await laterWriterStuckOrDone(settledFlag(laterCommit));
+    const [pid] = await lockWaiters(heldApp);
+    await gate.query('SELECT pg_terminate_backend($1)', [pid]);
+
+    expect(isStoreError(await heldCommit)).toBe(true);
+    const [committed] = await laterCommit;
+    await reader.poll();
+    expect(reader.seen.map((c) => c.key)).toEqual(['l1']);
+    expect(await later.projections.lastChangeSeq()).toBe(committed?.seq);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * What only the SQLite adapter promises: durability settings, a versioned schema, group commit
+ * with a bounded queue, busy-timeout translation, notice of other connections' commits, and
+ * counters that agree with the tables.
+ */
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isStoreError } from '../../src/store/errors.js';
+import {
+  createSqliteEventStore,
+  SCHEMA_VERSION,
+  type SqliteEventStore,
+} from '../../src/store/sqlite/index.js';
+import { collect, eventFromBody, makeEvent } from '../support/events.js';
+import { createTempDir, type TempDir } from '../support/temp.js';
+import { trutoHistory } from '../support/truto.js';
+
+describe('SQLite event store', () => {
+  let dir: TempDir;
+  let path: string;
+  const opened: SqliteEventStore[] = [];
+  const open = (options: Partial<Parameters<typeof createSqliteEventStore>[0]> = {}) => {
+    const store = createSqliteEventStore({ path, ...options });
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    dir = await createTempDir('truto-state-sqlite-');
+    path = dir.path('log.db');
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await dir.cleanup();
+  });
+
+  it('runs in WAL with synchronous=FULL, a busy timeout and the current schema', async () => {
+    const store = open({ busyTimeoutMs: 1234 });
+    expect(await store.readSettings()).toEqual({
+      journalMode: 'wal',
+      synchronous: 2,
+      busyTimeoutMs: 1234,
+      schemaVersion: SCHEMA_VERSION,
+    });
+    expect(await store.checkIntegrity()).toEqual(['ok']);
+  });
+
+  it('keeps everything across a reopen, without migrating twice', async () => {
+    const first = open();
+    const bodies = trutoHistory({ accounts: 2, seed: 7 });
+    await first.append(bodies.map(eventFromBody));
+    await first.append([eventFromBody(bodies[0] as string)]);
+    const before = await first.stats();
+    await first.close();
+    const second = open();
+    expect(await second.stats()).toEqual(before);
+    expect(before).toMatchObject({ events: bodies.length, duplicates: 1 });
+    expect((await collect(second.readAll(0))).events).toHaveLength(bodies.length);
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    let failure: unknown;
+    try {
+      open();
+    } catch (error) {
+      failure = error;
+    }
+    expect(isStoreError(failure) && failure.code).toBe('store_failed');
+  });
+
+  it('commits appends of the same tick in one transaction, visible once each caller resolves', async () => {
+    const store = open();
+    const heads: number[] = [];
+    store.onAppend((head) => heads.push(head));
+    const calls = Array.from({ length: 20 }, (_, i) =>
+      store.append([makeEvent(`a${i}`), makeEvent(`b${i}`)]),
+    );
+    const first = await calls[0];
+    // Resolved means committed: another connection already sees every event of the group.
+    const reader = new Database(path, { readonly: true });
+    try {
+      expect(reader.prepare('SELECT COUNT(*) FROM events').pluck().get()).toBe(40);
+    } finally {
+      reader.close();
+    }
+    expect(first?.map((o) => o.status)).toEqual(['stored', 'stored']);
+    await Promise.all(calls);
+    // One notification per transaction: the 20 calls shared one.
+    expect(heads).toEqual([40]);
+  });
+
+  it('refuses appends beyond the queue bound with store_overloaded, and commits the rest', async () => {
+    const store = open({ maxPendingAppends: 10 });
+    const a = store.append(Array.from({ length: 6 }, (_, i) => makeEvent(`a${i}`)));
+    const b = store.append(Array.from({ length: 4 }, (_, i) => makeEvent(`b${i}`)));
+    const c = store.append([makeEvent('c')]);
+    const failure = await c.catch((error: unknown) => error);
+    expect(isStoreError(failure) && failure.code).toBe('store_overloaded');
+    expect(isStoreError(failure) && failure.retryable).toBe(true);
+    expect((await a).length + (await b).length).toBe(10);
+    // Once the queue drained, appends are accepted again; a lone oversized batch too.
+    expect(
+      await store.append(Array.from({ length: 25 }, (_, i) => makeEvent(`d${i}`))),
+    ).toHaveLength(25);
+    expect((await store.stats()).events).toBe(35);
+  });
+
+  it('answers store_busy when another writer holds the lock past the busy timeout, then recovers', async () => {
+    const store = open({ busyTimeoutMs: 50 });
+    await store.append([makeEvent('first')]);
+    const other = new Database(path);
+    other.pragma('busy_timeout = 0');
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const failure = await store.append([makeEvent('blocked')]).catch((error: unknown) => error);
+      expect(isStoreError(failure) && failure.code).toBe('store_busy');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    const [outcome] = await store.append([makeEvent('blocked')]);
+    expect(outcome?.status).toBe('stored');
+    expect((await store.stats()).events).toBe(2);
+  });
+
+  it('notices commits made through another connection', async () => {
+    const watcher = open({ pollIntervalMs: 10 });
+    const writer = open();
+    const heard = new Promise<number>((resolve) => {
+      const stop = watcher.onAppend((head) => {
+        stop();
+        resolve(head);
+      });
+    });
+    const [outcome] = await writer.append([makeEvent('from-elsewhere')]);
+    expect(await heard).toBe(outcome?.position);
+  });
+
+  it('keeps counters equal to the tables after a messy workload', async () => {
+    const store = open();
+    const bodies = trutoHistory({ accounts: 4, seed: 3 });
+    const events = bodies.map(eventFromBody);
+    await Promise.all([
+      store.append(events),
+      store.append(events.slice(0, 10)),
+      store.append([makeEvent(events[0]?.id as string, { variant: 1 })]),
+    ]);
+    const stats = await store.stats();
+    const raw = new Database(path, { readonly: true });
+    try {
+      const byType = Object.fromEntries(
+        (
+          raw.prepare('SELECT type, COUNT(*) AS n FROM events GROUP BY type').all() as {
+            type: string;
+            n: number;
+          }[]
+        ).map((r) => [r.type, r.n]),
+      );
+      const skipped = Object.fromEntries(
+        (
+          raw
+            .prepare(
+              'SELECT skipped, COUNT(*) AS n FROM events WHERE skipped IS NOT NULL GROUP BY skipped',
+            )
+            .all() as { skipped: string; n: number }[]
+        ).map((r) => [r.skipped, r.n]),
+      );
+      expect(stats).toEqual({
+        events: raw.prepare('SELECT COUNT(*) FROM events').pluck().get(),
+        byType,
+        duplicates: 10,
+        conflicts: raw.prepare('SELECT COUNT(*) FROM conflicts').pluck().get(),
+        rejects: 0,
+        skipped,
+        headPosition: raw.prepare('SELECT MAX(position) FROM events').pluck().get(),
+      });
+      expect(stats.events).toBe(bodies.length);
+      expect(stats.conflicts).toBe(1);
+      // Duplicates and conflicts burn no positions: the log stays dense.
+      expect(stats.headPosition).toBe(stats.events);
+      expect(Object.keys(skipped).length).toBeGreaterThan(0);
+    } finally {
+      raw.close();
+    }
+  });
+});

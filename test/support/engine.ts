@@ -1,0 +1,81 @@
+/** Helpers for engine tests: stores to run on, and the expected state of a history. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trutoProjections } from '../../projections/index.js';
+import { parseWebhook } from '../../src/events/index.js';
+import type { DerivedProjection, Projection } from '../../src/engine/projection.js';
+import type { Engine } from '../../src/engine/types.js';
+import { createMemoryEventStore } from '../../src/store/memory/index.js';
+import type { EventStoreWithProjections } from '../../src/store/port.js';
+import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
+import { deriveAll, eventsFor, foldAll } from '../../src/testing/index.js';
+
+export interface StoreHandle {
+  readonly store: EventStoreWithProjections;
+  /** Opens the same database again (a restart); memory stores cannot. */
+  reopen?(): EventStoreWithProjections;
+  cleanup(): Promise<void>;
+}
+
+export const storeKinds: Record<string, () => StoreHandle> = {
+  memory: () => {
+    const store = createMemoryEventStore();
+    return { store, cleanup: () => store.close() };
+  },
+  sqlite: () => {
+    const dir = mkdtempSync(join(tmpdir(), 'truto-state-engine-'));
+    const path = join(dir, 'log.db');
+    const opened: EventStoreWithProjections[] = [];
+    const open = () => {
+      const store = createSqliteEventStore({ path });
+      opened.push(store);
+      return store;
+    };
+    return {
+      store: open(),
+      reopen: open,
+      cleanup: async () => {
+        for (const store of opened) await store.close().catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/** Every state of a projection, in key order, through the engine's paged `list`. */
+export async function allStates(engine: Engine, projection: string): Promise<unknown[]> {
+  const items: unknown[] = [];
+  let afterKey: string | undefined;
+  for (;;) {
+    const page = await engine.list(projection, { limit: 7, ...(afterKey === undefined ? {} : { afterKey }) });
+    items.push(...page.items);
+    if (page.nextKey === undefined) return items;
+    afterKey = page.nextKey;
+  }
+}
+
+/** The state every projection must have for a set of bodies: the sorted, de-duplicated fold. */
+export function expectedStates(bodies: readonly string[]): Record<string, unknown[]> {
+  const projected = [...new Set(bodies)].filter((body) => {
+    const parsed = parseWebhook(body);
+    return parsed.ok && parsed.event.data !== null;
+  });
+  const events = eventsFor(projected);
+  const folded = new Map<string, Map<string, unknown>>();
+  const out: Record<string, unknown[]> = {};
+  for (const projection of trutoProjections) {
+    if (projection.kind === 'stream') {
+      const states = foldAll(projection as Projection<unknown, unknown>, events as never);
+      folded.set(projection.name, states);
+      out[projection.name] = [...states.values()];
+    }
+  }
+  for (const projection of trutoProjections) {
+    if (projection.kind === 'derived') {
+      const derived = projection as DerivedProjection<unknown, unknown>;
+      out[derived.name] = [...deriveAll(derived, folded.get(derived.from) ?? new Map()).values()];
+    }
+  }
+  return out;
+}
