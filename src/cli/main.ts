@@ -13,6 +13,12 @@ function waitForStop(): Promise<string> {
   return stopping;
 }
 
+// `truto-state dump accounts | head`: a reader that goes away is not an error worth a trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main(process.argv.slice(2), {
   env: process.env,
   stdout: process.stdout,

@@ -6,7 +6,7 @@
  * folds into shadow tables beside it and takes the live runner's lock only for its final
  * catch-up and swap, so readers never see a half-built projection.
  */
-import { config as rxConfig, filter, Observable, Subject } from 'rxjs';
+import { config as rxConfig, filter, Observable, Subject, type Subscription } from 'rxjs';
 import { parseWebhook, parseSourceTime } from '../events/index.js';
 import { trutoProjections } from '../../projections/index.js';
 import type {
@@ -31,6 +31,7 @@ import type {
   EngineStats,
   IngestResult,
   ListResult,
+  PartitionSource,
   ProjectionStatus,
   RebuildOptions,
   RebuildProgress,
@@ -45,7 +46,13 @@ type AnyDerived = DerivedProjection<unknown, unknown>;
 export class EngineError extends Error {
   override readonly name = 'EngineError';
   constructor(
-    readonly code: 'unknown_projection' | 'invalid_time' | 'rebuild_in_progress' | 'not_supported' | 'closed',
+    readonly code:
+      | 'unknown_projection'
+      | 'invalid_time'
+      | 'rebuild_in_progress'
+      | 'not_supported'
+      | 'catch_up_timeout'
+      | 'closed',
     message: string,
   ) {
     super(message);
@@ -89,7 +96,13 @@ class ProjectionEngine implements Engine {
   private readonly byName: Map<string, AnyProjection>;
   private readonly hub: ChangeHub;
   private readonly lock = new Lock();
-  private readonly live: ProjectionRunner;
+  /** The one runner of a single instance; undefined when partitions are shared. */
+  private readonly live: ProjectionRunner | undefined;
+  private readonly partitionRunners = new Map<number, ProjectionRunner>();
+  private ownership: Subscription | undefined;
+  private journalTimer: NodeJS.Timeout | undefined;
+  private pulling: Promise<void> | undefined;
+  private pullAgain = false;
   private readonly groupOf: ReadonlyMap<string, (state: unknown) => string | null>;
   private readonly progress = new Subject<RebuildProgress>();
   private readonly batchSize: number;
@@ -130,16 +143,7 @@ class ProjectionEngine implements Engine {
     this.changes$ = this.hub.all$;
     this.rebuildProgress$ = this.progress.asObservable();
     this.groupOf = new Map(this.derived.map((d) => [d.from, (state: unknown) => d.groupOf(state)]));
-    this.live = new ProjectionRunner({
-      store: this.store,
-      projectionStore,
-      projections: this.streams,
-      derived: this.derived,
-      groupOf: this.groupOf,
-      journal: true,
-      batchSize: this.batchSize,
-      cacheLimit: 50_000,
-    });
+    this.live = options.partitions ? undefined : this.liveRunner(projectionStore);
     // A subscriber that throws must not take the process down: RxJS would rethrow it on a timer.
     if (!rxConfig.onUnhandledError) {
       rxConfig.onUnhandledError = (error: unknown) => {
@@ -148,16 +152,82 @@ class ProjectionEngine implements Engine {
     }
   }
 
+  private liveRunner(
+    projectionStore: ProjectionStore,
+    partition?: { readonly index: number; readonly source: PartitionSource },
+  ): ProjectionRunner {
+    return new ProjectionRunner({
+      store: this.store,
+      projectionStore,
+      projections: this.streams,
+      derived: this.derived,
+      groupOf: this.groupOf,
+      journal: true,
+      batchSize: this.batchSize,
+      cacheLimit: 50_000,
+      ...(partition
+        ? {
+            acceptStream: (stream: string) => partition.source.partitionOf(stream) === partition.index,
+            checkpointNames: (name: string) => [partitionCheckpoint(name, partition.index)],
+          }
+        : {}),
+    });
+  }
+
+  /** The checkpoint rows of a projection: its own, or one per partition when shared. */
+  private checkpointRows(name: string): string[] {
+    const source = this.options.partitions;
+    return source ? range(source.count).map((i) => partitionCheckpoint(name, i)) : [name];
+  }
+
+  /** Follows lease changes: drops runners of partitions lost, starts runners for those gained. */
+  private async repartition(owned: ReadonlySet<number>): Promise<void> {
+    const source = this.options.partitions as PartitionSource;
+    for (const partition of [...this.partitionRunners.keys()]) {
+      if (!owned.has(partition)) this.partitionRunners.delete(partition);
+    }
+    for (const partition of [...owned].sort((a, b) => a - b)) {
+      if (this.partitionRunners.has(partition)) continue;
+      const runner = this.liveRunner(source.storeFor(partition), { index: partition, source });
+      await runner.init();
+      this.partitionRunners.set(partition, runner);
+    }
+  }
+
+  private runners(): [number, ProjectionRunner][] {
+    return this.live ? [[-1, this.live]] : [...this.partitionRunners].sort(([a], [b]) => a - b);
+  }
+
   async open(): Promise<void> {
     // A rebuild that died midway left shadow rows behind: they are scratch, never read.
     for (const projection of this.streams) await this.projectionStore.clearProjection(shadowName(projection.name));
-    await this.live.init();
+    const source = this.options.partitions;
+    if (source) {
+      this.ownership = source.owned$.subscribe((owned) => {
+        this.lock.run(() => this.repartition(owned)).then(
+          () => this.schedule(),
+          (error: unknown) => console.error('truto-state: taking over partitions failed:', error),
+        );
+      });
+      await this.lock.run(async () => undefined);
+    } else {
+      await this.live?.init();
+    }
     const stale: string[] = [];
     for (const projection of this.streams) {
-      const checkpoint = await this.projectionStore.readCheckpoint(projection.name);
-      if (checkpoint && checkpoint.version !== projection.version) stale.push(projection.name);
+      for (const row of this.checkpointRows(projection.name)) {
+        const checkpoint = await this.projectionStore.readCheckpoint(row);
+        if (checkpoint && checkpoint.version !== projection.version && !stale.includes(projection.name)) {
+          stale.push(projection.name);
+        }
+      }
     }
     this.hub.publishedSeq = await this.projectionStore.lastChangeSeq();
+    if (source) {
+      // Other instances commit changes too: the shared journal is the one source of publication.
+      this.journalTimer = setInterval(() => void this.pullJournal(), this.options.journalPollMs ?? 200);
+      this.journalTimer.unref();
+    }
     if (this.options.live === false) {
       if (stale.length > 0) await this.rebuild(stale);
       return;
@@ -196,15 +266,51 @@ class ProjectionEngine implements Engine {
     this.assertOpen();
     const head = await this.store.head();
     await this.lock.run(() => this.project(head));
-    return this.live.position;
+    if (this.live) return this.live.position;
+    // Shared: other instances project the partitions this one does not hold; wait for them.
+    const deadline = performance.now() + (this.options.catchUpTimeoutMs ?? 60_000);
+    for (;;) {
+      const behind = (await this.partitionPositions()).filter(([, position]) => position < head);
+      if (behind.length === 0) break;
+      if (performance.now() > deadline) {
+        throw new EngineError(
+          'catch_up_timeout',
+          `partitions still behind position ${head}: ${behind.map(([name, position]) => `${name} at ${position}`).join(', ')}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await this.lock.run(() => this.project(head));
+    }
+    await this.pullJournal();
+    return head;
   }
 
-  /** Runs the live runner to `head`, publishing each batch's changes after its commit. */
+  /** Every partition checkpoint of every stream projection, with its position. */
+  private async partitionPositions(): Promise<[string, number][]> {
+    const positions: [string, number][] = [];
+    for (const projection of this.streams) {
+      for (const row of this.checkpointRows(projection.name)) {
+        positions.push([row, (await this.projectionStore.readCheckpoint(row))?.position ?? 0]);
+      }
+    }
+    return positions;
+  }
+
+  /** Runs the live runners to `head`, publishing each batch's changes after its commit. */
   private async project(head: number): Promise<void> {
-    await this.live.runTo(head, ({ changes }) => {
-      this.hub.publish(changes.map(toChange));
-      this.batchesSincePrune++;
-    });
+    for (const [partition, runner] of this.runners()) {
+      try {
+        await runner.runTo(head, ({ changes }) => {
+          if (this.live) this.hub.publish(changes.map(toChange));
+          this.batchesSincePrune++;
+        });
+      } catch (error) {
+        // Another instance holds the partition now; its runner goes until the lease comes back.
+        if ((error as { code?: unknown }).code !== 'lease_lost') throw error;
+        this.partitionRunners.delete(partition);
+      }
+    }
+    if (!this.live) void this.pullJournal();
     if (this.batchesSincePrune >= 100) {
       this.batchesSincePrune = 0;
       const last = await this.projectionStore.lastChangeSeq();
@@ -212,9 +318,34 @@ class ProjectionEngine implements Engine {
     }
   }
 
+  /** Publishes the shared journal's new changes, in seq order (single-flight). */
+  private pullJournal(): Promise<void> {
+    if (this.pulling) {
+      this.pullAgain = true;
+      return this.pulling;
+    }
+    this.pulling = (async () => {
+      do {
+        this.pullAgain = false;
+        for (;;) {
+          const page = await this.projectionStore.readChanges(this.hub.publishedSeq, 1_000);
+          this.hub.publish(page.map(toChange));
+          if (page.length < 1_000 || this.closed) break;
+        }
+      } while (this.pullAgain && !this.closed);
+    })()
+      .catch((error: unknown) => {
+        if (!this.closed) console.error('truto-state: reading the change journal failed:', error);
+      })
+      .finally(() => {
+        this.pulling = undefined;
+      });
+    return this.pulling;
+  }
+
   /** Single-flight live projection: appends during a run cause one more run, not many. */
   private schedule(): void {
-    if (this.closed) return;
+    if (this.closed || this.options.live === false) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -363,12 +494,21 @@ class ProjectionEngine implements Engine {
   private async rebuildInto(targets: readonly AnyStream[], options: RebuildOptions): Promise<RebuildReport> {
     const started = performance.now();
     const names = targets.map((p) => p.name);
+    const source = this.options.partitions;
+    if (source && this.partitionRunners.size < source.count) {
+      throw new EngineError(
+        'not_supported',
+        `a rebuild on a shared store needs every partition, and this instance holds ${this.partitionRunners.size} of ${source.count}: stop the other instances first`,
+      );
+    }
     for (const name of names) await this.projectionStore.clearProjection(shadowName(name));
     const shadow = new ProjectionRunner({
       store: this.store,
       projectionStore: this.projectionStore,
       projections: targets,
       storageName: (p) => shadowName(p.name),
+      checkpointNames: (name) =>
+        source ? range(source.count).map((i) => partitionCheckpoint(name, i)) : [name],
       groupOf: this.groupOf,
       journal: false,
       failFast: true,
@@ -398,8 +538,10 @@ class ProjectionEngine implements Engine {
         });
         for (const projection of targets) {
           await this.projectionStore.swapProjection(shadowName(projection.name), projection.name);
-          this.live.forget(projection.name);
-          this.live.setCheckpoint(projection.name, shadow.checkpointOf(shadowName(projection.name)));
+          for (const [, runner] of this.runners()) {
+            runner.forget(projection.name);
+            runner.setCheckpoint(projection.name, shadow.checkpointOf(shadowName(projection.name)));
+          }
         }
         report(finalHead, true);
       });
@@ -452,9 +594,12 @@ class ProjectionEngine implements Engine {
     const projections: ProjectionStatus[] = [];
     for (const definition of this.byName.values()) {
       const source = definition.kind === 'derived' ? definition.from : definition.name;
-      const checkpoint = await this.projectionStore.readCheckpoint(source);
+      let position = Number.POSITIVE_INFINITY;
+      for (const row of this.checkpointRows(source)) {
+        position = Math.min(position, (await this.projectionStore.readCheckpoint(row))?.position ?? 0);
+      }
+      if (!Number.isFinite(position)) position = 0;
       const letters = await this.projectionStore.readDeadLetters(definition.name);
-      const position = checkpoint?.position ?? 0;
       projections.push({
         name: definition.name,
         kind: definition.kind,
@@ -477,9 +622,12 @@ class ProjectionEngine implements Engine {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribeAppends?.();
+    this.ownership?.unsubscribe();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.journalTimer) clearInterval(this.journalTimer);
     await this.pumping;
     await this.rebuilding?.catch(() => undefined);
+    await this.pulling;
     this.hub.complete();
     this.progress.complete();
   }
@@ -495,6 +643,14 @@ class ProjectionEngine implements Engine {
   private assertOpen(): void {
     if (this.closed) throw new EngineError('closed', 'the engine is closed');
   }
+}
+
+function partitionCheckpoint(name: string, partition: number): string {
+  return `${name}#p${partition}`;
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
 }
 
 /** States of rows that hold one (an entity whose first event was poison has none). */

@@ -46,6 +46,11 @@ export interface RunnerOptions {
   readonly groupOf?: ReadonlyMap<string, (state: unknown) => string | null>;
   /** Restricts the runner to some entity streams (scale-out partitions). */
   readonly acceptStream?: (stream: string) => boolean;
+  /**
+   * The checkpoint rows of a projection (default: its storage name). A partition runner keeps
+   * `<name>#p<i>`; a rebuild for partitioned instances writes every partition's row at once.
+   */
+  readonly checkpointNames?: (storageName: string) => readonly string[];
   readonly batchSize: number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
@@ -96,9 +101,17 @@ export class ProjectionRunner {
   /** Reads the checkpoints; call before the first batch. */
   async init(): Promise<void> {
     for (const name of this.names.values()) {
-      const checkpoint = await this.options.projectionStore.readCheckpoint(name);
-      this.checkpoints.set(name, checkpoint?.position ?? 0);
+      let position = Number.POSITIVE_INFINITY;
+      for (const row of this.checkpointRows(name)) {
+        const checkpoint = await this.options.projectionStore.readCheckpoint(row);
+        position = Math.min(position, checkpoint?.position ?? 0);
+      }
+      this.checkpoints.set(name, Number.isFinite(position) ? position : 0);
     }
+  }
+
+  private checkpointRows(name: string): readonly string[] {
+    return this.options.checkpointNames ? this.options.checkpointNames(name) : [name];
   }
 
   /** The lowest checkpoint: everything up to it is applied by every projection of the runner. */
@@ -213,9 +226,10 @@ export class ProjectionRunner {
       }
       changes.push(...(await this.derivedChanges(changes, dirty)));
     }
-    const checkpoints = [...this.names]
-      .filter(([, name]) => this.checkpointOf(name) < last.position)
-      .map(([projection, name]) => ({ name, position: last.position, version: projection.version }));
+    const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
+    const checkpoints = advancing.flatMap(([projection, name]) =>
+      this.checkpointRows(name).map((row) => ({ name: row, position: last.position, version: projection.version })),
+    );
     const states = [...dirty].flatMap(([name, entities]) => {
       const projection = [...this.names].find(([, n]) => n === name)?.[0];
       const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
@@ -233,7 +247,7 @@ export class ProjectionRunner {
       for (const [name, entities] of dirty) for (const key of entities.keys()) this.evict(name, key);
       throw error;
     }
-    for (const { name, position } of checkpoints) this.checkpoints.set(name, position);
+    for (const [, name] of advancing) this.checkpoints.set(name, last.position);
     this.trimCache();
     return committed;
   }

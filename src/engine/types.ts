@@ -36,6 +36,19 @@ export type IngestResult =
   | (AppendOutcome & { readonly event: WebhookEvent })
   | { readonly status: 'rejected'; readonly code: EnvelopeErrorCode; readonly message: string };
 
+/**
+ * Scale-out: several engines on one shared store, each applying only the partitions it holds.
+ * Entities map to partitions by stream; every instance must use the same `count`.
+ */
+export interface PartitionSource {
+  readonly count: number;
+  partitionOf(stream: string): number;
+  /** The partitions held now: the current set on subscribe, then every change. */
+  readonly owned$: Observable<ReadonlySet<number>>;
+  /** The projection store a partition's commits go through (fenced by its lease). */
+  storeFor(partition: number): ProjectionStore;
+}
+
 export interface EngineOptions {
   readonly store: EventStore;
   /** Where state lives; defaults to the store's own (`store.projections`) when it has one. */
@@ -50,6 +63,15 @@ export interface EngineOptions {
   readonly changeRetention?: number;
   /** Live changes buffered per slow subscriber before it is cut off (default 10 000). */
   readonly subscriberBuffer?: number;
+  /**
+   * Share projection work with other instances on the same store. Changes are then published
+   * from the shared journal, so every instance sees every change.
+   */
+  readonly partitions?: PartitionSource;
+  /** How often the shared journal is read for other instances' changes (default 200 ms). */
+  readonly journalPollMs?: number;
+  /** How long `catchUp` waits for other instances' partitions to reach the head (default 60 s). */
+  readonly catchUpTimeoutMs?: number;
 }
 
 export interface ProjectionStatus {

@@ -181,9 +181,15 @@ export interface ProjectionStore {
   countStates(projection: string, where?: StateFilter): Promise<number>;
   /** Commits states, checkpoints, dead letters and changes in one transaction; returns the journalled changes with their `seq`. */
   commit(batch: ProjectionCommit): Promise<ChangeRecord[]>;
-  /** Removes a projection's states, checkpoint and dead letters (used for shadows and rebuilds). */
+  /**
+   * Removes a projection's states, checkpoints and dead letters (used for shadows and rebuilds).
+   * A projection's checkpoints are the row named after it and its partitions' rows, `<name>#p<i>`.
+   */
   clearProjection(name: string): Promise<void>;
-  /** Atomically replaces `live`'s states, checkpoint and dead letters with `shadow`'s. */
+  /**
+   * Atomically replaces `live`'s states, checkpoints and dead letters with `shadow`'s; checkpoint
+   * `<shadow>#p<i>` becomes `<live>#p<i>`.
+   */
   swapProjection(shadow: string, live: string): Promise<void>;
   readDeadLetters(projection?: string): Promise<DeadLetter[]>;
   /** Journalled changes with `seq > after`, oldest first. */

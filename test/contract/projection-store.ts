@@ -257,6 +257,25 @@ export function projectionStoreContract(
       expect(await store.readDeadLetters('shadow')).toEqual([]);
     });
 
+    it('swaps and clears partition checkpoints (<name>#p<i>) with their projection', async () => {
+      const cp = (name: string, position: number) => ({ name, position, version: 1 });
+      await store.commit({
+        ...empty,
+        checkpoints: [cp('live#p0', 3), cp('live#p1', 4), cp('live#p10', 5), cp('liver#p0', 9), cp('shadow#p0', 20), cp('shadow#p1', 21)],
+      });
+      await store.swapProjection('shadow', 'live');
+      expect(await store.readCheckpoint('live#p0')).toEqual(cp('live#p0', 20));
+      expect(await store.readCheckpoint('live#p1')).toEqual(cp('live#p1', 21));
+      expect(await store.readCheckpoint('live#p10')).toBeUndefined();
+      expect(await store.readCheckpoint('shadow#p0')).toBeUndefined();
+      // A projection whose name merely starts with another's is left alone.
+      expect(await store.readCheckpoint('liver#p0')).toEqual(cp('liver#p0', 9));
+      await store.clearProjection('live');
+      expect(await store.readCheckpoint('live#p0')).toBeUndefined();
+      expect(await store.readCheckpoint('live#p1')).toBeUndefined();
+      expect(await store.readCheckpoint('liver#p0')).toEqual(cp('liver#p0', 9));
+    });
+
     it('clears one projection and leaves the others', async () => {
       await store.commit({
         checkpoints: [

@@ -57,6 +57,11 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return map;
   }
 
+  /** A projection's checkpoint rows: its own and its partitions' (`<name>#p<i>`). */
+  function checkpointsOf(name: string): string[] {
+    return [...checkpoints.keys()].filter((n) => n === name || n.startsWith(`${name}#p`));
+  }
+
   function filtered(projection: string, where: StateFilter | undefined): StateRow[] {
     if (where) Object.keys(where).forEach(checkFilterField);
     const out: StateRow[] = [];
@@ -133,20 +138,22 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
 
     async clearProjection(name) {
       states.delete(name);
-      checkpoints.delete(name);
+      for (const checkpoint of checkpointsOf(name)) checkpoints.delete(checkpoint);
       deadLetters.delete(name);
     },
 
     async swapProjection(shadow, live) {
       // Synchronous from here to the end: no reader can observe a half swap.
       const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
-      const shadowCheckpoint = checkpoints.get(shadow);
       const shadowLetters = deadLetters.get(shadow);
       states.set(live, shadowStates);
       states.delete(shadow);
-      checkpoints.delete(shadow);
-      if (shadowCheckpoint) checkpoints.set(live, { ...shadowCheckpoint, name: live });
-      else checkpoints.delete(live);
+      const moved = checkpointsOf(shadow).map((name) => checkpoints.get(name) as Checkpoint);
+      for (const name of [...checkpointsOf(shadow), ...checkpointsOf(live)]) checkpoints.delete(name);
+      for (const checkpoint of moved) {
+        const name = live + checkpoint.name.slice(shadow.length);
+        checkpoints.set(name, { ...checkpoint, name });
+      }
       deadLetters.delete(shadow);
       if (shadowLetters) {
         deadLetters.set(

@@ -47,6 +47,8 @@ export interface PostgresStoreOptions {
   readonly maxPending?: number;
   /** How long an append waits for the append lock before failing with store_busy (default 10 000 ms). */
   readonly busyTimeoutMs?: number;
+  /** See ConnectionSettings: a stalled process's open transaction is ended after this (default 5000 ms). */
+  readonly idleInTransactionTimeoutMs?: number;
   readonly applicationName?: string;
 }
 
@@ -80,6 +82,7 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
   const settings: ConnectionSettings = {
     connectionString: options.connectionString,
     ...(options.applicationName ? { applicationName: options.applicationName } : {}),
+    ...(options.idleInTransactionTimeoutMs ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs } : {}),
   };
   const pool = new pg.Pool({ ...clientConfig(settings), max: options.poolSize ?? 10 });
   // A connection killed by the server (pg_terminate_backend, restart) must not crash the process:

@@ -112,11 +112,11 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
       const f = `$${first + values.length - 1}`;
       if (expected === null) {
         // null matches JSON null or an absent field (as in every adapter).
-        clauses.push(`(state -> ${f} IS NULL OR state -> ${f} = 'null'::jsonb)`);
+        clauses.push(`(state -> ${f} IS NULL OR (state -> ${f})::jsonb = 'null'::jsonb)`);
       } else {
         values.push(JSON.stringify(expected));
-        // jsonb equality respects JSON types: 1 never equals "1" or true.
-        clauses.push(`state -> ${f} = $${first + values.length - 1}::jsonb`);
+        // Only the field is cast: jsonb equality respects JSON types (1 never equals "1" or true).
+        clauses.push(`(state -> ${f})::jsonb = $${first + values.length - 1}::jsonb`);
       }
     }
     return { sql: clauses.map((c) => ` AND ${c}`).join(''), values };
@@ -213,7 +213,7 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
         if (states.length > 0) {
           await client.query(
             `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
-             SELECT projection, key, state::jsonb, last_time, last_id, position, poisoned, grp
+             SELECT projection, key, state::json, last_time, last_id, position, poisoned, grp
                FROM jsonb_to_recordset($1::jsonb)
                  AS x(projection text, key text, state text, last_time bigint, last_id text, position bigint, poisoned text, grp text)
              ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
@@ -243,7 +243,7 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
         await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`);
         const inserted = await client.query<{ seq: number }>(
           `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
-           SELECT nextval('${s}.changes_seq'), projection, key, before::jsonb, after::jsonb, event_id, position
+           SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
              FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
                      AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
                    ORDER BY i) ordered
@@ -281,7 +281,7 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
     async clearProjection(name) {
       await transaction('clearing a projection', async (client) => {
         await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [name]);
-        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [name]);
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE ${OWN_CHECKPOINT('$1')}`, [name]);
         await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [name]);
       });
     },
@@ -291,8 +291,11 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
       await transaction('swapping projections', async (client) => {
         await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [live]);
         await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [shadow, live]);
-        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [live]);
-        await client.query(`UPDATE ${s}.checkpoints SET name = $2 WHERE name = $1`, [shadow, live]);
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE ${OWN_CHECKPOINT('$1')}`, [live]);
+        await client.query(
+          `UPDATE ${s}.checkpoints SET name = $2::text || substr(name, length($1::text) + 1) WHERE ${OWN_CHECKPOINT('$1')}`,
+          [shadow, live],
+        );
         await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
         await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [shadow, live]);
       });
@@ -339,6 +342,13 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
     },
   };
 }
+
+/**
+ * A projection's checkpoint rows: its own and its partitions' (`<name>#p<i>`). Compared with
+ * left() rather than LIKE so `_` or `%` in a name are plain characters.
+ */
+const OWN_CHECKPOINT = (param: string): string =>
+  `(name = ${param}::text OR left(name, length(${param}::text) + 2) = ${param}::text || '#p')`;
 
 const STATE_COLUMNS = 'key, state::text AS state, last_time, last_id, position, poisoned, grp';
 

@@ -53,7 +53,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   CREATE TABLE ${s}.states (
     projection text NOT NULL,
     key        text COLLATE "C" NOT NULL,   -- code-point order, like SQLite BINARY
-    state      jsonb NOT NULL,
+    state      json NOT NULL,       -- json, not jsonb: keeps the text (key order) as written
     last_time  bigint NOT NULL,
     last_id    text NOT NULL,
     position   bigint NOT NULL,
@@ -81,8 +81,8 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     seq        bigint PRIMARY KEY,
     projection text NOT NULL,
     key        text NOT NULL,
-    before     jsonb,                   -- NULL when the entity was new
-    after      jsonb,
+    before     json,                    -- NULL when the entity was new
+    after      json,
     event_id   text NOT NULL,
     position   bigint NOT NULL
   );

@@ -47,7 +47,12 @@ export const typeParsers: pg.CustomTypesConfig = {
 export interface ConnectionSettings {
   readonly connectionString: string;
   readonly applicationName?: string;
-  /** Kills a session idle inside a transaction (a stalled process must not hold the append lock). */
+  /**
+   * The server ends a session that sits idle inside a transaction this long (default 5000 ms).
+   * Our transactions send their statements back to back, so only a stalled or cut-off process
+   * (SIGSTOP, GC pause, network partition) hits it; until then it would hold the append lock
+   * (blocking every writer) or a lease row (blocking a takeover).
+   */
   readonly idleInTransactionTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
 }
@@ -60,6 +65,6 @@ export function clientConfig(settings: ConnectionSettings): pg.ClientConfig {
     types: typeParsers,
     keepAlive: true,
     connectionTimeoutMillis: settings.connectTimeoutMs ?? 10_000,
-    idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs ?? 60_000,
+    idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs ?? 5_000,
   };
 }

@@ -57,10 +57,15 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       'INSERT INTO changes (projection, key, before, after, event_id, position) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     clearStates: db.prepare('DELETE FROM states WHERE projection = ?'),
-    clearCheckpoint: db.prepare('DELETE FROM checkpoints WHERE name = ?'),
+    // A projection's checkpoint rows are its own and its partitions' (`<name>#p<i>`).
+    clearCheckpoint: db.prepare(
+      "DELETE FROM checkpoints WHERE name = @name OR substr(name, 1, length(@name) + 2) = @name || '#p'",
+    ),
     clearLetters: db.prepare('DELETE FROM dead_letters WHERE projection = ?'),
     moveStates: db.prepare('UPDATE states SET projection = ? WHERE projection = ?'),
-    moveCheckpoint: db.prepare('UPDATE checkpoints SET name = ? WHERE name = ?'),
+    moveCheckpoint: db.prepare(
+      "UPDATE checkpoints SET name = @to || substr(name, length(@from) + 1) WHERE name = @from OR substr(name, 1, length(@from) + 2) = @from || '#p'",
+    ),
     moveLetters: db.prepare('UPDATE dead_letters SET projection = ? WHERE projection = ?'),
     lettersAll: db.prepare(
       `SELECT ${LETTER_COLUMNS} FROM dead_letters ORDER BY projection, position, event_id`,
@@ -208,7 +213,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     async clearProjection(name) {
       connection.write('clearing a projection', () => {
         sql.clearStates.run(name);
-        sql.clearCheckpoint.run(name);
+        sql.clearCheckpoint.run({ name });
         sql.clearLetters.run(name);
       });
     },
@@ -216,10 +221,10 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     async swapProjection(shadow, live) {
       connection.write('swapping a projection', () => {
         sql.clearStates.run(live);
-        sql.clearCheckpoint.run(live);
+        sql.clearCheckpoint.run({ name: live });
         sql.clearLetters.run(live);
         sql.moveStates.run(live, shadow);
-        sql.moveCheckpoint.run(live, shadow);
+        sql.moveCheckpoint.run({ to: live, from: shadow });
         sql.moveLetters.run(live, shadow);
       });
     },

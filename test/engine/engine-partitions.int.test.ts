@@ -1,0 +1,89 @@
+/**
+ * Shared projection work: two engines on one store, each applying only the partitions it holds,
+ * together produce exactly the state one engine produces; partitions can move between them; each
+ * sees the other's changes through the shared journal.
+ */
+import fc from 'fast-check';
+import { BehaviorSubject, firstValueFrom, filter } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/engine.js';
+import type { Engine, PartitionSource } from '../../src/engine/types.js';
+import { createMemoryEventStore } from '../../src/store/memory/index.js';
+import type { EventStoreWithProjections } from '../../src/store/port.js';
+import { fnv1a32 } from '../../src/store/postgres/partition.js';
+import { allStates, expectedStates } from '../support/engine.js';
+import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
+
+const COUNT = 4;
+const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'records'];
+
+function source(store: EventStoreWithProjections, owned: number[]) {
+  const owned$ = new BehaviorSubject<ReadonlySet<number>>(new Set(owned));
+  const partitions: PartitionSource = {
+    count: COUNT,
+    partitionOf: (stream) => fnv1a32(stream) % COUNT,
+    owned$,
+    storeFor: () => store.projections,
+  };
+  return { partitions, move: (next: number[]) => owned$.next(new Set(next)) };
+}
+
+describe('partitioned engines', () => {
+  it('together equal the sorted fold, whoever holds which partition', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        historyArbitrary.chain((bodies) => deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d }))),
+        fc.integer({ min: 0, max: COUNT }),
+        async ({ bodies, order }, split) => {
+          const store = createMemoryEventStore();
+          const a = source(store, [0, 1]);
+          const b = source(store, [2, 3]);
+          const engines: Engine[] = [];
+          try {
+            engines.push(await createEngine({ store, live: false, batchSize: 5, partitions: a.partitions }));
+            engines.push(await createEngine({ store, live: false, batchSize: 5, partitions: b.partitions }));
+            const [first, second] = engines as [Engine, Engine];
+            const half = Math.floor(order.length / 2);
+            for (const body of order.slice(0, half)) await first.ingest(body);
+            await Promise.all([first.catchUp(), second.catchUp()]);
+            // Hand partitions over: the first `split` go to the first engine, the rest to the second.
+            a.move(Array.from({ length: split }, (_, i) => i));
+            b.move(Array.from({ length: COUNT - split }, (_, i) => split + i));
+            for (const body of order.slice(half)) await second.ingest(body);
+            await Promise.all([first.catchUp(), second.catchUp()]);
+            const expected = expectedStates(bodies);
+            for (const name of PROJECTIONS) {
+              expect(await allStates(first, name), name).toEqual(expected[name]);
+            }
+          } finally {
+            for (const engine of engines) await engine.close();
+            await store.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('publishes changes another instance committed, from the shared journal', async () => {
+    const store = createMemoryEventStore();
+    const a = source(store, [0, 1, 2, 3]);
+    const b = source(store, []);
+    const holder = await createEngine({ store, live: false, partitions: a.partitions });
+    const watcher = await createEngine({ store, partitions: b.partitions, journalPollMs: 10 });
+    try {
+      const seen = firstValueFrom(watcher.changes$.pipe(filter((c) => c.key === 'acc-9')));
+      await holder.ingest(
+        JSON.stringify({ id: 'e1', event: 'integrated_account:active', created_at: '2024-09-10 12:00:00', payload: { id: 'acc-9' } }),
+      );
+      await holder.catchUp();
+      const change = await seen;
+      expect((change.after as { status: string }).status).toBe('active');
+      await expect(watcher.rebuild()).rejects.toMatchObject({ code: 'not_supported' });
+    } finally {
+      await holder.close();
+      await watcher.close();
+      await store.close();
+    }
+  });
+});
