@@ -11,7 +11,9 @@ export async function example(bodies: readonly string[]) {
   const engine = await createEngine({ store }); // the Truto projections, following the log live
 
   // Watch one account: its current state first, then every committed change.
-  const watched = firstValueFrom(engine.watch<AccountState>('accounts', 'acc-1').pipe(take(3), toArray()));
+  const watched = firstValueFrom(
+    engine.watch<AccountState>('accounts', 'acc-1').pipe(take(3), toArray()),
+  );
 
   for (const body of bodies) {
     const result = await engine.ingest(body); // the raw webhook body, signature already checked
@@ -21,7 +23,9 @@ export async function example(bodies: readonly string[]) {
 
   const account = await engine.get<AccountState>('accounts', 'acc-1');
   const usable = await engine.list<AccountState>('accounts', { where: { usable: true } });
-  const before = await engine.stateAt<AccountState>('accounts', 'acc-1', { time: '2024-09-10T12:00:30Z' });
+  const before = await engine.stateAt<AccountState>('accounts', 'acc-1', {
+    time: '2024-09-10T12:00:30Z',
+  });
   const history = (await watched).map((state) => state?.status);
   await engine.close();
   // README:end

@@ -30,7 +30,12 @@ export type { VerifyReport, VerifyOptions, StateDifference } from './engine/veri
 
 // Projection definitions and the fold rule
 export { defineProjection, defineDerivedProjection } from './engine/projection.js';
-export type { Projection, DerivedProjection, AnyProjection, ProjectionEvent } from './engine/projection.js';
+export type {
+  Projection,
+  DerivedProjection,
+  AnyProjection,
+  ProjectionEvent,
+} from './engine/projection.js';
 export { compareSourceOrder, foldInOrder, sortDistinct } from './engine/fold.js';
 
 // The Truto projections
@@ -53,7 +58,13 @@ export type {
 } from '../projections/index.js';
 
 // Webhook events
-export { parseWebhook, parseSourceTime, toIsoTime, familyOf, isKnownEventType } from './events/index.js';
+export {
+  parseWebhook,
+  parseSourceTime,
+  toIsoTime,
+  familyOf,
+  isKnownEventType,
+} from './events/index.js';
 export type {
   WebhookEvent,
   ParseResult,

@@ -5,7 +5,12 @@ import { example } from '../examples/library.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 8, 10, 12, 0, seconds)).toISOString();
 const body = (id: string, event: string, seconds: number, status?: string) =>
-  JSON.stringify({ id, event: `integrated_account:${event}`, created_at: at(seconds), payload: { id: 'acc-1', ...(status ? { status } : {}) } });
+  JSON.stringify({
+    id,
+    event: `integrated_account:${event}`,
+    created_at: at(seconds),
+    payload: { id: 'acc-1', ...(status ? { status } : {}) },
+  });
 
 describe('the README example', () => {
   it('ingests, queries, time-travels and watches', async () => {

@@ -13,9 +13,12 @@ export interface StoreConfig {
   readonly db: string;
   readonly pgUrl?: string;
   readonly kurrentdbUrl?: string;
+  /** PostgreSQL: how many partitions instances share projection work in (same on all). */
+  readonly partitions: number;
 }
 
 export const DEFAULT_DB = './data/truto-state.db';
+export const DEFAULT_PARTITIONS = 8;
 
 /** The options every store-using command accepts. */
 export const storeOptions = {
@@ -23,6 +26,7 @@ export const storeOptions = {
   store: { type: 'string' },
   'pg-url': { type: 'string' },
   'kurrentdb-url': { type: 'string' },
+  partitions: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -30,7 +34,9 @@ export const STORE_USAGE = `Store options:
   --db <path>             SQLite database file (env TRUTO_STATE_DB, default ${DEFAULT_DB})
   --store <kind>          sqlite | postgres | kurrentdb (env TRUTO_STATE_STORE, default sqlite)
   --pg-url <url>          PostgreSQL connection string (env TRUTO_STATE_PG_URL)
-  --kurrentdb-url <url>   KurrentDB connection string (env KURRENTDB_URL)`;
+  --kurrentdb-url <url>   KurrentDB connection string (env KURRENTDB_URL)
+  --partitions <n>        PostgreSQL: partitions of projection work shared by instances
+                          (env TRUTO_STATE_PARTITIONS, default ${DEFAULT_PARTITIONS}; the same on every instance)`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,7 +54,13 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
 }
 
 export function readStoreConfig(
-  values: { db?: string | undefined; store?: string | undefined; 'pg-url'?: string | undefined; 'kurrentdb-url'?: string | undefined },
+  values: {
+    db?: string | undefined;
+    store?: string | undefined;
+    'pg-url'?: string | undefined;
+    'kurrentdb-url'?: string | undefined;
+    partitions?: string | undefined;
+  },
   env: Env,
 ): StoreConfig {
   const kind = (values.store ?? env.TRUTO_STATE_STORE ?? 'sqlite').toLowerCase();
@@ -63,8 +75,16 @@ export function readStoreConfig(
   if (kind === 'kurrentdb' && !kurrentdbUrl) {
     throw new UsageError('--store kurrentdb needs --kurrentdb-url or KURRENTDB_URL');
   }
+  const partitionText = values.partitions ?? env.TRUTO_STATE_PARTITIONS;
+  const partitions = partitionText === undefined ? DEFAULT_PARTITIONS : Number(partitionText);
+  if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new UsageError(
+      `--partitions must be a whole number from 1 to 1024, got "${partitionText}"`,
+    );
+  }
   return {
     kind,
+    partitions,
     db: values.db ?? env.TRUTO_STATE_DB ?? DEFAULT_DB,
     ...(pgUrl ? { pgUrl } : {}),
     ...(kurrentdbUrl ? { kurrentdbUrl } : {}),

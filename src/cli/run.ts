@@ -31,7 +31,10 @@ Commands:
 
 Run 'truto-state <command> --help' for a command's options.`;
 
-export async function main(argv: readonly string[], context: Omit<CommandContext, 'argv'>): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  context: Omit<CommandContext, 'argv'>,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     context.stdout.write(`${HELP}\n`);

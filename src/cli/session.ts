@@ -1,6 +1,6 @@
 /** Opens the configured store and an engine on it, for the one-shot commands. */
 import { createEngine } from '../engine/engine.js';
-import type { Engine } from '../engine/types.js';
+import type { Engine, EngineOptions } from '../engine/types.js';
 import { openBackend, type Backend } from './backend.js';
 import type { StoreConfig } from './config.js';
 
@@ -14,11 +14,7 @@ export interface Session {
 export async function openSession(config: StoreConfig): Promise<Session> {
   const backend = await openBackend(config);
   try {
-    const engine = await createEngine({
-      store: backend.store,
-      projectionStore: backend.projectionStore,
-      live: false,
-    });
+    const engine = await openEngine(backend, { live: false });
     return {
       backend,
       engine,
@@ -29,6 +25,36 @@ export async function openSession(config: StoreConfig): Promise<Session> {
     };
   } catch (error) {
     await backend.close();
+    throw error;
+  }
+}
+
+/**
+ * An engine on a backend. On a shared store it joins the partition leases first, so it applies
+ * only the partitions it holds; closing the engine gives them back.
+ */
+export async function openEngine(
+  backend: Backend,
+  options: Omit<EngineOptions, 'store' | 'projectionStore' | 'partitions'> = {},
+): Promise<Engine> {
+  const joined = await backend.joinPartitions?.();
+  try {
+    const engine = await createEngine({
+      ...options,
+      store: backend.store,
+      projectionStore: backend.projectionStore,
+      ...(joined ? { partitions: joined.source } : {}),
+    });
+    if (!joined) return engine;
+    const close = engine.close.bind(engine);
+    return Object.assign(engine, {
+      close: async () => {
+        await close();
+        await joined.leave();
+      },
+    });
+  } catch (error) {
+    await joined?.leave();
     throw error;
   }
 }

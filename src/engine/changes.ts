@@ -14,8 +14,13 @@ import type { Change } from './types.js';
 export class SlowSubscriberError extends Error {
   override readonly name = 'SlowSubscriberError';
   readonly code = 'slow_subscriber';
-  constructor(readonly lastSeq: number, limit: number) {
-    super(`subscriber fell more than ${limit} changes behind; resume with changesSince(${lastSeq})`);
+  constructor(
+    readonly lastSeq: number,
+    limit: number,
+  ) {
+    super(
+      `subscriber fell more than ${limit} changes behind; resume with changesSince(${lastSeq})`,
+    );
   }
 }
 

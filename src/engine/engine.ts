@@ -22,7 +22,12 @@ import { ChangeHub, toChange } from './changes.js';
 import { foldInOrder } from './fold.js';
 import { jsonEqual } from './json-equal.js';
 import { Lock } from './lock.js';
-import type { AnyProjection, DerivedProjection, Projection, ProjectionEvent } from './projection.js';
+import type {
+  AnyProjection,
+  DerivedProjection,
+  Projection,
+  ProjectionEvent,
+} from './projection.js';
 import { ProjectionRunner, toProjectionEvent } from './runner.js';
 import type {
   Change,
@@ -133,7 +138,10 @@ class ProjectionEngine implements Engine {
     this.derived = projections.filter((p): p is AnyDerived => p.kind === 'derived');
     for (const d of this.derived) {
       if (this.byName.get(d.from)?.kind !== 'stream') {
-        throw new EngineError('unknown_projection', `derived projection "${d.name}" reads unknown projection "${d.from}"`);
+        throw new EngineError(
+          'unknown_projection',
+          `derived projection "${d.name}" reads unknown projection "${d.from}"`,
+        );
       }
     }
     this.projectionNames = projections.map((p) => p.name);
@@ -167,7 +175,8 @@ class ProjectionEngine implements Engine {
       cacheLimit: 50_000,
       ...(partition
         ? {
-            acceptStream: (stream: string) => partition.source.partitionOf(stream) === partition.index,
+            acceptStream: (stream: string) =>
+              partition.source.partitionOf(stream) === partition.index,
             checkpointNames: (name: string) => [partitionCheckpoint(name, partition.index)],
           }
         : {}),
@@ -188,7 +197,9 @@ class ProjectionEngine implements Engine {
     }
     for (const partition of [...owned].sort((a, b) => a - b)) {
       if (this.partitionRunners.has(partition)) continue;
-      const runner = this.liveRunner(source.storeFor(partition), { index: partition, source });
+      const fenced = source.storeFor(partition);
+      if (!fenced) continue;
+      const runner = this.liveRunner(fenced, { index: partition, source });
       await runner.init();
       this.partitionRunners.set(partition, runner);
     }
@@ -200,14 +211,17 @@ class ProjectionEngine implements Engine {
 
   async open(): Promise<void> {
     // A rebuild that died midway left shadow rows behind: they are scratch, never read.
-    for (const projection of this.streams) await this.projectionStore.clearProjection(shadowName(projection.name));
+    for (const projection of this.streams)
+      await this.projectionStore.clearProjection(shadowName(projection.name));
     const source = this.options.partitions;
     if (source) {
       this.ownership = source.owned$.subscribe((owned) => {
-        this.lock.run(() => this.repartition(owned)).then(
-          () => this.schedule(),
-          (error: unknown) => console.error('truto-state: taking over partitions failed:', error),
-        );
+        this.lock
+          .run(() => this.repartition(owned))
+          .then(
+            () => this.schedule(),
+            (error: unknown) => console.error('truto-state: taking over partitions failed:', error),
+          );
       });
       await this.lock.run(async () => undefined);
     } else {
@@ -217,7 +231,11 @@ class ProjectionEngine implements Engine {
     for (const projection of this.streams) {
       for (const row of this.checkpointRows(projection.name)) {
         const checkpoint = await this.projectionStore.readCheckpoint(row);
-        if (checkpoint && checkpoint.version !== projection.version && !stale.includes(projection.name)) {
+        if (
+          checkpoint &&
+          checkpoint.version !== projection.version &&
+          !stale.includes(projection.name)
+        ) {
           stale.push(projection.name);
         }
       }
@@ -225,7 +243,10 @@ class ProjectionEngine implements Engine {
     this.hub.publishedSeq = await this.projectionStore.lastChangeSeq();
     if (source) {
       // Other instances commit changes too: the shared journal is the one source of publication.
-      this.journalTimer = setInterval(() => void this.pullJournal(), this.options.journalPollMs ?? 200);
+      this.journalTimer = setInterval(
+        () => void this.pullJournal(),
+        this.options.journalPollMs ?? 200,
+      );
       this.journalTimer.unref();
     }
     if (this.options.live === false) {
@@ -234,7 +255,9 @@ class ProjectionEngine implements Engine {
     }
     if (stale.length > 0) {
       // Online: the old state keeps being served until the rebuilt one is swapped in.
-      this.rebuild(stale).catch((error: unknown) => console.error('truto-state: rebuild on start failed:', error));
+      this.rebuild(stale).catch((error: unknown) =>
+        console.error('truto-state: rebuild on start failed:', error),
+      );
     }
     this.unsubscribeAppends = this.store.onAppend(() => this.schedule());
     this.schedule();
@@ -364,7 +387,10 @@ class ProjectionEngine implements Engine {
         (error: unknown) => {
           // The store is busy or away: try again later; the checkpoint did not move.
           if (this.closed) return;
-          console.error(`truto-state: projection failed, retrying in ${this.retryDelay} ms:`, error);
+          console.error(
+            `truto-state: projection failed, retrying in ${this.retryDelay} ms:`,
+            error,
+          );
           this.retryTimer = setTimeout(() => this.schedule(), this.retryDelay);
           this.retryTimer.unref();
           this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
@@ -391,13 +417,21 @@ class ProjectionEngine implements Engine {
     const limit = options.limit ?? 100;
     if (definition.kind === 'derived') {
       const all = (await this.deriveAll(definition)).filter(
-        ([key, state]) => (options.afterKey === undefined || key > options.afterKey) && matches(state, options.where),
+        ([key, state]) =>
+          (options.afterKey === undefined || key > options.afterKey) &&
+          matches(state, options.where),
       );
       const page = all.slice(0, limit);
       const last = page[page.length - 1];
-      return { items: page.map(([, state]) => state as S), ...(all.length > limit && last ? { nextKey: last[0] } : {}) };
+      return {
+        items: page.map(([, state]) => state as S),
+        ...(all.length > limit && last ? { nextKey: last[0] } : {}),
+      };
     }
-    const rows = await this.projectionStore.listStates(projection, { ...options, limit: limit + 1 });
+    const rows = await this.projectionStore.listStates(projection, {
+      ...options,
+      limit: limit + 1,
+    });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -433,7 +467,9 @@ class ProjectionEngine implements Engine {
       if (page.length < 1000) break;
       afterKey = page[page.length - 1]?.key;
     }
-    return [...groups.keys()].sort().map((key) => [key, definition.derive(key, groups.get(key) ?? [])]);
+    return [...groups.keys()]
+      .sort()
+      .map((key) => [key, definition.derive(key, groups.get(key) ?? [])]);
   }
 
   changesOf(projection: string): Observable<Change> {
@@ -484,14 +520,19 @@ class ProjectionEngine implements Engine {
       return Promise.reject(new EngineError('rebuild_in_progress', 'a rebuild is already running'));
     }
     const names = projections ?? this.streams.map((p) => p.name);
-    const targets = names.map((name) => this.projection(name)).filter((p): p is AnyStream => p.kind === 'stream');
+    const targets = names
+      .map((name) => this.projection(name))
+      .filter((p): p is AnyStream => p.kind === 'stream');
     this.rebuilding = this.rebuildInto(targets, options).finally(() => {
       this.rebuilding = undefined;
     });
     return this.rebuilding;
   }
 
-  private async rebuildInto(targets: readonly AnyStream[], options: RebuildOptions): Promise<RebuildReport> {
+  private async rebuildInto(
+    targets: readonly AnyStream[],
+    options: RebuildOptions,
+  ): Promise<RebuildReport> {
     const started = performance.now();
     const names = targets.map((p) => p.name);
     const source = this.options.partitions;
@@ -518,7 +559,13 @@ class ProjectionEngine implements Engine {
     await shadow.init();
     let events = 0;
     const report = (head: number, done: boolean) => {
-      const progress: RebuildProgress = { projections: names, position: shadow.position, head, events, done };
+      const progress: RebuildProgress = {
+        projections: names,
+        position: shadow.position,
+        head,
+        events,
+        done,
+      };
       options.onProgress?.(progress);
       this.progress.next(progress);
     };
@@ -546,14 +593,24 @@ class ProjectionEngine implements Engine {
         report(finalHead, true);
       });
     } catch (error) {
-      for (const name of names) await this.projectionStore.clearProjection(shadowName(name)).catch(() => undefined);
+      for (const name of names)
+        await this.projectionStore.clearProjection(shadowName(name)).catch(() => undefined);
       throw error;
     }
     this.schedule();
-    return { projections: names, events, position: shadow.position, durationMs: performance.now() - started };
+    return {
+      projections: names,
+      events,
+      position: shadow.position,
+      durationMs: performance.now() - started,
+    };
   }
 
-  async stateAt<S = unknown>(projection: string, key: string, at: TimeTravelPoint): Promise<S | undefined> {
+  async stateAt<S = unknown>(
+    projection: string,
+    key: string,
+    at: TimeTravelPoint,
+  ): Promise<S | undefined> {
     const definition = this.projection(projection);
     const within = pointFilter(at);
     if (definition.kind === 'derived') {
@@ -575,7 +632,10 @@ class ProjectionEngine implements Engine {
     within: (event: ProjectionEvent) => boolean,
   ): Promise<unknown> {
     if (!projection.streamOf) {
-      throw new EngineError('not_supported', `projection "${projection.name}" does not name its streams (streamOf)`);
+      throw new EngineError(
+        'not_supported',
+        `projection "${projection.name}" does not name its streams (streamOf)`,
+      );
     }
     const handled = new Set(projection.eventTypes);
     const events: ProjectionEvent[] = [];
@@ -596,7 +656,10 @@ class ProjectionEngine implements Engine {
       const source = definition.kind === 'derived' ? definition.from : definition.name;
       let position = Number.POSITIVE_INFINITY;
       for (const row of this.checkpointRows(source)) {
-        position = Math.min(position, (await this.projectionStore.readCheckpoint(row))?.position ?? 0);
+        position = Math.min(
+          position,
+          (await this.projectionStore.readCheckpoint(row))?.position ?? 0,
+        );
       }
       if (!Number.isFinite(position)) position = 0;
       const letters = await this.projectionStore.readDeadLetters(definition.name);
@@ -635,7 +698,10 @@ class ProjectionEngine implements Engine {
   private projection(name: string): AnyProjection {
     const definition = this.byName.get(name);
     if (!definition) {
-      throw new EngineError('unknown_projection', `unknown projection "${name}" (known: ${this.projectionNames.join(', ')})`);
+      throw new EngineError(
+        'unknown_projection',
+        `unknown projection "${name}" (known: ${this.projectionNames.join(', ')})`,
+      );
     }
     return definition;
   }
@@ -655,7 +721,9 @@ function range(count: number): number[] {
 
 /** States of rows that hold one (an entity whose first event was poison has none). */
 function presentStates(rows: readonly StateRow[]): unknown[] {
-  return rows.filter((row) => row.state !== null && row.state !== undefined).map((row) => row.state);
+  return rows
+    .filter((row) => row.state !== null && row.state !== undefined)
+    .map((row) => row.state);
 }
 
 function matches(state: unknown, where: StateFilter | undefined): boolean {
@@ -668,7 +736,10 @@ function pointFilter(at: TimeTravelPoint): (event: ProjectionEvent) => boolean {
   if ('position' in at) return (event) => event.position <= at.position;
   const time = typeof at.time === 'number' ? at.time : parseSourceTime(at.time);
   if (time === null || !Number.isFinite(time)) {
-    throw new EngineError('invalid_time', `not a time: ${JSON.stringify(at.time)} (use ISO-8601 or epoch ms)`);
+    throw new EngineError(
+      'invalid_time',
+      `not a time: ${JSON.stringify(at.time)} (use ISO-8601 or epoch ms)`,
+    );
   }
   return (event) => event.sourceTime <= time;
 }

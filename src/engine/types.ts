@@ -45,8 +45,11 @@ export interface PartitionSource {
   partitionOf(stream: string): number;
   /** The partitions held now: the current set on subscribe, then every change. */
   readonly owned$: Observable<ReadonlySet<number>>;
-  /** The projection store a partition's commits go through (fenced by its lease). */
-  storeFor(partition: number): ProjectionStore;
+  /**
+   * The projection store a partition's commits go through (fenced by its lease), or undefined
+   * when the partition was lost again before its runner started.
+   */
+  storeFor(partition: number): ProjectionStore | undefined;
 }
 
 export interface EngineOptions {
@@ -142,7 +145,11 @@ export interface Engine {
   /** Progress of the rebuild under way, if any. */
   readonly rebuildProgress$: Observable<RebuildProgress>;
   /** An entity's state as of a source time (ISO string or epoch ms) or a log position. */
-  stateAt<S = unknown>(projection: string, key: string, at: TimeTravelPoint): Promise<S | undefined>;
+  stateAt<S = unknown>(
+    projection: string,
+    key: string,
+    at: TimeTravelPoint,
+  ): Promise<S | undefined>;
   stats(): Promise<EngineStats>;
   deadLetters(projection?: string): Promise<DeadLetter[]>;
   close(): Promise<void>;

@@ -64,10 +64,20 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
       const liveRow = a.done ? undefined : a.value;
       const rebuiltRow = b.done ? undefined : b.value;
       if (liveRow && (!rebuiltRow || liveRow.key < rebuiltRow.key)) {
-        differences.push({ projection: projection.name, key: liveRow.key, kind: 'unexpected', live: liveRow.state });
+        differences.push({
+          projection: projection.name,
+          key: liveRow.key,
+          kind: 'unexpected',
+          live: liveRow.state,
+        });
         a = await live.next();
       } else if (rebuiltRow && (!liveRow || rebuiltRow.key < liveRow.key)) {
-        differences.push({ projection: projection.name, key: rebuiltRow.key, kind: 'missing', rebuilt: rebuiltRow.state });
+        differences.push({
+          projection: projection.name,
+          key: rebuiltRow.key,
+          kind: 'missing',
+          rebuilt: rebuiltRow.state,
+        });
         b = await rebuilt.next();
       } else if (liveRow && rebuiltRow) {
         if (!jsonEqual(liveRow.state, rebuiltRow.state)) {
@@ -91,7 +101,10 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
 async function* pages(store: ProjectionStore, projection: string): AsyncGenerator<StateRow> {
   let afterKey: string | undefined;
   for (;;) {
-    const rows = await store.listStates(projection, { limit: 1_000, ...(afterKey === undefined ? {} : { afterKey }) });
+    const rows = await store.listStates(projection, {
+      limit: 1_000,
+      ...(afterKey === undefined ? {} : { afterKey }),
+    });
     yield* rows;
     if (rows.length < 1_000) return;
     afterKey = rows[rows.length - 1]?.key;

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Subscription } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import { createApp, DEFAULT_MAX_BODY, type App, type AppOptions } from './app.js';
 import { readBody } from './body.js';
@@ -27,8 +28,10 @@ export interface HttpServiceOptions extends AppOptions {
   readonly timeoutCheckInterval?: number;
   /** Milliseconds between SSE heartbeat comments (default 15 s). */
   readonly heartbeatMs?: number;
-  /** Bytes an SSE client may leave unread before it is cut off (default 1 MiB). */
+  /** Bytes an SSE client may leave unread before the stream pauses for it (default 1 MiB). */
   readonly sseMaxBufferedBytes?: number;
+  /** Milliseconds a paused SSE client has to drain before it is cut off (default 30 s). */
+  readonly sseDrainTimeoutMs?: number;
   /** Milliseconds `close()` waits for in-flight requests before dropping connections (default 10 s). */
   readonly shutdownGraceMs?: number;
 }
@@ -54,6 +57,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
   const sseMaxBuffered = options.sseMaxBufferedBytes ?? 1024 * 1024;
+  const drainTimeoutMs = options.sseDrainTimeoutMs ?? 30_000;
   const streams = new Set<() => void>();
   let closing = false;
 
@@ -86,43 +90,64 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     res.flushHeaders();
     metrics.sseClients.inc();
     let ended = false;
+    let paused = false;
+    let lastId: string | undefined;
+    let subscription: Subscription | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
     const end = (): void => {
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
+      clearTimeout(drainTimer);
       subscription?.unsubscribe();
       streams.delete(end);
       metrics.sseClients.dec();
       if (!res.writableEnded) res.end();
     };
-    const write = (chunk: string): void => {
-      if (ended) return;
-      res.write(chunk);
-      // A client that does not read is cut off rather than buffered without bound; it resumes
-      // from the journal with Last-Event-ID.
-      if (res.writableLength > sseMaxBuffered) {
-        metrics.sseCutOff.inc();
-        logger.warn({ buffered: res.writableLength }, 'change-stream client not keeping up: cut off');
-        end();
-        res.destroy();
-      }
+    const cutOff = (): void => {
+      metrics.sseCutOff.inc();
+      logger.warn({ buffered: res.writableLength, lastId }, 'change-stream client not keeping up: cut off');
+      end();
+      res.destroy();
+    };
+    // Past the bound, stop taking messages and resume from the last id once the client drained.
+    const pause = (): void => {
+      if (lastId === undefined) return cutOff();
+      paused = true;
+      subscription?.unsubscribe();
+      drainTimer = setTimeout(cutOff, drainTimeoutMs);
+      res.once('drain', () => {
+        clearTimeout(drainTimer);
+        if (ended) return;
+        paused = false;
+        open(lastId);
+      });
+    };
+    const write = (text: string, id?: string): void => {
+      if (ended || paused) return;
+      res.write(text);
+      if (id !== undefined) lastId = id;
+      if (res.writableLength > sseMaxBuffered) pause();
+    };
+    const open = (after: string | undefined): void => {
+      const next = response.open(after).subscribe({
+        next: (message) => write(message.text, message.id),
+        error: (error: unknown) => {
+          logger.warn({ err: error }, 'change stream ended with an error');
+          write(`event: error\ndata: ${JSON.stringify({ error: 'stream_failed', message: (error as Error).message })}\n\n`);
+          end();
+        },
+        complete: end,
+      });
+      // It may have ended or paused synchronously, before `next` was returned.
+      if (ended || paused) next.unsubscribe();
+      else subscription = next;
     };
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
     heartbeat.unref();
     streams.add(end);
     res.on('close', end);
-    let subscription: { unsubscribe(): void } | undefined;
-    subscription = response.stream.subscribe({
-      next: write,
-      error: (error: unknown) => {
-        logger.warn({ err: error }, 'change stream ended with an error');
-        write(`event: error\ndata: ${JSON.stringify({ error: 'stream_failed', message: (error as Error).message })}\n\n`);
-        end();
-      },
-      complete: end,
-    });
-    // The stream may have ended synchronously, before `subscription` was assigned.
-    if (ended) subscription.unsubscribe();
+    open(undefined);
   };
 
   /**

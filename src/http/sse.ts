@@ -7,14 +7,16 @@
  * journal and then live ones, without a gap or a repeat (`engine.changesSince`). Without either,
  * the stream starts live.
  *
- * Slow clients: the bridge lets at most `maxBufferedBytes` wait in a client's socket buffer; past
- * that the client is cut off rather than buffered without bound. It resumes with Last-Event-ID
- * (EventSource does so by itself), from the journal, losing nothing while the journal retains it.
+ * Slow clients: when more than `sseMaxBufferedBytes` wait in a client's socket buffer, the bridge
+ * unsubscribes and resumes from the last sent seq once the client has drained (so a long replay
+ * to a slow reader never piles up in memory). A client that does not drain within
+ * `sseDrainTimeoutMs` is cut off; it resumes with Last-Event-ID (EventSource does so by itself)
+ * from the journal, losing nothing while the journal retains it.
  */
 import { filter, map, startWith, type Observable } from 'rxjs';
 import type { Change, Engine } from '../engine/types.js';
 import { errorResponse } from './errors.js';
-import { header, type HttpRequest, type HttpResponse } from './types.js';
+import { header, type HttpRequest, type HttpResponse, type StreamMessage } from './types.js';
 
 /** Sent first: tells EventSource how long to wait before reconnecting, and that we are live. */
 const PREAMBLE = 'retry: 2000\n: connected\n\n';
@@ -41,14 +43,8 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
     if (resumeFrom !== undefined && !/^\d+$/.test(resumeFrom)) {
       return errorResponse('bad_request', 'Last-Event-ID / since must be a change seq (a non-negative integer)');
     }
-    const source: Observable<Change> =
-      resumeFrom === undefined ? engine.changes$ : engine.changesSince(Number(resumeFrom));
-    const messages = source.pipe(
-      filter((change) => (projections.size === 0 || projections.has(change.projection)) && (key === null || change.key === key)),
-      map(formatChange),
-      // Emitted on subscribe, before any change: the client knows it is connected and live.
-      startWith(PREAMBLE),
-    );
+    const matches = (change: Change): boolean =>
+      (projections.size === 0 || projections.has(change.projection)) && (key === null || change.key === key);
     return {
       status: 200,
       headers: {
@@ -57,7 +53,20 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
         // Proxies such as nginx would otherwise buffer the stream.
         'x-accel-buffering': 'no',
       },
-      stream: messages,
+      open: (after) => {
+        const source: Observable<Change> =
+          after !== undefined
+            ? engine.changesSince(Number(after))
+            : resumeFrom === undefined
+              ? engine.changes$
+              : engine.changesSince(Number(resumeFrom));
+        const messages = source.pipe(
+          filter(matches),
+          map((change): StreamMessage => ({ id: String(change.seq), text: formatChange(change) })),
+        );
+        // The preamble goes out once, on the first open, before any change.
+        return after === undefined ? messages.pipe(startWith<StreamMessage>({ text: PREAMBLE })) : messages;
+      },
     };
   };
 }

@@ -24,21 +24,30 @@ export interface BufferedResponse {
   readonly body?: string | Uint8Array;
 }
 
+/** One message of a streamed response: its text as written, and its resume id if it has one. */
+export interface StreamMessage {
+  readonly id?: string;
+  readonly text: string;
+}
+
 /**
- * A streamed response (server-sent events): every string `messages` emits is written as is.
- * The bridge adds heartbeats, cuts off a client that does not keep up, and unsubscribes when the
- * client goes away; completion or error of `messages` ends the response.
+ * A streamed response (server-sent events). `open()` gives the messages from the start;
+ * `open(lastId)` the messages after the one with `lastId`. The bridge stops reading from the
+ * source while a client's buffer is full and reopens it from the last id once the client has
+ * drained, so a burst (a long journal replay) never piles up in memory; it also adds heartbeats,
+ * cuts off a client that does not drain in time, and unsubscribes when the client goes away.
+ * Completion or error ends the response.
  */
 export interface StreamResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly stream: Observable<string>;
+  open(after?: string): Observable<StreamMessage>;
 }
 
 export type HttpResponse = BufferedResponse | StreamResponse;
 
 export function isStreamResponse(response: HttpResponse): response is StreamResponse {
-  return 'stream' in response;
+  return 'open' in response;
 }
 
 /** A JSON response. */

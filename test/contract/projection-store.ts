@@ -174,8 +174,16 @@ export function projectionStoreContract(
     });
 
     it('finds the members of a group, sorted by key, and moves a row between groups', async () => {
-      const member = (key: string, group: string | null): StateRow => ({ ...row(key, { key }), group });
-      await put('runs', [member('r3', 'acc-1'), member('r1', 'acc-1'), member('r2', 'acc-2'), member('r4', null)]);
+      const member = (key: string, group: string | null): StateRow => ({
+        ...row(key, { key }),
+        group,
+      });
+      await put('runs', [
+        member('r3', 'acc-1'),
+        member('r1', 'acc-1'),
+        member('r2', 'acc-2'),
+        member('r4', null),
+      ]);
       await put('other', [member('r9', 'acc-1')]);
       const keys = async (group: string) =>
         (await store.listStates('runs', { group })).map((r) => [r.key, r.group]);
@@ -190,7 +198,9 @@ export function projectionStoreContract(
         ['r2', 'acc-2'],
         ['r3', 'acc-2'],
       ]);
-      expect(await store.listStates('runs', { group: 'acc-2', limit: 1, afterKey: 'r2' })).toHaveLength(1);
+      expect(
+        await store.listStates('runs', { group: 'acc-2', limit: 1, afterKey: 'r2' }),
+      ).toHaveLength(1);
     });
 
     it('filters on top-level fields by JSON type and value', async () => {
@@ -261,7 +271,14 @@ export function projectionStoreContract(
       const cp = (name: string, position: number) => ({ name, position, version: 1 });
       await store.commit({
         ...empty,
-        checkpoints: [cp('live#p0', 3), cp('live#p1', 4), cp('live#p10', 5), cp('liver#p0', 9), cp('shadow#p0', 20), cp('shadow#p1', 21)],
+        checkpoints: [
+          cp('live#p0', 3),
+          cp('live#p1', 4),
+          cp('live#p10', 5),
+          cp('liver#p0', 9),
+          cp('shadow#p0', 20),
+          cp('shadow#p1', 21),
+        ],
       });
       await store.swapProjection('shadow', 'live');
       expect(await store.readCheckpoint('live#p0')).toEqual(cp('live#p0', 20));

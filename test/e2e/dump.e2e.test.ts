@@ -11,22 +11,79 @@ import { createTempDir, type TempDir } from '../support/temp.js';
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 /** The contract fields of projections.md, per projection. */
-const FIELDS: Record<string, { key: (state: Record<string, unknown>) => string; fields: string[] }> = {
+const FIELDS: Record<
+  string,
+  { key: (state: Record<string, unknown>) => string; fields: string[] }
+> = {
   accounts: {
     key: (s) => String(s.id),
-    fields: ['id', 'status', 'usable', 'deleted', 'tenantId', 'integration', 'environmentIntegrationId', 'lastError', 'lastForbiddenError', 'formSubmittedAt', 'statusSince', 'transitions', 'firstSeenAt', 'lastEventAt', 'eventCount', 'ignoredEvents'],
+    fields: [
+      'id',
+      'status',
+      'usable',
+      'deleted',
+      'tenantId',
+      'integration',
+      'environmentIntegrationId',
+      'lastError',
+      'lastForbiddenError',
+      'formSubmittedAt',
+      'statusSince',
+      'transitions',
+      'firstSeenAt',
+      'lastEventAt',
+      'eventCount',
+      'ignoredEvents',
+    ],
   },
   runs: {
     key: (s) => String(s.id),
-    fields: ['id', 'syncJobId', 'integratedAccountId', 'status', 'deleted', 'createdAt', 'startedAt', 'finishedAt', 'durationMs', 'recordsReceived', 'recordBatches', 'recordsByResource', 'errors', 'rateLimited', 'timeline', 'lastEventAt'],
+    fields: [
+      'id',
+      'syncJobId',
+      'integratedAccountId',
+      'status',
+      'deleted',
+      'createdAt',
+      'startedAt',
+      'finishedAt',
+      'durationMs',
+      'recordsReceived',
+      'recordBatches',
+      'recordsByResource',
+      'errors',
+      'rateLimited',
+      'timeline',
+      'lastEventAt',
+    ],
   },
   'account-sync': {
     key: (s) => String(s.integratedAccountId),
-    fields: ['integratedAccountId', 'runs', 'completed', 'failed', 'stopped', 'running', 'lastRunId', 'lastRunStatus', 'lastRunStartedAt', 'lastSuccessAt', 'consecutiveFailures'],
+    fields: [
+      'integratedAccountId',
+      'runs',
+      'completed',
+      'failed',
+      'stopped',
+      'running',
+      'lastRunId',
+      'lastRunStatus',
+      'lastRunStartedAt',
+      'lastSuccessAt',
+      'consecutiveFailures',
+    ],
   },
   records: {
     key: (s) => `${String(s.integratedAccountId)}/${String(s.resource)}`,
-    fields: ['integratedAccountId', 'resource', 'live', 'created', 'updated', 'deleted', 'lastChangeAt'],
+    fields: [
+      'integratedAccountId',
+      'resource',
+      'live',
+      'created',
+      'updated',
+      'deleted',
+      'lastChangeAt',
+    ],
   },
 };
 
@@ -37,7 +94,9 @@ beforeAll(async () => {
   temp = await createTempDir('truto-state-dump-');
   db = temp.path('log.db');
   // Deliver the fixtures backwards and twice: the dump must not depend on arrival order.
-  const lines = (await readFile(`${FIXTURES}ndjson/all.ndjson`, 'utf8')).split('\n').filter(Boolean);
+  const lines = (await readFile(`${FIXTURES}ndjson/all.ndjson`, 'utf8'))
+    .split('\n')
+    .filter(Boolean);
   const delivered = [...lines].reverse().concat(lines.filter((_, i) => i % 3 === 0));
   await writeFile(temp.path('shuffled.ndjson'), `${delivered.join('\n')}\n`);
   const imported = await runCli(['import', temp.path('shuffled.ndjson'), '--db', db]);
@@ -57,7 +116,8 @@ describe.each(Object.keys(FIELDS))('truto-state dump %s', (projection) => {
     const states = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const spec = FIELDS[projection] as (typeof FIELDS)[string];
     for (const state of states) {
-      for (const field of spec.fields) expect(state, `${projection}.${field}`).toHaveProperty(field);
+      for (const field of spec.fields)
+        expect(state, `${projection}.${field}`).toHaveProperty(field);
     }
     const keys = states.map(spec.key);
     expect(keys).toEqual([...keys].sort());

@@ -35,12 +35,25 @@ interface Snapshot {
 function snapshot(): Snapshot {
   const sqlite = new Database(db, { readonly: true });
   try {
-    const head = (sqlite.prepare('SELECT COALESCE(MAX(position), 0) AS head FROM events').get() as { head: number }).head;
+    const head = (
+      sqlite.prepare('SELECT COALESCE(MAX(position), 0) AS head FROM events').get() as {
+        head: number;
+      }
+    ).head;
     const checkpoints = new Map(
-      (sqlite.prepare('SELECT name, position FROM checkpoints').all() as { name: string; position: number }[]).map((r) => [r.name, r.position]),
+      (
+        sqlite.prepare('SELECT name, position FROM checkpoints').all() as {
+          name: string;
+          position: number;
+        }[]
+      ).map((r) => [r.name, r.position]),
     );
     const applied = new Map(
-      (sqlite.prepare('SELECT projection, MAX(position) AS position FROM states GROUP BY projection').all() as { projection: string; position: number }[]).map((r) => [r.projection, r.position]),
+      (
+        sqlite
+          .prepare('SELECT projection, MAX(position) AS position FROM states GROUP BY projection')
+          .all() as { projection: string; position: number }[]
+      ).map((r) => [r.projection, r.position]),
     );
     const integrity = sqlite.pragma('integrity_check', { simple: true });
     expect(integrity).toBe('ok');

@@ -31,9 +31,17 @@ describe('truto-state verify', () => {
 
   it('catches a corrupted state row, names it, and exits 1', async () => {
     const sqlite = new Database(db);
-    const row = sqlite.prepare("SELECT key, state FROM states WHERE projection = 'accounts' ORDER BY key LIMIT 1").get() as { key: string; state: string };
-    const corrupted = { ...(JSON.parse(row.state) as Record<string, unknown>), status: 'deleted', eventCount: 999 };
-    sqlite.prepare("UPDATE states SET state = ? WHERE projection = 'accounts' AND key = ?").run(JSON.stringify(corrupted), row.key);
+    const row = sqlite
+      .prepare("SELECT key, state FROM states WHERE projection = 'accounts' ORDER BY key LIMIT 1")
+      .get() as { key: string; state: string };
+    const corrupted = {
+      ...(JSON.parse(row.state) as Record<string, unknown>),
+      status: 'deleted',
+      eventCount: 999,
+    };
+    sqlite
+      .prepare("UPDATE states SET state = ? WHERE projection = 'accounts' AND key = ?")
+      .run(JSON.stringify(corrupted), row.key);
     sqlite.close();
     const result = await runCli(['verify', '--db', db]);
     expect(result.code).toBe(1);

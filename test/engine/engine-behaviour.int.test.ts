@@ -17,8 +17,18 @@ import { storeKinds, type StoreHandle } from '../support/engine.js';
 const T0 = Date.UTC(2024, 8, 10, 12);
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 
-function accountBody(id: string, event: string, seconds: number, payload: Record<string, unknown> = {}) {
-  return JSON.stringify({ id, event: `integrated_account:${event}`, created_at: at(seconds), payload: { id: payload.id ?? 'acc-1', ...payload } });
+function accountBody(
+  id: string,
+  event: string,
+  seconds: number,
+  payload: Record<string, unknown> = {},
+) {
+  return JSON.stringify({
+    id,
+    event: `integrated_account:${event}`,
+    created_at: at(seconds),
+    payload: { id: payload.id ?? 'acc-1', ...payload },
+  });
 }
 
 /** Lets queued change deliveries (scheduled with setImmediate) run. */
@@ -35,7 +45,10 @@ function sqlite(): StoreHandle {
   return handle;
 }
 
-async function open(handle: StoreHandle, options: Partial<Parameters<typeof createEngine>[0]> = {}): Promise<Engine> {
+async function open(
+  handle: StoreHandle,
+  options: Partial<Parameters<typeof createEngine>[0]> = {},
+): Promise<Engine> {
   const engine = await createEngine({ store: handle.store, live: false, ...options });
   cleanups.push(() => engine.close());
   return engine;
@@ -46,7 +59,11 @@ function countingProjection(version = 1, calls = { count: 0 }) {
   return defineProjection<{ id: string; events: number; version: number }, AccountFacts>({
     name: 'counting',
     version,
-    eventTypes: ['integrated_account:updated', 'integrated_account:active', 'integrated_account:created'],
+    eventTypes: [
+      'integrated_account:updated',
+      'integrated_account:active',
+      'integrated_account:created',
+    ],
     keyOf: (event) => event.data.accountId,
     initialState: (key) => ({ id: key, events: 0, version }),
     evolve: (state, event) => {
@@ -84,7 +101,9 @@ describe('publication', () => {
     expect(await engine.get('accounts', 'acc-1')).toBeUndefined();
     await engine.catchUp();
     await deliveries();
-    expect(seen.map((c) => [c.projection, c.key, c.eventId])).toEqual([['accounts', 'acc-1', 'e1']]);
+    expect(seen.map((c) => [c.projection, c.key, c.eventId])).toEqual([
+      ['accounts', 'acc-1', 'e1'],
+    ]);
     expect(seen[0]?.before).toBeUndefined();
     expect((seen[0]?.after as { status: string }).status).toBe('connecting');
   });
@@ -118,22 +137,32 @@ describe('publication', () => {
     const cutOff = new Promise<SlowSubscriberError>((resolve) =>
       engine.changes$.subscribe({ next: (c) => received.push(c), error: resolve }),
     );
-    for (let i = 0; i < 10; i++) await engine.ingest(accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }));
+    for (let i = 0; i < 10; i++)
+      await engine.ingest(
+        accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }),
+      );
     // Projection finishes without the subscriber having taken anything.
     await engine.catchUp();
     expect(await engine.count('accounts')).toBe(10);
     const error = await cutOff;
     expect(error).toBeInstanceOf(SlowSubscriberError);
-    const rest = await firstValueFrom(engine.changesSince(error.lastSeq).pipe(take(10 - received.length), toArray()));
+    const rest = await firstValueFrom(
+      engine.changesSince(error.lastSeq).pipe(take(10 - received.length), toArray()),
+    );
     const all = [...received, ...rest].filter((c) => c.projection === 'accounts');
-    expect(all.map((c) => c.key).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `acc-${i}`).sort());
+    expect(all.map((c) => c.key).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `acc-${i}`).sort(),
+    );
   });
 });
 
 describe('poison events and unknown types', () => {
   it('dead-letters a throwing reducer, marks the entity, and keeps everything else going', async () => {
     const engine = await open(sqlite(), {
-      projections: [countingProjection(), ...(await import('../../projections/index.js')).trutoProjections],
+      projections: [
+        countingProjection(),
+        ...(await import('../../projections/index.js')).trutoProjections,
+      ],
     });
     await engine.ingest(accountBody('e1', 'created', 1, { id: 'acc-bad', status: 'connecting' }));
     await engine.ingest(accountBody('e2', 'updated', 2, { id: 'acc-bad', status: 'poison' }));
@@ -148,7 +177,11 @@ describe('poison events and unknown types', () => {
     expect(letters[0]?.error).toContain('cannot fold a poison status');
     expect(letters[0]?.position).toBe(2);
     // The stalled entity keeps its last good state; the other entity and projection advance.
-    expect(await engine.get('counting', 'acc-bad')).toEqual({ id: 'acc-bad', events: 1, version: 1 });
+    expect(await engine.get('counting', 'acc-bad')).toEqual({
+      id: 'acc-bad',
+      events: 1,
+      version: 1,
+    });
     expect(await engine.get('counting', 'acc-ok')).toEqual({ id: 'acc-ok', events: 1, version: 1 });
     expect((await engine.get<{ status: string }>('accounts', 'acc-bad'))?.status).toBe('active');
     const stats = await engine.stats();
@@ -156,7 +189,12 @@ describe('poison events and unknown types', () => {
     expect(counting).toMatchObject({ deadLetters: 2, stalledEntities: 1, position: head, lag: 0 });
     const failure = await engine.rebuild(['counting']).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(PoisonEventError);
-    expect((failure as PoisonEventError).deadLetter).toMatchObject({ projection: 'counting~rebuild', key: 'acc-bad', eventId: 'e2', position: 2 });
+    expect((failure as PoisonEventError).deadLetter).toMatchObject({
+      projection: 'counting~rebuild',
+      key: 'acc-bad',
+      eventId: 'e2',
+      position: 2,
+    });
     // The failed rebuild left the live state as it was.
     expect(await engine.get('counting', 'acc-ok')).toEqual({ id: 'acc-ok', events: 1, version: 1 });
   });
@@ -164,7 +202,9 @@ describe('poison events and unknown types', () => {
   it('stores an unknown event type and still advances every checkpoint', async () => {
     const engine = await open(sqlite());
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
-    const unknown = await engine.ingest(JSON.stringify({ id: 'e2', event: 'brand_new:thing', created_at: at(2), payload: {} }));
+    const unknown = await engine.ingest(
+      JSON.stringify({ id: 'e2', event: 'brand_new:thing', created_at: at(2), payload: {} }),
+    );
     expect(unknown.status).toBe('stored');
     const head = await engine.catchUp();
     expect(head).toBe(2);
@@ -175,7 +215,7 @@ describe('poison events and unknown types', () => {
 });
 
 describe('batches', () => {
-  it('coalesces an entity\'s changes within one batch into one, from before the batch to after it', async () => {
+  it("coalesces an entity's changes within one batch into one, from before the batch to after it", async () => {
     const engine = await open(sqlite());
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await engine.catchUp();
@@ -205,15 +245,48 @@ describe('time travel, watch and resume', () => {
     expect(await status({ time: at(30) })).toBe('needs_reauth');
     expect(await status({ position: 2 })).toBe('needs_reauth');
     expect(await status({ position: 1 })).toBe('connecting');
-    expect((await engine.get<{ status: string }>('accounts', 'acc-1'))?.status).toBe('needs_reauth');
-    await expect(engine.stateAt('accounts', 'acc-1', { time: 'yesterday' })).rejects.toMatchObject({ code: 'invalid_time' });
+    expect((await engine.get<{ status: string }>('accounts', 'acc-1'))?.status).toBe(
+      'needs_reauth',
+    );
+    await expect(engine.stateAt('accounts', 'acc-1', { time: 'yesterday' })).rejects.toMatchObject({
+      code: 'invalid_time',
+    });
+  });
+
+  it('time-travels a derived projection through its sources', async () => {
+    const engine = await open(sqlite());
+    const run = (id: string, event: string, seconds: number, runId: string) =>
+      JSON.stringify({
+        id,
+        event: `sync_job_run:${event}`,
+        created_at: at(seconds),
+        payload: {
+          id: runId,
+          integrated_account_id: 'acc-1',
+          sync_job_id: 'job-1',
+          created_at: at(seconds),
+        },
+      });
+    await engine.ingest(run('r1', 'created', 10, 'run-1'));
+    await engine.ingest(run('r2', 'failed', 20, 'run-1'));
+    await engine.ingest(run('r3', 'created', 30, 'run-2'));
+    await engine.ingest(run('r4', 'completed', 40, 'run-2'));
+    await engine.catchUp();
+    type Sync = { runs: number; failed: number; completed: number; consecutiveFailures: number };
+    const at25 = await engine.stateAt<Sync>('account-sync', 'acc-1', { time: at(25) });
+    expect(at25).toMatchObject({ runs: 1, failed: 1, completed: 0, consecutiveFailures: 1 });
+    const now = await engine.get<Sync>('account-sync', 'acc-1');
+    expect(now).toMatchObject({ runs: 2, failed: 1, completed: 1, consecutiveFailures: 0 });
+    expect(await engine.stateAt('account-sync', 'acc-1', { time: at(5) })).toBeUndefined();
   });
 
   it('watch emits the current state, then each change', async () => {
     const engine = await open(sqlite());
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await engine.catchUp();
-    const states = firstValueFrom(engine.watch<{ status: string }>('accounts', 'acc-1').pipe(take(3), toArray()));
+    const states = firstValueFrom(
+      engine.watch<{ status: string }>('accounts', 'acc-1').pipe(take(3), toArray()),
+    );
     await deliveries();
     await engine.ingest(accountBody('e2', 'active', 2));
     await engine.catchUp();
@@ -224,12 +297,18 @@ describe('time travel, watch and resume', () => {
 
   it('changesSince replays the journal then follows live, without gap or repeat', async () => {
     const engine = await open(sqlite());
-    for (let i = 1; i <= 5; i++) await engine.ingest(accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }));
+    for (let i = 1; i <= 5; i++)
+      await engine.ingest(
+        accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }),
+      );
     await engine.catchUp();
     const journal = await firstValueFrom(engine.changesSince(0).pipe(take(5), toArray()));
     const resumeAt = journal[1]?.seq as number;
     const resumed = firstValueFrom(engine.changesSince(resumeAt).pipe(take(5), toArray()));
-    for (let i = 6; i <= 7; i++) await engine.ingest(accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }));
+    for (let i = 6; i <= 7; i++)
+      await engine.ingest(
+        accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }),
+      );
     await engine.catchUp();
     const keys = (await resumed).map((c) => c.key);
     expect(keys).toEqual(['acc-3', 'acc-4', 'acc-5', 'acc-6', 'acc-7']);
@@ -248,7 +327,11 @@ describe('restarts, versions and online rebuilds', () => {
     expect(calls.count).toBe(2);
     const reopened = handle.reopen?.();
     if (!reopened) throw new Error('sqlite handle reopens');
-    const second = await createEngine({ store: reopened, live: false, projections: [countingProjection(1, calls)] });
+    const second = await createEngine({
+      store: reopened,
+      live: false,
+      projections: [countingProjection(1, calls)],
+    });
     cleanups.push(() => second.close());
     await second.catchUp();
     expect(calls.count).toBe(2);
@@ -264,7 +347,11 @@ describe('restarts, versions and online rebuilds', () => {
     await first.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await first.catchUp();
     await first.close();
-    const second = await createEngine({ store: handle.reopen?.() ?? handle.store, live: false, projections: [countingProjection(2)] });
+    const second = await createEngine({
+      store: handle.reopen?.() ?? handle.store,
+      live: false,
+      projections: [countingProjection(2)],
+    });
     cleanups.push(() => second.close());
     expect(await second.get('counting', 'acc-1')).toEqual({ id: 'acc-1', events: 1, version: 2 });
   });
@@ -273,11 +360,15 @@ describe('restarts, versions and online rebuilds', () => {
     const handle = sqlite();
     const engine = await createEngine({ store: handle.store, batchSize: 50 });
     cleanups.push(() => engine.close());
-    for (let i = 0; i < 300; i++) await engine.ingest(accountBody(`a${i}`, 'created', i, { id: `acc-${i % 40}`, status: 'connecting' }));
+    for (let i = 0; i < 300; i++)
+      await engine.ingest(
+        accountBody(`a${i}`, 'created', i, { id: `acc-${i % 40}`, status: 'connecting' }),
+      );
     await engine.catchUp();
     const progress: number[] = [];
     const rebuilding = engine.rebuild(undefined, { onProgress: (p) => progress.push(p.position) });
-    for (let i = 0; i < 40; i++) await engine.ingest(accountBody(`b${i}`, 'active', 1000 + i, { id: `acc-${i}` }));
+    for (let i = 0; i < 40; i++)
+      await engine.ingest(accountBody(`b${i}`, 'active', 1000 + i, { id: `acc-${i}` }));
     const report = await rebuilding;
     await engine.catchUp();
     expect(report.projections).toEqual(['accounts', 'runs', 'records']);

@@ -32,7 +32,9 @@ describe('partitioned engines', () => {
   it('together equal the sorted fold, whoever holds which partition', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) => deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d }))),
+        historyArbitrary.chain((bodies) =>
+          deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d })),
+        ),
         fc.integer({ min: 0, max: COUNT }),
         async ({ bodies, order }, split) => {
           const store = createMemoryEventStore();
@@ -40,8 +42,12 @@ describe('partitioned engines', () => {
           const b = source(store, [2, 3]);
           const engines: Engine[] = [];
           try {
-            engines.push(await createEngine({ store, live: false, batchSize: 5, partitions: a.partitions }));
-            engines.push(await createEngine({ store, live: false, batchSize: 5, partitions: b.partitions }));
+            engines.push(
+              await createEngine({ store, live: false, batchSize: 5, partitions: a.partitions }),
+            );
+            engines.push(
+              await createEngine({ store, live: false, batchSize: 5, partitions: b.partitions }),
+            );
             const [first, second] = engines as [Engine, Engine];
             const half = Math.floor(order.length / 2);
             for (const body of order.slice(0, half)) await first.ingest(body);
@@ -74,7 +80,12 @@ describe('partitioned engines', () => {
     try {
       const seen = firstValueFrom(watcher.changes$.pipe(filter((c) => c.key === 'acc-9')));
       await holder.ingest(
-        JSON.stringify({ id: 'e1', event: 'integrated_account:active', created_at: '2024-09-10 12:00:00', payload: { id: 'acc-9' } }),
+        JSON.stringify({
+          id: 'e1',
+          event: 'integrated_account:active',
+          created_at: '2024-09-10 12:00:00',
+          payload: { id: 'acc-9' },
+        }),
       );
       await holder.catchUp();
       const change = await seen;

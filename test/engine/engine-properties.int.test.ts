@@ -15,7 +15,9 @@ describe.each(Object.keys(storeKinds))('live state equals the sorted fold (%s st
   it('for random histories, arrival orders, duplicates and batch cuts', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) => deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d }))),
+        historyArbitrary.chain((bodies) =>
+          deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d })),
+        ),
         fc.integer({ min: 1, max: 8 }),
         async ({ bodies, order, catchUps }, batchSize) => {
           const handle = (storeKinds[kind] as () => ReturnType<(typeof storeKinds)['memory']>)();
@@ -33,7 +35,9 @@ describe.each(Object.keys(storeKinds))('live state equals the sorted fold (%s st
             }
             await engine.rebuild();
             for (const name of PROJECTIONS) {
-              expect(await allStates(engine, name), `${name} after rebuild`).toEqual(expected[name]);
+              expect(await allStates(engine, name), `${name} after rebuild`).toEqual(
+                expected[name],
+              );
             }
           } finally {
             await engine.close();

@@ -168,6 +168,21 @@ describe('postgres adapter', () => {
     expect((await store.stats()).events).toBe(1);
   });
 
+  it('gives states and journalled changes back with their keys in the order written (dump output)', async () => {
+    const { store } = await fresh();
+    const state = { status: 'active', a: 1, zz: { y: 2, b: [3] } };
+    await store.projections.commit({
+      checkpoints: [],
+      deadLetters: [],
+      states: [{ projection: 'p', row: { key: 'k', state, lastTime: 0, lastId: 'e', position: 1, poisoned: null } }],
+      changes: [{ projection: 'p', key: 'k', before: undefined, after: state, eventId: 'e', position: 1 }],
+    });
+    const [listed] = await store.projections.listStates('p', { where: { status: 'active' } });
+    expect(JSON.stringify(listed?.state)).toBe(JSON.stringify(state));
+    const [change] = await store.projections.readChanges(0);
+    expect(JSON.stringify(change?.after)).toBe(JSON.stringify(state));
+  });
+
   it('answers store_unavailable when no server listens', async () => {
     const port = await closedPort();
     const failure = await createPostgresEventStore({ connectionString: `postgres://postgres:x@127.0.0.1:${port}/postgres` }).catch(

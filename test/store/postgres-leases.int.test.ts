@@ -23,7 +23,7 @@ import {
   type PartitionLeases,
   type PostgresEventStore,
 } from '../../src/store/postgres/index.js';
-import { adminQuery, openFreshPostgresStore, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+import { adminQuery, openFreshPostgresStore, pgUrl, waitUntil } from '../support/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -311,4 +311,3 @@ describe.runIf(existsSync(BUILT))('partition leases (real processes)', () => {
 if (!existsSync(BUILT)) {
   console.warn(`partition lease process tests skipped: ${BUILT} is missing (run \`npm run build\` first)`);
 }
-void uniqueName;

@@ -48,7 +48,10 @@ export async function allStates(engine: Engine, projection: string): Promise<unk
   const items: unknown[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const page = await engine.list(projection, { limit: 7, ...(afterKey === undefined ? {} : { afterKey }) });
+    const page = await engine.list(projection, {
+      limit: 7,
+      ...(afterKey === undefined ? {} : { afterKey }),
+    });
     items.push(...page.items);
     if (page.nextKey === undefined) return items;
     afterKey = page.nextKey;

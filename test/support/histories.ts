@@ -3,13 +3,32 @@
  * source times drawn from a small range (so ties happen), unique ids, as raw bodies.
  */
 import fc from 'fast-check';
-import { INTEGRATED_ACCOUNT_EVENTS, RECORD_EVENTS, SYNC_JOB_RUN_EVENTS } from '../../src/events/index.js';
+import {
+  INTEGRATED_ACCOUNT_EVENTS,
+  RECORD_EVENTS,
+  SYNC_JOB_RUN_EVENTS,
+} from '../../src/events/index.js';
 
 const BASE = Date.UTC(2024, 8, 10, 12);
 const ACCOUNTS = ['acc-a', 'acc-b', 'acc-c'];
 const RUNS = ['run-1', 'run-2', 'run-3', 'run-4'];
-const STATUSES = ['connecting', 'active', 'needs_reauth', 'post_install_error', 'validation_error', 'bogus'];
-const RUN_STATUSES = ['created', 'running', 'rate_limited', 'completed', 'failed', 'stopped', 'weird'];
+const STATUSES = [
+  'connecting',
+  'active',
+  'needs_reauth',
+  'post_install_error',
+  'validation_error',
+  'bogus',
+];
+const RUN_STATUSES = [
+  'created',
+  'running',
+  'rate_limited',
+  'completed',
+  'failed',
+  'stopped',
+  'weird',
+];
 
 const time = fc.integer({ min: 0, max: 40 }).map((s) => BASE + s * 1000);
 const isoOrSpace = fc.boolean();
@@ -34,7 +53,13 @@ const accountEvent = fc
     payload:
       type === 'integrated_account:deleted'
         ? { id: account }
-        : { id: account, status, tenant_id: tenant, integration: { name: 'hubspot' }, environment_integration_id: 'ei-1' },
+        : {
+            id: account,
+            status,
+            tenant_id: tenant,
+            integration: { name: 'hubspot' },
+            environment_integration_id: 'ei-1',
+          },
   }));
 
 const runEvent = fc
@@ -92,14 +117,26 @@ const recordEvent = fc
     payload: { id: record, integrated_account_id: account, resource },
   }));
 
-const unknownEvent = time.map((at) => ({ event: 'brand_new:thing', created_at: createdAt(at, true), payload: { x: 1 } }));
+const unknownEvent = time.map((at) => ({
+  event: 'brand_new:thing',
+  created_at: createdAt(at, true),
+  payload: { x: 1 },
+}));
 
 /** A history of raw bodies with unique ids (`e0`, `e1`, … drawn in a shuffled order). */
 export const historyArbitrary = fc
-  .array(fc.oneof({ weight: 3, arbitrary: accountEvent }, { weight: 4, arbitrary: runEvent }, { weight: 2, arbitrary: recordEvent }, { weight: 1, arbitrary: unknownEvent }), {
-    minLength: 1,
-    maxLength: 60,
-  })
+  .array(
+    fc.oneof(
+      { weight: 3, arbitrary: accountEvent },
+      { weight: 4, arbitrary: runEvent },
+      { weight: 2, arbitrary: recordEvent },
+      { weight: 1, arbitrary: unknownEvent },
+    ),
+    {
+      minLength: 1,
+      maxLength: 60,
+    },
+  )
   .map((events) =>
     events.map((event, i) => JSON.stringify({ id: `e${String(i).padStart(3, '0')}`, ...event })),
   );
@@ -115,9 +152,13 @@ export function deliveriesArbitrary(bodies: readonly string[]) {
       fc.array(fc.boolean(), { minLength: bodies.length * 2, maxLength: bodies.length * 2 }),
     )
     .chain(([repeats, catchUps]) =>
-      fc.shuffledSubarray([...bodies.map((_, i) => i), ...repeats], { minLength: bodies.length + repeats.length }).map((order) => ({
-        order: order.map((i) => bodies[i] as string),
-        catchUps,
-      })),
+      fc
+        .shuffledSubarray([...bodies.map((_, i) => i), ...repeats], {
+          minLength: bodies.length + repeats.length,
+        })
+        .map((order) => ({
+          order: order.map((i) => bodies[i] as string),
+          catchUps,
+        })),
     );
 }

@@ -3,7 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { generateDeliveries, type WorkloadOptions } from '../../src/workload/generator.js';
 
-export async function writeWorkload(path: string, options: WorkloadOptions): Promise<{ lines: number; distinct: number }> {
+export async function writeWorkload(
+  path: string,
+  options: WorkloadOptions,
+): Promise<{ lines: number; distinct: number }> {
   const out = createWriteStream(path);
   const ids = new Set<string>();
   let lines = 0;

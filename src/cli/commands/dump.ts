@@ -5,7 +5,8 @@ import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '..
 import { openSession, writeLine } from '../session.js';
 
 export const command: Command = {
-  summary: 'truto-state dump: print a projection\'s state as NDJSON, one object per line, sorted by key',
+  summary:
+    "truto-state dump: print a projection's state as NDJSON, one object per line, sorted by key",
   usage: `Usage: truto-state dump <accounts|runs|account-sync|records> [options]
 
 Catches the projections up to the head of the log first.
@@ -21,12 +22,17 @@ ${STORE_USAGE}`,
     try {
       const { engine } = session;
       if (!engine.projectionNames.includes(projection)) {
-        throw new UsageError(`unknown projection "${projection}" (known: ${engine.projectionNames.join(', ')})`);
+        throw new UsageError(
+          `unknown projection "${projection}" (known: ${engine.projectionNames.join(', ')})`,
+        );
       }
       await engine.catchUp();
       let afterKey: string | undefined;
       for (;;) {
-        const page = await engine.list(projection, { limit: 1_000, ...(afterKey === undefined ? {} : { afterKey }) });
+        const page = await engine.list(projection, {
+          limit: 1_000,
+          ...(afterKey === undefined ? {} : { afterKey }),
+        });
         for (const item of page.items) await writeLine(context.stdout, JSON.stringify(item));
         if (page.nextKey === undefined) break;
         afterKey = page.nextKey;

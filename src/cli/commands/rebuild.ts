@@ -6,7 +6,8 @@ import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '..
 import { openSession } from '../session.js';
 
 export const command: Command = {
-  summary: 'truto-state rebuild: rebuild projections from the log (all stream projections by default)',
+  summary:
+    'truto-state rebuild: rebuild projections from the log (all stream projections by default)',
   usage: `Usage: truto-state rebuild [projection…] [options]
 
 Folds the whole log into a shadow copy and swaps it in atomically: readers never see a
@@ -21,11 +22,19 @@ ${STORE_USAGE}`,
       const { engine } = session;
       for (const name of positionals) {
         if (!engine.projectionNames.includes(name)) {
-          throw new UsageError(`unknown projection "${name}" (known: ${engine.projectionNames.join(', ')})`);
+          throw new UsageError(
+            `unknown projection "${name}" (known: ${engine.projectionNames.join(', ')})`,
+          );
         }
       }
       const bar = context.stderr.isTTY
-        ? new SingleBar({ format: 'rebuild [{bar}] {percentage}% | {value}/{total} positions | {eta}s left', stream: context.stderr }, Presets.shades_classic)
+        ? new SingleBar(
+            {
+              format: 'rebuild [{bar}] {percentage}% | {value}/{total} positions | {eta}s left',
+              stream: context.stderr,
+            },
+            Presets.shades_classic,
+          )
         : undefined;
       let started = false;
       const report = await engine.rebuild(positionals.length > 0 ? positionals : undefined, {

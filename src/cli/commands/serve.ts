@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino, type Level, type Logger } from 'pino';
-import { createEngine } from '../../engine/engine.js';
 import { DEFAULT_MAX_BODY } from '../../http/app.js';
 import { isLoopbackHost } from '../../http/auth.js';
 import { parseSize } from '../../http/body.js';
 import { createHttpService } from '../../http/server.js';
 import { openBackend } from '../backend.js';
+import { openEngine } from '../session.js';
 import { UsageError, type Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions, type StoreConfig } from '../config.js';
 
@@ -76,7 +76,8 @@ ${STORE_USAGE}`,
     const backend = await openBackend(storeConfig);
     let engine;
     try {
-      engine = await createEngine({ store: backend.store, projectionStore: backend.projectionStore });
+      // On a shared store (PostgreSQL) this joins the instances' partition leases.
+      engine = await openEngine(backend);
     } catch (error) {
       await backend.close();
       throw error;
@@ -90,17 +91,19 @@ ${STORE_USAGE}`,
       await backend.close();
       throw error;
     }
-    logger.info(
+    // Start and stop are always logged, whatever the level: scripts and tests read the URL.
+    const lifecycle = logger.child({}, { level: 'info' });
+    lifecycle.info(
       { url, store: backend.description, secrets: secrets.length, token: apiToken !== undefined, maxBody },
       `listening on ${url}`,
     );
 
     const signal = await context.waitForStop();
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    lifecycle.info({ signal }, 'shutting down: finishing in-flight requests');
     await service.close();
     await engine.close();
     await backend.close();
-    logger.info('stopped');
+    lifecycle.info('stopped');
     return 0;
   },
 };

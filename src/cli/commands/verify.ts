@@ -8,7 +8,8 @@ import { openSession, writeLine } from '../session.js';
 const options = { ...storeOptions, json: { type: 'boolean' } } as const;
 
 export const command: Command = {
-  summary: 'truto-state verify: compare the live state with a fresh rebuild; exit 1 on any difference',
+  summary:
+    'truto-state verify: compare the live state with a fresh rebuild; exit 1 on any difference',
   usage: `Usage: truto-state verify [--json] [options]
 
 Catches the live projections up, folds the whole log again into scratch memory, and compares
