@@ -22,7 +22,9 @@ interface FilterSpec {
 }
 
 /** The list routes: projection and filters. */
-export const LISTS: Readonly<Record<string, { projection: string; filters: readonly FilterSpec[] }>> = {
+export const LISTS: Readonly<
+  Record<string, { projection: string; filters: readonly FilterSpec[] }>
+> = {
   '/accounts': {
     projection: 'accounts',
     filters: [
@@ -57,7 +59,10 @@ class QueryError extends Error {}
  * @example
  * await listHandler(engine, '/accounts')(request); // { items: [...], next: 'acc-0100' }
  */
-export function listHandler(engine: Engine, route: string): (request: HttpRequest) => Promise<BufferedResponse> {
+export function listHandler(
+  engine: Engine,
+  route: string,
+): (request: HttpRequest) => Promise<BufferedResponse> {
   const spec = LISTS[route];
   if (!spec) throw new Error(`no list route ${route}`);
   return async (request) => {
@@ -102,17 +107,24 @@ export function entityHandler(
         ? Number(at)
         : parseSourceTime(/^\d{4}-\d{2}-\d{2}$/.test(at) ? `${at}T00:00:00Z` : at);
       if (time === null || !Number.isSafeInteger(time)) {
-        return errorResponse('bad_request', `"at" must be an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(at)}`);
+        return errorResponse(
+          'bad_request',
+          `"at" must be an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(at)}`,
+        );
       }
       state = await engine.stateAt(projection, key, { time });
     } else if (position !== null) {
-      if (!/^\d+$/.test(position)) return errorResponse('bad_request', '"position" must be a non-negative integer');
+      if (!/^\d+$/.test(position))
+        return errorResponse('bad_request', '"position" must be a non-negative integer');
       state = await engine.stateAt(projection, key, { position: Number(position) });
     } else {
       state = await engine.get(projection, key);
     }
     if (state === undefined) {
-      return errorResponse('not_found', `no ${projection} entity ${JSON.stringify(key)}${at === null && position === null ? '' : ' at that point'}`);
+      return errorResponse(
+        'not_found',
+        `no ${projection} entity ${JSON.stringify(key)}${at === null && position === null ? '' : ' at that point'}`,
+      );
     }
     return json(200, state);
   };
@@ -133,12 +145,19 @@ export async function healthHandler(engine: Engine): Promise<BufferedResponse> {
     return json(200, {
       status: 'ok',
       store: { kind: engine.store.kind, ok: true, head: stats.head, events: stats.store.events },
-      projections: stats.projections.map((p) => ({ name: p.name, position: p.position, lag: p.lag })),
+      projections: stats.projections.map((p) => ({
+        name: p.name,
+        position: p.position,
+        lag: p.lag,
+      })),
     });
   } catch (error) {
     return json(
       503,
-      { status: 'unavailable', store: { kind: engine.store.kind, ok: false, error: (error as Error).message } },
+      {
+        status: 'unavailable',
+        store: { kind: engine.store.kind, ok: false, error: (error as Error).message },
+      },
       { 'retry-after': '5' },
     );
   }
@@ -152,7 +171,8 @@ function readFilters(query: URLSearchParams, filters: readonly FilterSpec[]): St
     if (values.length > 1) throw new QueryError(`"${filter.param}" may be given once`);
     const value = values[0] as string;
     if (filter.type === 'boolean') {
-      if (value !== 'true' && value !== 'false') throw new QueryError(`"${filter.param}" must be true or false`);
+      if (value !== 'true' && value !== 'false')
+        throw new QueryError(`"${filter.param}" must be true or false`);
       where[filter.field] = value === 'true';
     } else {
       where[filter.field] = value;
@@ -163,7 +183,8 @@ function readFilters(query: URLSearchParams, filters: readonly FilterSpec[]): St
 
 function readLimit(text: string | null): number {
   if (text === null) return DEFAULT_PAGE;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new QueryError('"limit" must be a positive integer');
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new QueryError('"limit" must be a positive integer');
   // Larger pages are clamped rather than refused: the caller still gets a `next` to follow.
   return Math.min(Number(text), MAX_PAGE);
 }

@@ -60,7 +60,10 @@ interface Route {
   readonly name: string;
   readonly pattern: RegExp;
   readonly access: Access;
-  readonly run: (request: HttpRequest, params: readonly string[]) => Promise<HttpResponse> | HttpResponse;
+  readonly run: (
+    request: HttpRequest,
+    params: readonly string[],
+  ) => Promise<HttpResponse> | HttpResponse;
 }
 
 /**
@@ -73,23 +76,60 @@ export function createApp(options: AppOptions): App {
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
   const metrics = createServiceMetrics();
   const allowed = createTokenCheck(options.apiToken);
-  const webhook = createWebhookHandler({ engine, secrets: options.secrets, maxBody, logger, metrics });
+  const webhook = createWebhookHandler({
+    engine,
+    secrets: options.secrets,
+    maxBody,
+    logger,
+    metrics,
+  });
   const entity = (projection: string) => {
     const handler = entityHandler(engine, projection);
     return (request: HttpRequest, params: readonly string[]) => handler(request, params[0] ?? '');
   };
 
   const routes: Route[] = [
-    { method: 'GET', name: '/health', pattern: /^\/health$/, access: 'open', run: () => healthHandler(engine) },
-    { method: 'GET', name: '/metrics', pattern: /^\/metrics$/, access: 'token', run: () => scrape(engine, metrics) },
-    { method: 'GET', name: '/stats', pattern: /^\/stats$/, access: 'token', run: () => statsHandler(engine) },
-    { method: 'GET', name: '/changes', pattern: /^\/changes$/, access: 'token', run: changesHandler(engine) },
+    {
+      method: 'GET',
+      name: '/health',
+      pattern: /^\/health$/,
+      access: 'open',
+      run: () => healthHandler(engine),
+    },
+    {
+      method: 'GET',
+      name: '/metrics',
+      pattern: /^\/metrics$/,
+      access: 'token',
+      run: () => scrape(engine, metrics),
+    },
+    {
+      method: 'GET',
+      name: '/stats',
+      pattern: /^\/stats$/,
+      access: 'token',
+      run: () => statsHandler(engine),
+    },
+    {
+      method: 'GET',
+      name: '/changes',
+      pattern: /^\/changes$/,
+      access: 'token',
+      run: changesHandler(engine),
+    },
     ...(['/accounts', '/runs', '/account-sync', '/records'] as const).flatMap((list): Route[] => [
-      { method: 'GET', name: list, pattern: new RegExp(`^${list}$`), access: 'token', run: listHandler(engine, list) },
+      {
+        method: 'GET',
+        name: list,
+        pattern: new RegExp(`^${list}$`),
+        access: 'token',
+        run: listHandler(engine, list),
+      },
       {
         method: 'GET',
         name: `${list}/:id`,
-        pattern: new RegExp(`^${list}/([^/]+)$`),
+        // A records key is `<accountId>/<resource>`, and resources may hold `/` too.
+        pattern: new RegExp(list === '/records' ? `^${list}/(.+)$` : `^${list}/([^/]+)$`),
         access: 'token',
         run: entity(list.slice(1)),
       },
@@ -106,7 +146,8 @@ export function createApp(options: AppOptions): App {
         route: WEBHOOK_PATH,
         limit: maxBody,
         respond: (body) => webhook.handle({ ...request, body }),
-        tooLarge: () => webhook.refused('payload_too_large', `body is over the ${maxBody}-byte limit`),
+        tooLarge: () =>
+          webhook.refused('payload_too_large', `body is over the ${maxBody}-byte limit`),
       };
     }
     for (const route of routes) {
@@ -114,13 +155,21 @@ export function createApp(options: AppOptions): App {
       if (!match) continue;
       if (request.method !== route.method) return now(route.name, methodNotAllowed(route.method));
       if (route.access === 'token' && !allowed(request)) {
-        return now(route.name, errorResponse('unauthorized', 'this endpoint needs Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' }));
+        return now(
+          route.name,
+          errorResponse('unauthorized', 'this endpoint needs Authorization: Bearer <token>', {
+            'www-authenticate': 'Bearer',
+          }),
+        );
       }
       let params: string[];
       try {
         params = match.slice(1).map((p) => decodeURIComponent(p));
       } catch {
-        return now(route.name, errorResponse('bad_request', 'malformed percent-encoding in the path'));
+        return now(
+          route.name,
+          errorResponse('bad_request', 'malformed percent-encoding in the path'),
+        );
       }
       return {
         kind: 'respond',
@@ -130,14 +179,18 @@ export function createApp(options: AppOptions): App {
             return await route.run(request, params);
           } catch (error) {
             if (error instanceof EngineError) return engineErrorResponse(error);
-            if (isStoreError(error) && error.retryable) return errorResponse(error.code, error.message);
+            if (isStoreError(error) && error.retryable)
+              return errorResponse(error.code, error.message);
             logger.error({ err: error, route: route.name }, 'read handler failed');
             return errorResponse('internal', 'internal error');
           }
         },
       };
     }
-    return now('unmatched', errorResponse('not_found', `no route ${request.method} ${request.path}`));
+    return now(
+      'unmatched',
+      errorResponse('not_found', `no route ${request.method} ${request.path}`),
+    );
   };
 
   return {

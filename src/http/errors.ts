@@ -66,8 +66,13 @@ const RETRY_AFTER: Partial<Record<HttpErrorCode, number>> = {
  * @example
  * errorResponse('invalid_signature', 'x-truto-signature does not match the body'); // 401
  */
-export function errorResponse(code: HttpErrorCode, message: string, extra: Record<string, string> = {}): BufferedResponse {
+export function errorResponse(
+  code: HttpErrorCode,
+  message: string,
+  extra: Record<string, string> = {},
+): BufferedResponse {
   const retryAfter = RETRY_AFTER[code];
-  const headers = retryAfter === undefined ? extra : { 'retry-after': String(retryAfter), ...extra };
+  const headers =
+    retryAfter === undefined ? extra : { 'retry-after': String(retryAfter), ...extra };
   return json(STATUS_OF[code], { error: code, message }, headers);
 }

@@ -57,7 +57,11 @@ export function createServiceMetrics(): ServiceMetrics {
     registers,
   });
   const head = new Gauge({ name: 'truto_state_log_head', help: 'Highest log position', registers });
-  const events = new Gauge({ name: 'truto_state_events_stored', help: 'Distinct events in the log', registers });
+  const events = new Gauge({
+    name: 'truto_state_events_stored',
+    help: 'Distinct events in the log',
+    registers,
+  });
   const storeDuplicates = new Gauge({
     name: 'truto_state_store_duplicates',
     help: 'Duplicate appends the store has seen (persisted across restarts)',
@@ -104,7 +108,11 @@ export function createServiceMetrics(): ServiceMetrics {
       help: 'Change-stream clients disconnected for not keeping up',
       registers,
     }),
-    sseClients: new Gauge({ name: 'truto_state_sse_clients', help: 'Open change-stream clients', registers }),
+    sseClients: new Gauge({
+      name: 'truto_state_sse_clients',
+      help: 'Open change-stream clients',
+      registers,
+    }),
     update(stats) {
       head.set(stats.head);
       events.set(stats.store.events);

@@ -12,7 +12,12 @@ import type { Subscription } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import { createApp, DEFAULT_MAX_BODY, type App, type AppOptions } from './app.js';
 import { readBody } from './body.js';
-import { isStreamResponse, type BufferedResponse, type HttpRequest, type StreamResponse } from './types.js';
+import {
+  isStreamResponse,
+  type BufferedResponse,
+  type HttpRequest,
+  type StreamResponse,
+} from './types.js';
 
 /** How long a refused body may keep arriving after the answer before the connection is dropped. */
 const LINGER_MS = 2_000;
@@ -106,7 +111,10 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     };
     const cutOff = (): void => {
       metrics.sseCutOff.inc();
-      logger.warn({ buffered: res.writableLength, lastId }, 'change-stream client not keeping up: cut off');
+      logger.warn(
+        { buffered: res.writableLength, lastId },
+        'change-stream client not keeping up: cut off',
+      );
       end();
       res.destroy();
     };
@@ -134,7 +142,9 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
         next: (message) => write(message.text, message.id),
         error: (error: unknown) => {
           logger.warn({ err: error }, 'change stream ended with an error');
-          write(`event: error\ndata: ${JSON.stringify({ error: 'stream_failed', message: (error as Error).message })}\n\n`);
+          write(
+            `event: error\ndata: ${JSON.stringify({ error: 'stream_failed', message: (error as Error).message })}\n\n`,
+          );
           end();
         },
         complete: end,
@@ -175,7 +185,11 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const smallRest = (req: IncomingMessage): boolean => {
     if (req.complete) return true;
     const declared = Number(req.headers['content-length']);
-    return req.headers['transfer-encoding'] === undefined && Number.isFinite(declared) && declared <= maxBody;
+    return (
+      req.headers['transfer-encoding'] === undefined &&
+      Number.isFinite(declared) &&
+      declared <= maxBody
+    );
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -212,7 +226,12 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     serve(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) sendBuffered(res, { status: 500, body: '{"error":"internal","message":"internal error"}' }, true);
+      if (!res.headersSent)
+        sendBuffered(
+          res,
+          { status: 500, body: '{"error":"internal","message":"internal error"}' },
+          true,
+        );
       else res.destroy();
     });
   });
@@ -235,7 +254,10 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const end of [...streams]) end();
       server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
+      const grace = setTimeout(
+        () => server.closeAllConnections(),
+        options.shutdownGraceMs ?? 10_000,
+      );
       grace.unref();
       await closed;
       clearTimeout(grace);
@@ -262,5 +284,10 @@ function toRequest(req: IncomingMessage): HttpRequest {
       search = '';
     }
   }
-  return { method: req.method ?? 'GET', path, query: new URLSearchParams(search), headers: req.headers };
+  return {
+    method: req.method ?? 'GET',
+    path,
+    query: new URLSearchParams(search),
+    headers: req.headers,
+  };
 }

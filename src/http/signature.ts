@@ -24,7 +24,9 @@ const BASE64_DIGEST = /^[A-Za-z0-9+/_-]{43}=?$/;
  * decodeSignatureHeader('format=sha256,v=' + 'ab'.repeat(32)); // a 32-byte Buffer
  * decodeSignatureHeader('v=short');                            // null
  */
-export function decodeSignatureHeader(header: string | readonly string[] | undefined): Buffer | null {
+export function decodeSignatureHeader(
+  header: string | readonly string[] | undefined,
+): Buffer | null {
   // A repeated header is ambiguous: refuse it rather than guess which one counts.
   if (typeof header !== 'string') return null;
   let format: string | undefined;
@@ -47,7 +49,11 @@ export function decodeSignatureHeader(header: string | readonly string[] | undef
   if (digest === undefined || (format !== undefined && format !== 'sha256')) return null;
   let bytes: Buffer;
   if (HEX_DIGEST.test(digest)) bytes = Buffer.from(digest, 'hex');
-  else if (BASE64_DIGEST.test(digest)) bytes = Buffer.from(digest, digest.includes('-') || digest.includes('_') ? 'base64url' : 'base64');
+  else if (BASE64_DIGEST.test(digest))
+    bytes = Buffer.from(
+      digest,
+      digest.includes('-') || digest.includes('_') ? 'base64url' : 'base64',
+    );
   else return null;
   // Node's base64 decoder is lenient; insist on exactly one digest's worth of bytes.
   return bytes.length === DIGEST_BYTES ? bytes : null;
@@ -85,7 +91,11 @@ export function verifySignature(
  * signBody(Buffer.from('{}'), 'secret');           // 'format=sha256,v=<64 hex>'
  * signBody(Buffer.from('{}'), 'secret', 'base64'); // 'format=sha256,v=<44 base64>'
  */
-export function signBody(body: Uint8Array | string, secret: string, encoding: 'hex' | 'base64' = 'hex'): string {
+export function signBody(
+  body: Uint8Array | string,
+  secret: string,
+  encoding: 'hex' | 'base64' = 'hex',
+): string {
   const digest = createHmac('sha256', Buffer.from(secret, 'utf8')).update(body).digest(encoding);
   return `format=sha256,v=${digest}`;
 }

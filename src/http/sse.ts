@@ -36,15 +36,22 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
     );
     const unknown = [...projections].filter((p) => !engine.projectionNames.includes(p));
     if (unknown.length > 0) {
-      return errorResponse('bad_request', `unknown projection ${unknown.join(', ')}; known: ${engine.projectionNames.join(', ')}`);
+      return errorResponse(
+        'bad_request',
+        `unknown projection ${unknown.join(', ')}; known: ${engine.projectionNames.join(', ')}`,
+      );
     }
     const key = request.query.get('key');
     const resumeFrom = header(request, 'last-event-id') ?? request.query.get('since') ?? undefined;
     if (resumeFrom !== undefined && !/^\d+$/.test(resumeFrom)) {
-      return errorResponse('bad_request', 'Last-Event-ID / since must be a change seq (a non-negative integer)');
+      return errorResponse(
+        'bad_request',
+        'Last-Event-ID / since must be a change seq (a non-negative integer)',
+      );
     }
     const matches = (change: Change): boolean =>
-      (projections.size === 0 || projections.has(change.projection)) && (key === null || change.key === key);
+      (projections.size === 0 || projections.has(change.projection)) &&
+      (key === null || change.key === key);
     return {
       status: 200,
       headers: {
@@ -65,7 +72,9 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
           map((change): StreamMessage => ({ id: String(change.seq), text: formatChange(change) })),
         );
         // The preamble goes out once, on the first open, before any change.
-        return after === undefined ? messages.pipe(startWith<StreamMessage>({ text: PREAMBLE })) : messages;
+        return after === undefined
+          ? messages.pipe(startWith<StreamMessage>({ text: PREAMBLE }))
+          : messages;
       },
     };
   };

@@ -51,7 +51,11 @@ export function isStreamResponse(response: HttpResponse): response is StreamResp
 }
 
 /** A JSON response. */
-export function json(status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): BufferedResponse {
+export function json(
+  status: number,
+  value: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): BufferedResponse {
   return {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },

@@ -44,7 +44,11 @@ export interface WebhookHandler {
 export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
   const { engine, secrets, maxBody, logger, metrics } = options;
 
-  const refuse = (code: Parameters<typeof errorResponse>[0], message: string, warn = true): BufferedResponse => {
+  const refuse = (
+    code: Parameters<typeof errorResponse>[0],
+    message: string,
+    warn = true,
+  ): BufferedResponse => {
     metrics.webhooks.inc({ status: code });
     metrics.rejected.inc({ reason: code });
     if (warn) logger.warn({ reason: code }, `webhook refused: ${message}`);
@@ -55,11 +59,17 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
     const type = header(request, 'content-type');
     const media = type?.split(';')[0]?.trim().toLowerCase();
     if (media !== 'application/json') {
-      return refuse('unsupported_media_type', `Content-Type must be application/json, got ${type ?? 'none'}`);
+      return refuse(
+        'unsupported_media_type',
+        `Content-Type must be application/json, got ${type ?? 'none'}`,
+      );
     }
     const declared = header(request, 'content-length');
     if (declared !== undefined && Number(declared) > maxBody) {
-      return refuse('payload_too_large', `body of ${declared} bytes is over the ${maxBody}-byte limit`);
+      return refuse(
+        'payload_too_large',
+        `body of ${declared} bytes is over the ${maxBody}-byte limit`,
+      );
     }
     const signature = request.headers[SIGNATURE_HEADER];
     if (signature === undefined || signature === '') {
@@ -76,7 +86,10 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
       return refuse('payload_too_large', `body is over the ${maxBody}-byte limit`);
     }
     if (!verifySignature(body, request.headers[SIGNATURE_HEADER], secrets)) {
-      return refuse('invalid_signature', `${SIGNATURE_HEADER} does not match the body under any configured secret`);
+      return refuse(
+        'invalid_signature',
+        `${SIGNATURE_HEADER} does not match the body under any configured secret`,
+      );
     }
     try {
       const result = await engine.ingest(body);
@@ -84,7 +97,9 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
         // Authentic but unusable: keep it aside (never silently dropped), then say why.
         await engine.store
           .recordReject({ source: 'http', reason: result.code, message: result.message, body })
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not keep a refused webhook aside'));
+          .catch((error: unknown) =>
+            logger.warn({ err: error }, 'could not keep a refused webhook aside'),
+          );
         return refuse(result.code, result.message);
       }
       metrics.webhooks.inc({ status: result.status });
@@ -106,7 +121,10 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
     } catch (error) {
       if (isStoreError(error)) {
         if (error.retryable || error.code === 'store_closed') {
-          return refuse(error.code, `the store cannot take the write now (${error.message}); retry later`);
+          return refuse(
+            error.code,
+            `the store cannot take the write now (${error.message}); retry later`,
+          );
         }
         logger.error({ err: error }, 'store failure on webhook append');
         return refuse(error.code, 'the store failed to take the write');

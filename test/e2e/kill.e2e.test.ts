@@ -73,7 +73,10 @@ it(`every acknowledged delivery survives ${KILLS} SIGKILLs under load, stored on
       try {
         const response = await fetch(`${target.url}/webhooks/truto`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-truto-signature': signBody(body, SECRET) },
+          headers: {
+            'content-type': 'application/json',
+            'x-truto-signature': signBody(body, SECRET),
+          },
           body,
         });
         status = response.status;
@@ -90,7 +93,10 @@ it(`every acknowledged delivery survives ${KILLS} SIGKILLs under load, stored on
         if (server === target && killing) await restarted;
         continue;
       }
-      outcomes.set(`${status} ${outcome ?? ''}`, (outcomes.get(`${status} ${outcome ?? ''}`) ?? 0) + 1);
+      outcomes.set(
+        `${status} ${outcome ?? ''}`,
+        (outcomes.get(`${status} ${outcome ?? ''}`) ?? 0) + 1,
+      );
       if (status === 503) {
         queue.push(body);
         continue;
@@ -108,7 +114,9 @@ it(`every acknowledged delivery survives ${KILLS} SIGKILLs under load, stored on
   expect(kills).toBe(KILLS);
   // The kills did cut requests off mid-flight (otherwise this proved little).
   expect(resent).toBeGreaterThan(0);
-  console.info(`kill -9 run: ${kills} kills, ${resent} resends, outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  console.info(
+    `kill -9 run: ${kills} kills, ${resent} resends, outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+  );
   expect(await server.stop('SIGTERM')).toBe(0);
 
   // Every distinct id was acknowledged in the end (all were resent until they were).
@@ -134,7 +142,9 @@ it(`every acknowledged delivery survives ${KILLS} SIGKILLs under load, stored on
   const sqlite = new Database(db, { readonly: true });
   try {
     expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(sqlite.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM events').get()).toEqual({
+    expect(
+      sqlite.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM events').get(),
+    ).toEqual({
       n: distinct.size,
       d: distinct.size,
     });

@@ -14,7 +14,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import type { Engine } from '../../src/engine/types.js';
 import { parseWebhook } from '../../src/events/index.js';
-import { createHttpService, type HttpService, type HttpServiceOptions } from '../../src/http/server.js';
+import {
+  createHttpService,
+  type HttpService,
+  type HttpServiceOptions,
+} from '../../src/http/server.js';
 import { signBody } from '../../src/http/signature.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStore } from '../../src/store/port.js';
@@ -35,14 +39,20 @@ function capturingLogger(): { logger: Logger; waitFor(text: string): Promise<voi
     write(chunk: Buffer, _encoding, done) {
       const line = chunk.toString();
       lines.push(line);
-      for (const w of [...waiters]) if (line.includes(w.text)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of [...waiters]) {
+        if (!line.includes(w.text)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
       done();
     },
   });
   return {
     logger: pino({ level: 'warn' }, sink),
     waitFor: (text) =>
-      lines.some((l) => l.includes(text)) ? Promise.resolve() : new Promise((resolve) => waiters.push({ text, resolve })),
+      lines.some((l) => l.includes(text))
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ text, resolve })),
   };
 }
 
@@ -61,9 +71,17 @@ afterEach(async () => {
   }
 });
 
-async function start(store: EventStore, options: Partial<HttpServiceOptions> = {}): Promise<Running> {
+async function start(
+  store: EventStore,
+  options: Partial<HttpServiceOptions> = {},
+): Promise<Running> {
   const engine = await createEngine({ store });
-  const service = createHttpService({ engine, secrets: [SECRET], logger: pino({ level: 'silent' }), ...options });
+  const service = createHttpService({
+    engine,
+    secrets: [SECRET],
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
   const url = await service.listen(0, '127.0.0.1');
   const r = { engine, store, service, url };
   running.push(r);
@@ -87,7 +105,10 @@ describe('in-process service', () => {
       holder.close();
     }
     // The sender retries later, as Truto does: stored.
-    expect(await postWebhook(url, body, { secret: SECRET })).toMatchObject({ status: 200, json: { status: 'stored' } });
+    expect(await postWebhook(url, body, { secret: SECRET })).toMatchObject({
+      status: 200,
+      json: { status: 'stored' },
+    });
   });
 
   it('a prototype-pollution payload stays inert in the server process', async () => {
@@ -97,7 +118,10 @@ describe('in-process service', () => {
       '"__proto__":{"polluted":"envelope"},"constructor":{"prototype":{"polluted":"ctor"}},' +
       '"payload":{"id":"acc-pp","status":"active","__proto__":{"polluted":"payload","usable":false},' +
       '"constructor":{"prototype":{"polluted":"payload-ctor"}}}}';
-    expect(await postWebhook(url, body, { secret: SECRET })).toMatchObject({ status: 200, json: { status: 'stored' } });
+    expect(await postWebhook(url, body, { secret: SECRET })).toMatchObject({
+      status: 200,
+      json: { status: 'stored' },
+    });
     await engine.catchUp();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('polluted');
@@ -112,7 +136,11 @@ describe('in-process service', () => {
   });
 
   it('cuts off a sender that trickles its headers (headersTimeout) or its body (requestTimeout)', async () => {
-    const { url } = await start(createMemoryEventStore(), { headersTimeout: 300, requestTimeout: 600, timeoutCheckInterval: 50 });
+    const { url } = await start(createMemoryEventStore(), {
+      headersTimeout: 300,
+      requestTimeout: 600,
+      timeoutCheckInterval: 50,
+    });
     const { port } = new URL(url);
     const trickle = (head: string, drip: string): Promise<string> =>
       new Promise((resolve) => {
@@ -144,43 +172,79 @@ describe('in-process service', () => {
     client.close();
   });
 
-  it('cuts off a change-stream client that does not read, instead of buffering without bound', async () => {
+  it('a long replay reaches a reading client whole; a client that does not read is cut off', async () => {
     const capture = capturingLogger();
     const store = createMemoryEventStore();
     const engine = await createEngine({ store, live: false });
-    // 20 000 changes (~ 15 MB of SSE) journalled before the client connects.
-    const bodies = Array.from({ length: 20_000 }, (_, i) => accountEvent(`slow-${i}`, 'integrated_account:created', { id: `slow-${i}` }));
-    await engine.append(bodies.map((b) => {
-      const parsed = parseWebhook(b);
-      if (!parsed.ok) throw new Error(parsed.message);
-      const e = parsed.event;
-      return { id: e.id, type: e.type, stream: e.stream, sourceTime: e.sourceTime, data: e.data, body: e.body, skipped: e.skipped };
-    }));
+    // 20 000 changes (~ 15 MB of SSE) journalled before the clients connect.
+    const bodies = Array.from({ length: 20_000 }, (_, i) =>
+      accountEvent(`slow-${i}`, 'integrated_account:created', { id: `slow-${i}` }),
+    );
+    await engine.append(
+      bodies.map((b) => {
+        const parsed = parseWebhook(b);
+        if (!parsed.ok) throw new Error(parsed.message);
+        const e = parsed.event;
+        return {
+          id: e.id,
+          type: e.type,
+          stream: e.stream,
+          sourceTime: e.sourceTime,
+          data: e.data,
+          body: e.body,
+          skipped: e.skipped,
+        };
+      }),
+    );
     await engine.catchUp();
-    const service = createHttpService({ engine, secrets: [SECRET], logger: capture.logger, sseMaxBufferedBytes: 256 * 1024 });
+    const service = createHttpService({
+      engine,
+      secrets: [SECRET],
+      logger: capture.logger,
+      sseMaxBufferedBytes: 64 * 1024,
+      sseDrainTimeoutMs: 300,
+    });
     const url = await service.listen(0, '127.0.0.1');
     running.push({ engine, store, service, url });
-    const client = await connectSse(`${url}/changes?since=0`);
-    client.response.pause();
+
+    // A reader: the replay pauses whenever its buffer is full and resumes from the last id.
+    const reader = await connectSse(`${url}/changes?since=0&projection=accounts`);
+    await reader.waitFor(
+      (f) => f.event === 'change' && JSON.parse(f.data!).eventId === 'slow-19999',
+    );
+    reader.close();
+    const read = changesIn(reader.frames);
+    expect(read).toHaveLength(20_000);
+    expect(new Set(read.map((c) => c.eventId)).size).toBe(20_000);
+    const seqs = read.map((c) => c.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+
+    // A client that stops reading is cut off once it fails to drain in time.
+    const stalled = await connectSse(`${url}/changes?since=0`);
+    stalled.response.pause();
     await capture.waitFor('not keeping up: cut off');
-    client.response.resume();
-    await client.ended;
-    // It got a prefix of the journal, in order; it resumes from its last id with Last-Event-ID.
-    const got = changesIn(client.frames);
+    stalled.response.resume();
+    await stalled.ended;
+    const got = changesIn(stalled.frames);
     expect(got.length).toBeLessThan(20_000);
-    const resumed = await connectSse(`${url}/changes?projection=accounts`, { 'last-event-id': got.at(-1)?.id ?? '0' });
-    await resumed.waitFor((f) => f.event === 'change' && JSON.parse(f.data!).eventId === 'slow-19999');
+    // It resumes from its last id with Last-Event-ID and misses nothing.
+    const resumed = await connectSse(`${url}/changes`, { 'last-event-id': got.at(-1)?.id ?? '0' });
+    await resumed.waitFor(
+      (f) => f.event === 'change' && JSON.parse(f.data!).eventId === 'slow-19999',
+    );
     resumed.close();
     const all = [...got, ...changesIn(resumed.frames)].filter((c) => c.projection === 'accounts');
-    expect(new Set(all.map((c) => c.eventId)).size).toBe(20_000);
     expect(all).toHaveLength(20_000);
+    expect(new Set(all.map((c) => c.eventId)).size).toBe(20_000);
   });
 
   it('closes gracefully: stops accepting, finishes the request in flight, ends change streams', async () => {
     const r = await start(createMemoryEventStore());
     const sse = await connectSse(`${r.url}/changes`);
     await sse.waitFor((f) => f.comments.includes(' connected'));
-    const body = Buffer.from(accountEvent('acc-inflight', 'integrated_account:created', { id: 'inflight-1' }));
+    const body = Buffer.from(
+      accountEvent('acc-inflight', 'integrated_account:created', { id: 'inflight-1' }),
+    );
     const { port } = new URL(r.url);
     // A request in flight: headers and half the body sent.
     const socket = connect(Number(port), '127.0.0.1');

@@ -30,7 +30,11 @@ async function postAccounts(prefix: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const id = `${prefix}-evt-${i}`;
-    const response = await postWebhook(served.url, accountEvent(`${prefix}-acc-${i}`, 'integrated_account:created', { id }), { secret: SECRET });
+    const response = await postWebhook(
+      served.url,
+      accountEvent(`${prefix}-acc-${i}`, 'integrated_account:created', { id }),
+      { secret: SECRET },
+    );
     expect(response.status).toBe(200);
     ids.push(id);
   }
@@ -38,7 +42,11 @@ async function postAccounts(prefix: string, n: number): Promise<string[]> {
 }
 
 function awaitEvents(client: SseClient, eventIds: readonly string[]): Promise<unknown> {
-  return Promise.all(eventIds.map((id) => client.waitFor((f) => f.event === 'change' && JSON.parse(f.data ?? '{}').eventId === id)));
+  return Promise.all(
+    eventIds.map((id) =>
+      client.waitFor((f) => f.event === 'change' && JSON.parse(f.data ?? '{}').eventId === id),
+    ),
+  );
 }
 
 describe('GET /changes', () => {
@@ -73,13 +81,19 @@ describe('GET /changes', () => {
     expect(all.every((c) => c.id === String(c.seq) && c.projection === 'accounts')).toBe(true);
     // Every posted event's change arrived exactly once.
     const eventIds = all.map((c) => c.eventId);
-    for (const id of [...phaseA, ...phaseB, ...phaseC]) expect(eventIds.filter((e) => e === id), id).toHaveLength(1);
+    for (const id of [...phaseA, ...phaseB, ...phaseC])
+      expect(
+        eventIds.filter((e) => e === id),
+        id,
+      ).toHaveLength(1);
 
     // No gap: a full replay from the start holds exactly the same changes up to the last one seen.
     const replay = await connectSse(`${base}&since=0`);
     await replay.waitFor((f) => f.id === String(seqs.at(-1)));
     replay.close();
-    const replayed = changesIn(replay.frames).filter((c) => c.seq >= seqs[0]! && c.seq <= seqs.at(-1)!);
+    const replayed = changesIn(replay.frames).filter(
+      (c) => c.seq >= seqs[0]! && c.seq <= seqs.at(-1)!,
+    );
     expect(replayed.map((c) => c.seq)).toEqual(seqs);
   });
 
@@ -87,12 +101,23 @@ describe('GET /changes', () => {
     const byKey = await connectSse(`${served.url}/changes?projection=accounts&key=k-acc-3`);
     const byList = await connectSse(`${served.url}/changes?projection=runs,accounts`);
     const runsOnly = await connectSse(`${served.url}/changes?projection=runs`);
-    await Promise.all([byKey.waitFor(connected), byList.waitFor(connected), runsOnly.waitFor(connected)]);
+    await Promise.all([
+      byKey.waitFor(connected),
+      byList.waitFor(connected),
+      runsOnly.waitFor(connected),
+    ]);
     const ids = await postAccounts('k', 5);
     await awaitEvents(byList, ids);
     await byKey.waitFor((f) => f.event === 'change');
     // A marker every stream sees: the account key stream gets one more change for k-acc-3.
-    await postWebhook(served.url, accountEvent('k-acc-3', 'integrated_account:active', { id: 'k-marker', createdAt: '2030-01-01T00:00:00Z' }), { secret: SECRET });
+    await postWebhook(
+      served.url,
+      accountEvent('k-acc-3', 'integrated_account:active', {
+        id: 'k-marker',
+        createdAt: '2030-01-01T00:00:00Z',
+      }),
+      { secret: SECRET },
+    );
     await byKey.waitFor((f) => f.event === 'change' && JSON.parse(f.data!).eventId === 'k-marker');
     await byList.waitFor((f) => f.event === 'change' && JSON.parse(f.data!).eventId === 'k-marker');
     for (const c of [byKey, byList, runsOnly]) c.close();

@@ -8,8 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/http/signature.js';
+import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { accountEvent } from '../http/support/webhooks.js';
-import { getJson, postWebhook, runCli, startServe, waitCaughtUp, type Served } from '../http/support/serve.js';
+import {
+  getJson,
+  postWebhook,
+  runCli,
+  startServe,
+  waitCaughtUp,
+  type Served,
+} from '../http/support/serve.js';
 
 const SECRET = 'e2e-secret-new';
 const OLD_SECRET = 'e2e-secret-old';
@@ -19,7 +27,16 @@ let served: Served;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'truto-serve-'));
-  served = await startServe(['--port', '0', '--db', join(dir, 'log.db'), '--secret', OLD_SECRET, '--secret', SECRET]);
+  served = await startServe([
+    '--port',
+    '0',
+    '--db',
+    join(dir, 'log.db'),
+    '--secret',
+    OLD_SECRET,
+    '--secret',
+    SECRET,
+  ]);
 });
 afterAll(async () => {
   expect(await served.stop('SIGTERM')).toBe(0);
@@ -34,20 +51,40 @@ describe('webhook statuses', () => {
   it('200 stored, 200 duplicate, 200 conflict', async () => {
     const body = accountEvent('acc-s1', 'integrated_account:created', { id: 'st-1' });
     const stored = await postWebhook(served.url, body, { secret: SECRET });
-    expect(stored).toMatchObject({ status: 200, json: { status: 'stored', id: 'st-1', projected: true } });
+    expect(stored).toMatchObject({
+      status: 200,
+      json: { status: 'stored', id: 'st-1', projected: true },
+    });
     const duplicate = await postWebhook(served.url, body, { secret: SECRET });
-    expect(duplicate).toMatchObject({ status: 200, json: { status: 'duplicate', id: 'st-1', position: stored.json.position } });
-    const conflict = await postWebhook(served.url, accountEvent('acc-s1', 'integrated_account:active', { id: 'st-1' }), { secret: SECRET });
+    expect(duplicate).toMatchObject({
+      status: 200,
+      json: { status: 'duplicate', id: 'st-1', position: stored.json.position },
+    });
+    const conflict = await postWebhook(
+      served.url,
+      accountEvent('acc-s1', 'integrated_account:active', { id: 'st-1' }),
+      { secret: SECRET },
+    );
     expect(conflict).toMatchObject({ status: 200, json: { status: 'conflict', id: 'st-1' } });
   });
 
   it('200 for an unknown event name and for a payload failing its schema (stored, not projected)', async () => {
-    const unknown = JSON.stringify({ id: 'unk-1', event: 'shiny:new', created_at: '2024-09-10 12:00:00', payload: { foo: 'bar' } });
+    const unknown = JSON.stringify({
+      id: 'unk-1',
+      event: 'shiny:new',
+      created_at: '2024-09-10 12:00:00',
+      payload: { foo: 'bar' },
+    });
     expect(await postWebhook(served.url, unknown, { secret: SECRET })).toMatchObject({
       status: 200,
       json: { status: 'stored', projected: false, reason: 'unknown_type' },
     });
-    const invalid = JSON.stringify({ id: 'inv-1', event: 'sync_job_run:completed', created_at: '2024-09-10 12:00:00', payload: { status: 'x' } });
+    const invalid = JSON.stringify({
+      id: 'inv-1',
+      event: 'sync_job_run:completed',
+      created_at: '2024-09-10 12:00:00',
+      payload: { status: 'x' },
+    });
     expect(await postWebhook(served.url, invalid, { secret: SECRET })).toMatchObject({
       status: 200,
       json: { status: 'stored', projected: false, reason: 'invalid_payload' },
@@ -56,15 +93,25 @@ describe('webhook statuses', () => {
 
   it('200 for either configured secret (rotation), hex or base64', async () => {
     const a = accountEvent('acc-rot');
-    expect((await postWebhook(served.url, a, { signature: signBody(a, OLD_SECRET, 'base64') })).status).toBe(200);
+    expect(
+      (await postWebhook(served.url, a, { signature: signBody(a, OLD_SECRET, 'base64') })).status,
+    ).toBe(200);
     const b = accountEvent('acc-rot');
-    expect((await postWebhook(served.url, b, { signature: signBody(b, SECRET, 'hex').replace('format=sha256,', '') })).status).toBe(200);
+    expect(
+      (
+        await postWebhook(served.url, b, {
+          signature: signBody(b, SECRET, 'hex').replace('format=sha256,', ''),
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('duplicate ×3 concurrent: all 200, stored once', async () => {
     const before = (await stats()).store.events;
     const body = accountEvent('acc-dup3', 'integrated_account:created', { id: 'dup3-1' });
-    const results = await Promise.all([1, 2, 3].map(() => postWebhook(served.url, body, { secret: SECRET })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => postWebhook(served.url, body, { secret: SECRET })),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(results.map((r) => r.json.status).sort()).toEqual(['duplicate', 'duplicate', 'stored']);
     expect(new Set(results.map((r) => r.json.position)).size).toBe(1);
@@ -97,11 +144,16 @@ describe('webhook statuses', () => {
   it('415 without application/json', async () => {
     const body = accountEvent('acc-415');
     for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
-      const response = await postWebhook(served.url, body, { secret: SECRET, headers: { 'content-type': type } });
+      const response = await postWebhook(served.url, body, {
+        secret: SECRET,
+        headers: { 'content-type': type },
+      });
       expect(response).toMatchObject({ status: 415, json: { error: 'unsupported_media_type' } });
     }
     // fetch sends text/plain for a string body unless told otherwise; none at all is 415 too.
-    const raw = await rawPost(served.url, Buffer.from(body), { 'x-truto-signature': signBody(body, SECRET) });
+    const raw = await rawPost(served.url, Buffer.from(body), {
+      'x-truto-signature': signBody(body, SECRET),
+    });
     expect(raw.status).toBe(415);
   });
 
@@ -110,7 +162,10 @@ describe('webhook statuses', () => {
     const cases: [string, string][] = [
       ['{"id":"bad-1","event":"integrated_account:created",', 'invalid_json'],
       ['"just a string"', 'not_an_object'],
-      ['{"event":"integrated_account:created","created_at":"2024-09-10 12:00:00","payload":{}}', 'missing_id'],
+      [
+        '{"event":"integrated_account:created","created_at":"2024-09-10 12:00:00","payload":{}}',
+        'missing_id',
+      ],
       ['{"id":"bad-2","created_at":"2024-09-10 12:00:00","payload":{}}', 'missing_event'],
       ['{"id":"bad-3","event":"integrated_account:created","payload":{}}', 'missing_created_at'],
     ];
@@ -131,11 +186,19 @@ describe('webhook statuses', () => {
       '"__proto__":{"polluted":"envelope"},"constructor":{"prototype":{"polluted":"ctor"}},' +
       '"payload":{"id":"acc-pp","tenant_id":"t-pp","status":"active","__proto__":{"polluted":"payload","status":"deleted"},' +
       '"constructor":{"prototype":{"polluted":"payload-ctor"}},"integration":{"name":"hubspot","__proto__":{"polluted":1}}}}';
-    expect(await postWebhook(served.url, body, { secret: SECRET })).toMatchObject({ status: 200, json: { status: 'stored' } });
+    expect(await postWebhook(served.url, body, { secret: SECRET })).toMatchObject({
+      status: 200,
+      json: { status: 'stored' },
+    });
     await waitCaughtUp(served.url);
     const account = await getJson(served.url, '/accounts/acc-pp');
     expect(account.status).toBe(200);
-    expect(account.json).toMatchObject({ id: 'acc-pp', status: 'active', tenantId: 't-pp', integration: 'hubspot' });
+    expect(account.json).toMatchObject({
+      id: 'acc-pp',
+      status: 'active',
+      tenantId: 't-pp',
+      integration: 'hubspot',
+    });
     expect(account.json).not.toHaveProperty('polluted');
     // Were Object.prototype polluted in the server, every fresh object would carry `polluted`:
     // a filter on it would then match every account. It matches none.
@@ -164,13 +227,17 @@ describe('webhook statuses', () => {
 
   it('413 for 12 MB chunked bodies, memory flat, other requests unaffected', async () => {
     const rssBefore = await rss(served.url);
-    const outcomes = await Promise.all([1, 2, 3, 4].map(() => chunkedFlood(served.url, 12 * 1024 * 1024)));
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4].map(() => chunkedFlood(served.url, 12 * 1024 * 1024)),
+    );
     expect(outcomes.map((o) => o.status)).toEqual([413, 413, 413, 413]);
     const rssAfter = await rss(served.url);
     // Four 12 MB bodies buffered would add ≥ 48 MB; the server keeps at most 1 MiB of each.
     expect(rssAfter - rssBefore).toBeLessThan(24 * 1024 * 1024);
     expect((await getJson(served.url, '/health')).status).toBe(200);
-    expect((await postWebhook(served.url, accountEvent('acc-after-413'), { secret: SECRET })).status).toBe(200);
+    expect(
+      (await postWebhook(served.url, accountEvent('acc-after-413'), { secret: SECRET })).status,
+    ).toBe(200);
   });
 });
 
@@ -186,22 +253,41 @@ describe('read API', () => {
       expect((await postWebhook(served.url, body, { secret: SECRET })).status).toBe(200);
     }
     await waitCaughtUp(served.url);
-    expect((await getJson(served.url, `/accounts/${id}`)).json).toMatchObject({ status: 'needs_reauth', usable: false });
-    expect((await getJson(served.url, `/accounts/${id}?at=2024-09-02T12:00:00Z`)).json).toMatchObject({ status: 'active' });
-    expect((await getJson(served.url, `/accounts/${id}?at=${Date.UTC(2024, 8, 1, 6)}`)).json).toMatchObject({ status: 'connecting' });
+    expect((await getJson(served.url, `/accounts/${id}`)).json).toMatchObject({
+      status: 'needs_reauth',
+      usable: false,
+    });
+    expect(
+      (await getJson(served.url, `/accounts/${id}?at=2024-09-02T12:00:00Z`)).json,
+    ).toMatchObject({ status: 'active' });
+    expect(
+      (await getJson(served.url, `/accounts/${id}?at=${Date.UTC(2024, 8, 1, 6)}`)).json,
+    ).toMatchObject({ status: 'connecting' });
     expect((await getJson(served.url, `/accounts/${id}?at=2024-08-01`)).status).toBe(404);
     expect((await getJson(served.url, '/accounts/does-not-exist')).status).toBe(404);
-    const byTenant = await getJson(served.url, '/accounts?tenant=tenant-read&status=needs_reauth&usable=false');
+    const byTenant = await getJson(
+      served.url,
+      '/accounts?tenant=tenant-read&status=needs_reauth&usable=false',
+    );
     expect(byTenant.json.items.map((a: { id: string }) => a.id)).toEqual([id]);
     const page = await getJson(served.url, '/accounts?limit=1');
     expect(page.json.items).toHaveLength(1);
     expect(typeof page.json.next).toBe('string');
-    const next = await getJson(served.url, `/accounts?limit=1&after=${encodeURIComponent(page.json.next)}`);
+    const next = await getJson(
+      served.url,
+      `/accounts?limit=1&after=${encodeURIComponent(page.json.next)}`,
+    );
     expect(next.json.items[0].id > page.json.items[0].id).toBe(true);
-    expect((await getJson(served.url, '/runs?account=acc-read')).json).toEqual({ items: [], next: null });
+    expect((await getJson(served.url, '/runs?account=acc-read')).json).toEqual({
+      items: [],
+      next: null,
+    });
     expect((await getJson(served.url, '/runs/nope')).status).toBe(404);
     expect((await getJson(served.url, '/account-sync/acc-read')).status).toBe(404);
-    expect((await getJson(served.url, '/records?account=acc-read')).json).toEqual({ items: [], next: null });
+    expect((await getJson(served.url, '/records?account=acc-read')).json).toEqual({
+      items: [],
+      next: null,
+    });
     expect((await getJson(served.url, '/accounts?limit=-1')).status).toBe(400);
     expect((await getJson(served.url, '/nowhere')).status).toBe(404);
   });
@@ -215,17 +301,40 @@ describe('read API', () => {
     expect(text).toMatch(/truto_state_projection_lag\{projection="runs"\} \d+/);
     expect(text).toMatch(/truto_state_projection_position\{projection="accounts"\} \d+/);
     expect(text).toMatch(/truto_state_dead_letters\{projection="accounts"\} 0/);
-    expect(text).toMatch(/truto_state_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/webhooks\/truto",status="200"\}/);
+    expect(text).toMatch(
+      /truto_state_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/webhooks\/truto",status="200"\}/,
+    );
   });
 });
 
 describe('start-up rules', () => {
   it('refuses a non-loopback host without a token; serves it with one, token required', async () => {
     const db = join(dir, 'open.db');
-    const refused = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--db', db, '--secret', 's']);
+    const refused = await runCli([
+      'serve',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--secret',
+      's',
+    ]);
     expect(refused.code).toBe(64);
     expect(refused.stderr).toMatch(/token/);
-    const guarded = await startServe(['--host', '0.0.0.0', '--port', '0', '--db', db, '--secret', 's', '--api-token', 'tok']);
+    const guarded = await startServe([
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--secret',
+      's',
+      '--api-token',
+      'tok',
+    ]);
     try {
       const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
       expect((await getJson(base, '/accounts')).status).toBe(401);
@@ -239,14 +348,30 @@ describe('start-up rules', () => {
   });
 
   it('rejects bad options with a usage error', async () => {
-    expect((await runCli(['serve', '--max-body', 'lots', '--db', join(dir, 'x.db')])).code).toBe(64);
+    expect((await runCli(['serve', '--max-body', 'lots', '--db', join(dir, 'x.db')])).code).toBe(
+      64,
+    );
     expect((await runCli(['serve', '--port', '70000', '--db', join(dir, 'x.db')])).code).toBe(64);
   });
 
   it('honours --max-body', async () => {
-    const small = await startServe(['--port', '0', '--db', join(dir, 'small.db'), '--secret', 's', '--max-body', '1kb']);
+    const small = await startServe([
+      '--port',
+      '0',
+      '--db',
+      join(dir, 'small.db'),
+      '--secret',
+      's',
+      '--max-body',
+      '1kb',
+    ]);
     try {
-      const body = JSON.stringify({ id: 'big', event: 'test', created_at: '2024-09-10 12:00:00', payload: { pad: 'x'.repeat(1100) } });
+      const body = JSON.stringify({
+        id: 'big',
+        event: 'test',
+        created_at: '2024-09-10 12:00:00',
+        payload: { pad: 'x'.repeat(1100) },
+      });
       expect((await postWebhook(small.url, body, { secret: 's' })).status).toBe(413);
       expect((await postWebhook(small.url, accountEvent('a'), { secret: 's' })).status).toBe(200);
     } finally {
@@ -255,15 +380,74 @@ describe('start-up rules', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('SIGTERM under load: stops, exits 0, and every acknowledged delivery is stored', async () => {
+    const db = join(dir, 'term.db');
+    const server = await startServe([
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--secret',
+      's',
+      '--log-level',
+      'warn',
+    ]);
+    const bodies = Array.from({ length: 400 }, (_, i) =>
+      accountEvent(`term-${i}`, 'integrated_account:created', { id: `term-${i}` }),
+    );
+    let acked = 0;
+    let signalled = false;
+    const ackedIds: string[] = [];
+    const statuses: number[] = [];
+    const results = await Promise.allSettled(
+      bodies.map(async (body) => {
+        const response = await postWebhook(server.url, body, { secret: 's' });
+        if (response.status === 200) {
+          ackedIds.push(String(response.json.id));
+          acked += 1;
+          if (acked === 50 && !signalled) {
+            signalled = true;
+            server.child.kill('SIGTERM');
+          }
+        }
+        statuses.push(response.status);
+      }),
+    );
+    // Whatever was answered is a 200, or a 503 while the store closes: never another status.
+    // (Requests after the listener closed fail to connect: not acknowledged, so resent by Truto.)
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(await server.exited).toBe(0);
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(50);
+    // Every acknowledged one is stored (and possibly some whose answer the sender never got).
+    const store = createSqliteEventStore({ path: db });
+    try {
+      for (const id of ackedIds) expect(await store.readEvent(id), id).toBeDefined();
+    } finally {
+      await store.close();
+    }
+    const verify = await runCli(['verify', '--db', db]);
+    expect(verify.code, verify.stdout).toBe(0);
+  });
+});
+
 /** A POST through node:http, for headers fetch will not send as given. */
-function rawPost(base: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function rawPost(
+  base: string,
+  body: Buffer,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     // No keep-alive: a lying Content-Length must not leave the connection to the next test.
-    const req = request(`${base}/webhooks/truto`, { method: 'POST', headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      `${base}/webhooks/truto`,
+      { method: 'POST', headers, agent: false },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -274,7 +458,11 @@ function rawPost(base: string, body: Buffer, headers: Record<string, string>): P
  * when the answer arrives; with `pauseAfter`, stops sending after that many bytes and only waits
  * for the answer. Resolves with the status and how much had been sent by then.
  */
-function chunkedFlood(base: string, total: number, pauseAfter = total): Promise<{ status: number; sentBeforeAnswer: number }> {
+function chunkedFlood(
+  base: string,
+  total: number,
+  pauseAfter = total,
+): Promise<{ status: number; sentBeforeAnswer: number }> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
@@ -282,7 +470,11 @@ function chunkedFlood(base: string, total: number, pauseAfter = total): Promise<
     const req = request(`${base}/webhooks/truto`, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'application/json', 'x-truto-signature': 'v=' + 'a'.repeat(64), 'transfer-encoding': 'chunked' },
+      headers: {
+        'content-type': 'application/json',
+        'x-truto-signature': 'v=' + 'a'.repeat(64),
+        'transfer-encoding': 'chunked',
+      },
     });
     req.on('response', (res) => {
       answered = true;

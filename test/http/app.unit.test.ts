@@ -15,7 +15,7 @@ import { accountEvent, getRequest, SECRET, webhookRequest } from './support/webh
 const logger = pino({ level: 'silent' });
 
 function buffered(response: HttpResponse): BufferedResponse {
-  if ('stream' in response) throw new Error('expected a buffered response');
+  if ('open' in response) throw new Error('expected a buffered response');
   return response;
 }
 function bodyOf(response: HttpResponse): Record<string, unknown> {
@@ -52,29 +52,62 @@ describe('POST /webhooks/truto', () => {
   });
 
   it('200 for an authentic unknown event or an invalid payload: stored, not projected, with the reason', async () => {
-    const unknown = JSON.stringify({ id: 'u-1', event: 'brand_new:thing', created_at: '2024-09-10 12:00:00', payload: { x: 1 } });
+    const unknown = JSON.stringify({
+      id: 'u-1',
+      event: 'brand_new:thing',
+      created_at: '2024-09-10 12:00:00',
+      payload: { x: 1 },
+    });
     const response = await app.handle(webhookRequest(unknown));
     expect(response.status).toBe(200);
-    expect(bodyOf(response)).toEqual({ status: 'stored', id: 'u-1', position: 1, projected: false, reason: 'unknown_type' });
-    const invalid = JSON.stringify({ id: 'i-1', event: 'integrated_account:active', created_at: '2024-09-10 12:00:00', payload: { status: 'active' } });
+    expect(bodyOf(response)).toEqual({
+      status: 'stored',
+      id: 'u-1',
+      position: 1,
+      projected: false,
+      reason: 'unknown_type',
+    });
+    const invalid = JSON.stringify({
+      id: 'i-1',
+      event: 'integrated_account:active',
+      created_at: '2024-09-10 12:00:00',
+      payload: { status: 'active' },
+    });
     const invalidResponse = await app.handle(webhookRequest(invalid));
     expect(invalidResponse.status).toBe(200);
-    expect(bodyOf(invalidResponse)).toMatchObject({ status: 'stored', projected: false, reason: 'invalid_payload' });
+    expect(bodyOf(invalidResponse)).toMatchObject({
+      status: 'stored',
+      projected: false,
+      reason: 'invalid_payload',
+    });
     expect((await engine.store.stats()).events).toBe(2);
   });
 
   it('accepts a charset on application/json and any configured secret (rotation), hex or base64', async () => {
     const body = accountEvent('acc-2');
-    const request = webhookRequest(body, { secret: 'old-secret', contentType: 'application/json; charset=utf-8' });
+    const request = webhookRequest(body, {
+      secret: 'old-secret',
+      contentType: 'application/json; charset=utf-8',
+    });
     expect((await app.handle(request)).status).toBe(200);
-    const signedForAnother = webhookRequest(accountEvent('acc-2'), { signature: signBody(accountEvent('acc-2'), SECRET) });
+    const signedForAnother = webhookRequest(accountEvent('acc-2'), {
+      signature: signBody(accountEvent('acc-2'), SECRET),
+    });
     expect((await app.handle(signedForAnother)).status).toBe(401);
     const body2 = accountEvent('acc-3');
-    expect((await app.handle(webhookRequest(body2, { signature: signBody(body2, SECRET, 'base64') }))).status).toBe(200);
+    expect(
+      (await app.handle(webhookRequest(body2, { signature: signBody(body2, SECRET, 'base64') })))
+        .status,
+    ).toBe(200);
   });
 
   it('415 without application/json', async () => {
-    for (const contentType of [null, 'text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
+    for (const contentType of [
+      null,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/jsonx',
+    ]) {
       const response = await app.handle(webhookRequest(accountEvent('acc-1'), { contentType }));
       expect(response.status, String(contentType)).toBe(415);
       expect(bodyOf(response).error).toBe('unsupported_media_type');
@@ -83,9 +116,17 @@ describe('POST /webhooks/truto', () => {
   });
 
   it('413 over the limit, declared or not', async () => {
-    const big = JSON.stringify({ id: 'b', event: 'test', created_at: '2024-09-10 12:00:00', payload: { pad: 'x'.repeat(5000) } });
+    const big = JSON.stringify({
+      id: 'b',
+      event: 'test',
+      created_at: '2024-09-10 12:00:00',
+      payload: { pad: 'x'.repeat(5000) },
+    });
     const declared = webhookRequest(big);
-    const withLength = { ...declared, headers: { ...declared.headers, 'content-length': String(Buffer.byteLength(big)) } };
+    const withLength = {
+      ...declared,
+      headers: { ...declared.headers, 'content-length': String(Buffer.byteLength(big)) },
+    };
     expect(app.prepare({ ...withLength, body: undefined as never }).kind).toBe('respond');
     expect((await app.handle(withLength)).status).toBe(413);
     const undeclared = await app.handle(webhookRequest(big));
@@ -121,7 +162,10 @@ describe('POST /webhooks/truto', () => {
       ['{"event":"integrated_account:created","created_at":"2024-09-10 12:00:00"}', 'missing_id'],
       ['{"id":"x","created_at":"2024-09-10 12:00:00"}', 'missing_event'],
       ['{"id":"x","event":"integrated_account:created"}', 'missing_created_at'],
-      ['{"id":"x","event":"integrated_account:created","created_at":"yesterday"}', 'invalid_created_at'],
+      [
+        '{"id":"x","event":"integrated_account:created","created_at":"yesterday"}',
+        'invalid_created_at',
+      ],
     ];
     for (const [body, code] of cases) {
       const response = await app.handle(webhookRequest(body));
@@ -151,7 +195,9 @@ describe('read API', () => {
   async function seed(): Promise<void> {
     const bodies = [
       accountEvent('acc-a', 'integrated_account:created', { payload: { tenant_id: 't1' } }),
-      accountEvent('acc-b', 'integrated_account:created', { payload: { tenant_id: 't2', integration: { name: 'hubspot' } } }),
+      accountEvent('acc-b', 'integrated_account:created', {
+        payload: { tenant_id: 't2', integration: { name: 'hubspot' } },
+      }),
       accountEvent('acc-c', 'integrated_account:created', { payload: { tenant_id: 't1' } }),
     ];
     for (const b of bodies) expect((await app.handle(webhookRequest(b))).status).toBe(200);
@@ -172,7 +218,9 @@ describe('read API', () => {
     expect((byTenant.items as { id: string }[]).map((a) => a.id)).toEqual(['acc-a', 'acc-c']);
     const usable = bodyOf(await app.handle(getRequest('/accounts?usable=true')));
     expect((usable.items as { id: string }[]).map((a) => a.id)).toEqual(['acc-a']);
-    const hubspot = bodyOf(await app.handle(getRequest('/accounts?integration=hubspot&status=connecting')));
+    const hubspot = bodyOf(
+      await app.handle(getRequest('/accounts?integration=hubspot&status=connecting')),
+    );
     expect((hubspot.items as { id: string }[]).map((a) => a.id)).toEqual(['acc-b']);
     const page1 = bodyOf(await app.handle(getRequest('/accounts?limit=2')));
     expect((page1.items as unknown[]).length).toBe(2);
@@ -180,7 +228,12 @@ describe('read API', () => {
     const page2 = bodyOf(await app.handle(getRequest('/accounts?limit=2&after=acc-b')));
     expect((page2.items as { id: string }[]).map((a) => a.id)).toEqual(['acc-c']);
     expect(page2.next).toBeNull();
-    for (const bad of ['/accounts?limit=0', '/accounts?limit=x', '/accounts?usable=maybe', '/accounts?status=a&status=b']) {
+    for (const bad of [
+      '/accounts?limit=0',
+      '/accounts?limit=x',
+      '/accounts?usable=maybe',
+      '/accounts?status=a&status=b',
+    ]) {
       expect((await app.handle(getRequest(bad))).status, bad).toBe(400);
     }
   });
@@ -201,13 +254,23 @@ describe('read API', () => {
 
   it('needs the bearer token when one is set; /health stays open', async () => {
     const guarded = createApp({ engine, secrets: [SECRET], logger, apiToken: 'tok-123' });
-    for (const path of ['/accounts', '/accounts/x', '/runs', '/records', '/stats', '/metrics', '/changes']) {
+    for (const path of [
+      '/accounts',
+      '/accounts/x',
+      '/runs',
+      '/records',
+      '/stats',
+      '/metrics',
+      '/changes',
+    ]) {
       const denied = await guarded.handle(getRequest(path));
       expect(denied.status, path).toBe(401);
       const wrong = await guarded.handle(getRequest(path, { authorization: 'Bearer tok-124' }));
       expect(wrong.status, path).toBe(401);
     }
-    expect((await guarded.handle(getRequest('/accounts', { authorization: 'Bearer tok-123' }))).status).toBe(200);
+    expect(
+      (await guarded.handle(getRequest('/accounts', { authorization: 'Bearer tok-123' }))).status,
+    ).toBe(200);
     expect((await guarded.handle(getRequest('/health'))).status).toBe(200);
     // The webhook is authenticated by its signature, not the token.
     expect((await guarded.handle(webhookRequest(accountEvent('acc-z')))).status).toBe(200);
@@ -221,15 +284,73 @@ describe('read API', () => {
 
   it('serves runs, account-sync, records, stats and health', async () => {
     await seed();
-    expect(bodyOf(await app.handle(getRequest('/runs?account=acc-a')))).toEqual({ items: [], next: null });
+    expect(bodyOf(await app.handle(getRequest('/runs?account=acc-a')))).toEqual({
+      items: [],
+      next: null,
+    });
     expect((await app.handle(getRequest('/runs/r-1'))).status).toBe(404);
     expect((await app.handle(getRequest('/account-sync/acc-a'))).status).toBe(404);
-    expect(bodyOf(await app.handle(getRequest('/records?account=acc-a')))).toEqual({ items: [], next: null });
+    expect(bodyOf(await app.handle(getRequest('/records?account=acc-a')))).toEqual({
+      items: [],
+      next: null,
+    });
     const stats = bodyOf(await app.handle(getRequest('/stats')));
     expect(stats).toMatchObject({ head: 4, store: { events: 4 } });
     const health = bodyOf(await app.handle(getRequest('/health')));
     expect(health).toMatchObject({ status: 'ok', store: { ok: true, kind: 'memory' } });
-    expect(health.projections).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'accounts', lag: 0 })]));
+    expect(health.projections).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'accounts', lag: 0 })]),
+    );
+  });
+
+  it('serves a run, its account sync health and record counts (keys with a slash)', async () => {
+    const run = (event: string, status: string, at: string) =>
+      JSON.stringify({
+        id: `run-evt-${event}`,
+        event,
+        created_at: at,
+        payload: { id: 'run-1', sync_job_id: 'job-1', integrated_account_id: 'acc-r', status },
+      });
+    const record = JSON.stringify({
+      id: 'rec-evt-1',
+      event: 'record:created',
+      created_at: '2024-09-10T12:05:00Z',
+      payload: { id: 'contact-1', integrated_account_id: 'acc-r', resource: 'crm/contacts' },
+    });
+    for (const body of [
+      run('sync_job_run:created', 'created', '2024-09-10T12:00:00Z'),
+      run('sync_job_run:started', 'running', '2024-09-10T12:00:01Z'),
+      run('sync_job_run:completed', 'completed', '2024-09-10T12:10:00Z'),
+      record,
+    ]) {
+      expect((await app.handle(webhookRequest(body))).status).toBe(200);
+    }
+    await engine.catchUp();
+    expect(bodyOf(await app.handle(getRequest('/runs/run-1')))).toMatchObject({
+      id: 'run-1',
+      status: 'completed',
+    });
+    expect(
+      bodyOf(await app.handle(getRequest('/runs/run-1?at=2024-09-10T12:05:00Z'))),
+    ).toMatchObject({ status: 'running' });
+    const listed = bodyOf(await app.handle(getRequest('/runs?account=acc-r&status=completed')));
+    expect((listed.items as { id: string }[]).map((r) => r.id)).toEqual(['run-1']);
+    expect(bodyOf(await app.handle(getRequest('/runs?status=failed'))).items).toEqual([]);
+    expect(bodyOf(await app.handle(getRequest('/account-sync/acc-r')))).toMatchObject({
+      integratedAccountId: 'acc-r',
+      runs: 1,
+      completed: 1,
+    });
+    expect(bodyOf(await app.handle(getRequest('/records/acc-r/crm/contacts')))).toMatchObject({
+      integratedAccountId: 'acc-r',
+      resource: 'crm/contacts',
+      live: ['contact-1'],
+    });
+    expect(bodyOf(await app.handle(getRequest('/records/acc-r%2Fcrm%2Fcontacts')))).toMatchObject({
+      resource: 'crm/contacts',
+    });
+    const records = bodyOf(await app.handle(getRequest('/records?account=acc-r')));
+    expect((records.items as unknown[]).length).toBe(1);
   });
 
   it('exposes Prometheus metrics: outcomes, rejects by reason, projection gauges', async () => {

@@ -6,15 +6,19 @@ import { parseSize, readBody } from '../../src/http/body.js';
 describe('readBody', () => {
   it('returns the bytes of a body within the limit, however it is chunked', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 20 }), async (chunks) => {
-        const stream = new PassThrough();
-        const reading = readBody(stream, 1000);
-        for (const chunk of chunks) stream.write(Buffer.from(chunk));
-        stream.end();
-        const result = await reading;
-        expect(result.ok).toBe(true);
-        if (result.ok) expect(result.body.equals(Buffer.concat(chunks.map((c) => Buffer.from(c))))).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 20 }),
+        async (chunks) => {
+          const stream = new PassThrough();
+          const reading = readBody(stream, 1000);
+          for (const chunk of chunks) stream.write(Buffer.from(chunk));
+          stream.end();
+          const result = await reading;
+          expect(result.ok).toBe(true);
+          if (result.ok)
+            expect(result.body.equals(Buffer.concat(chunks.map((c) => Buffer.from(c))))).toBe(true);
+        },
+      ),
     );
   });
 
@@ -56,6 +60,7 @@ describe('parseSize', () => {
     expect(parseSize('100b')).toBe(100);
   });
   it('refuses what is not a size', () => {
-    for (const bad of ['', 'mb', '-1', '0', '1tb', 'ten', '1 2']) expect(parseSize(bad), bad).toBeNull();
+    for (const bad of ['', 'mb', '-1', '0', '1tb', 'ten', '1 2'])
+      expect(parseSize(bad), bad).toBeNull();
   });
 });

@@ -4,8 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { decodeSignatureHeader, signBody, verifySignature } from '../../src/http/signature.js';
 
 const secret = '6a1f3c1e-2b4d-4c1a-9a57-0e2d5f7b8c90';
-const body = Buffer.from('{"id":"e1","event":"integrated_account:active","created_at":"2024-09-10T12:00:00.000Z"}');
-const digest = (data: Uint8Array | string, key = secret) => createHmac('sha256', Buffer.from(key, 'utf8')).update(data).digest();
+const body = Buffer.from(
+  '{"id":"e1","event":"integrated_account:active","created_at":"2024-09-10T12:00:00.000Z"}',
+);
+const digest = (data: Uint8Array | string, key = secret) =>
+  createHmac('sha256', Buffer.from(key, 'utf8')).update(data).digest();
 
 describe('verifySignature', () => {
   it('accepts hex and base64 digests, with or without format=sha256', () => {
@@ -64,14 +67,22 @@ describe('verifySignature', () => {
 
   it('property: any flipped byte in the body fails', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, at, flip) => {
-        const original = Buffer.from(bytes);
-        const header = signBody(original, secret);
-        const tampered = Buffer.from(original);
-        const i = at % tampered.length;
-        tampered[i] = (tampered[i] as number) ^ flip;
-        return verifySignature(original, header, [secret]) && !verifySignature(tampered, header, [secret]);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (bytes, at, flip) => {
+          const original = Buffer.from(bytes);
+          const header = signBody(original, secret);
+          const tampered = Buffer.from(original);
+          const i = at % tampered.length;
+          tampered[i] = (tampered[i] as number) ^ flip;
+          return (
+            verifySignature(original, header, [secret]) &&
+            !verifySignature(tampered, header, [secret])
+          );
+        },
+      ),
     );
   });
 
@@ -89,7 +100,9 @@ describe('verifySignature', () => {
           fc.pre(char !== header[i]);
           const tampered = header.slice(0, i) + char + header.slice(i + 1);
           // Case in hex digits and the format name carry no meaning; everything else must fail.
-          const sameMeaning = tampered.toLowerCase() === header.toLowerCase() && (encoding === 'hex' || i < 'format=sha256,v='.length);
+          const sameMeaning =
+            tampered.toLowerCase() === header.toLowerCase() &&
+            (encoding === 'hex' || i < 'format=sha256,v='.length);
           // A trailing base64 '=' dropped or changed to padding-neutral is still the same digest.
           fc.pre(!sameMeaning);
           const decoded = decodeSignatureHeader(tampered);

@@ -43,7 +43,8 @@ interface SyncState {
 }
 
 export const command: Command = {
-  summary: 'truto-state demo: post a realistic signed history to a running server and show the state',
+  summary:
+    'truto-state demo: post a realistic signed history to a running server and show the state',
   usage: `Usage: truto-state demo --url <base> --secret <s> [options]
 
   --url <base>            the running service, e.g. http://127.0.0.1:8080 (env TRUTO_STATE_URL)
@@ -58,8 +59,10 @@ export const command: Command = {
     const env = context.env;
     const base = (values.url ?? env.TRUTO_STATE_URL ?? '').replace(/\/+$/, '');
     const secret = values.secret ?? env.TRUTO_WEBHOOK_SECRETS?.split(',')[0]?.trim();
-    if (!base) throw new UsageError('--url is required (the running service, e.g. http://127.0.0.1:8080)');
-    if (!secret) throw new UsageError('--secret is required (a webhook secret the service accepts)');
+    if (!base)
+      throw new UsageError('--url is required (the running service, e.g. http://127.0.0.1:8080)');
+    if (!secret)
+      throw new UsageError('--secret is required (a webhook secret the service accepts)');
     const token = values['api-token'] ?? env.TRUTO_STATE_API_TOKEN;
     const events = positive('--events', values.events ?? '300');
     const seed = Number(values.seed ?? '1');
@@ -87,12 +90,21 @@ export const command: Command = {
     const accounts = await readAll<AccountState>(`${base}/accounts`, auth);
     const runs = await readAll<RunState>(`${base}/runs`, auth);
     await writeLine(context.stdout, '');
-    await writeLine(context.stdout, `accounts: ${accounts.length} (${tally(accounts.map((a) => a.status))})`);
-    await writeLine(context.stdout, `runs:     ${runs.length} (${tally(runs.map((r) => r.status))})`);
+    await writeLine(
+      context.stdout,
+      `accounts: ${accounts.length} (${tally(accounts.map((a) => a.status))})`,
+    );
+    await writeLine(
+      context.stdout,
+      `runs:     ${runs.length} (${tally(runs.map((r) => r.status))})`,
+    );
     await writeLine(context.stdout, '');
     await writeLine(context.stdout, 'some accounts and their sync health:');
     for (const account of accounts.slice(0, 6)) {
-      const sync = await getJson<SyncState>(`${base}/account-sync/${encodeURIComponent(account.id)}`, auth);
+      const sync = await getJson<SyncState>(
+        `${base}/account-sync/${encodeURIComponent(account.id)}`,
+        auth,
+      );
       const health = sync
         ? `runs ${sync.runs} (${sync.completed} completed, ${sync.failed} failed, ${sync.running} running), ` +
           `last run ${sync.lastRunStatus ?? '-'}, last success ${sync.lastSuccessAt ?? 'never'}, ` +
@@ -104,8 +116,13 @@ export const command: Command = {
       );
     }
     await writeLine(context.stdout, '');
-    await writeLine(context.stdout, `more: ${base}/accounts, ${base}/runs, ${base}/changes (live), ${base}/metrics`);
-    const refused = [...outcomes.keys()].filter((k) => k !== 'stored' && k !== 'duplicate' && k !== 'conflict');
+    await writeLine(
+      context.stdout,
+      `more: ${base}/accounts, ${base}/runs, ${base}/changes (live), ${base}/metrics`,
+    );
+    const refused = [...outcomes.keys()].filter(
+      (k) => k !== 'stored' && k !== 'duplicate' && k !== 'conflict',
+    );
     return refused.length === 0 ? 0 : 1;
   },
 };

@@ -13,7 +13,13 @@ import { createHttpService } from '../../http/server.js';
 import { openBackend } from '../backend.js';
 import { openEngine } from '../session.js';
 import { UsageError, type Command } from '../command.js';
-import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions, type StoreConfig } from '../config.js';
+import {
+  parseCommandArgs,
+  readStoreConfig,
+  STORE_USAGE,
+  storeOptions,
+  type StoreConfig,
+} from '../config.js';
 
 const options = {
   ...storeOptions,
@@ -59,16 +65,15 @@ ${STORE_USAGE}`,
     }
     const maxBodyText = values['max-body'] ?? env.TRUTO_STATE_MAX_BODY;
     const maxBody = maxBodyText === undefined ? DEFAULT_MAX_BODY : parseSize(maxBodyText);
-    if (maxBody === null) throw new UsageError(`--max-body must be a size such as 1048576, 512kb or 1mb`);
+    if (maxBody === null)
+      throw new UsageError(`--max-body must be a size such as 1048576, 512kb or 1mb`);
     const level = (values['log-level'] ?? env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
-    if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+    if (!LEVELS.includes(level))
+      throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
     const storeConfig = readStoreConfig(values, env);
     const logger = pino({ level, base: { service: 'truto-state' } }, context.stdout);
 
-    const secrets = [
-      ...(values.secret ?? []),
-      ...(env.TRUTO_WEBHOOK_SECRETS ?? '').split(','),
-    ]
+    const secrets = [...(values.secret ?? []), ...(env.TRUTO_WEBHOOK_SECRETS ?? '').split(',')]
       .map((s) => s.trim())
       .filter((s) => s !== '');
     if (secrets.length === 0) secrets.push(firstLookSecret(storeConfig, logger));
@@ -94,7 +99,13 @@ ${STORE_USAGE}`,
     // Start and stop are always logged, whatever the level: scripts and tests read the URL.
     const lifecycle = logger.child({}, { level: 'info' });
     lifecycle.info(
-      { url, store: backend.description, secrets: secrets.length, token: apiToken !== undefined, maxBody },
+      {
+        url,
+        store: backend.description,
+        secrets: secrets.length,
+        token: apiToken !== undefined,
+        maxBody,
+      },
       `listening on ${url}`,
     );
 
@@ -110,7 +121,8 @@ ${STORE_USAGE}`,
 
 function readPort(text: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65_535) throw new UsageError(`--port must be 0-65535, got ${text}`);
+  if (!/^\d+$/.test(text) || port > 65_535)
+    throw new UsageError(`--port must be 0-65535, got ${text}`);
   return port;
 }
 

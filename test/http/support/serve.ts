@@ -23,6 +23,12 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...env, ...extra };
 }
 
+// Servers left running by a failed or timed-out test are killed when the test worker exits.
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 export interface Served {
   readonly url: string;
   readonly child: ChildProcess;
@@ -45,15 +51,24 @@ export function assertBuilt(): void {
  * await fetch(`${served.url}/health`);
  * await served.stop();
  */
-export function startServe(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; argv0?: readonly string[] } = {}): Promise<Served> {
+export function startServe(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string>; argv0?: readonly string[] } = {},
+): Promise<Served> {
   assertBuilt();
   const child = spawn(process.execPath, [...(options.argv0 ?? [CLI, 'serve']), ...args], {
     cwd: options.cwd ?? REPO,
     env: options.env ?? cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
   return new Promise((resolve, reject) => {
     const onLine = (line: string): void => {
       lines.push(line);
@@ -73,7 +88,9 @@ export function startServe(args: readonly string[], options: { cwd?: string; env
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
-    void exited.then((code) => reject(new Error(`serve exited (${code}) before listening:\n${lines.join('\n')}`)));
+    void exited.then((code) =>
+      reject(new Error(`serve exited (${code}) before listening:\n${lines.join('\n')}`)),
+    );
   });
 }
 
@@ -110,17 +127,32 @@ export async function postWebhook(
   body: string | Uint8Array,
   options: { secret?: string; signature?: string; headers?: Record<string, string> } = {},
 ): Promise<Posted> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
-  const signature = options.signature ?? (options.secret === undefined ? undefined : signBody(body, options.secret));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...options.headers,
+  };
+  const signature =
+    options.signature ??
+    (options.secret === undefined ? undefined : signBody(body, options.secret));
   if (signature !== undefined) headers['x-truto-signature'] = signature;
   const response = await fetch(`${base}/webhooks/truto`, { method: 'POST', headers, body });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
 }
 
 /** GETs JSON (with an optional bearer token). */
-export async function getJson(base: string, path: string, token?: string): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+export async function getJson(
+  base: string,
+  path: string,
+  token?: string,
+): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${base}${path}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   const text = await response.text();
   let json: unknown = text;
   try {

@@ -28,11 +28,18 @@ export interface SseClient {
  */
 export function connectSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   return new Promise((resolve, reject) => {
-    const req: ClientRequest = request(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false });
+    const req: ClientRequest = request(url, {
+      headers: { accept: 'text/event-stream', ...headers },
+      agent: false,
+    });
     req.on('error', reject);
     req.on('response', (res) => {
       const frames: SseFrame[] = [];
-      const waiters: { match: (f: SseFrame) => boolean; from: number; resolve: (f: SseFrame) => void }[] = [];
+      const waiters: {
+        match: (f: SseFrame) => boolean;
+        from: number;
+        resolve: (f: SseFrame) => void;
+      }[] = [];
       let buffer = '';
       const ended = new Promise<void>((done) => {
         res.on('end', done);
@@ -46,12 +53,15 @@ export function connectSse(url: string, headers: Record<string, string> = {}): P
         while ((cut = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
-          const frame: { id?: string; event?: string; data?: string; comments: string[] } = { comments: [] };
+          const frame: { id?: string; event?: string; data?: string; comments: string[] } = {
+            comments: [],
+          };
           for (const line of block.split('\n')) {
             if (line.startsWith(':')) frame.comments.push(line.slice(1));
             else if (line.startsWith('id: ')) frame.id = line.slice(4);
             else if (line.startsWith('event: ')) frame.event = line.slice(7);
-            else if (line.startsWith('data: ')) frame.data = (frame.data === undefined ? '' : `${frame.data}\n`) + line.slice(6);
+            else if (line.startsWith('data: '))
+              frame.data = (frame.data === undefined ? '' : `${frame.data}\n`) + line.slice(6);
           }
           frames.push(frame);
           for (const waiter of [...waiters]) {
@@ -72,7 +82,9 @@ export function connectSse(url: string, headers: Record<string, string> = {}): P
           if (found) return Promise.resolve(found);
           return new Promise((done, fail) => {
             waiters.push({ match, from, resolve: done });
-            void ended.then(() => fail(new Error(`stream ended before the awaited frame (${frames.length} frames)`)));
+            void ended.then(() =>
+              fail(new Error(`stream ended before the awaited frame (${frames.length} frames)`)),
+            );
           });
         },
         close: () => {
@@ -86,11 +98,18 @@ export function connectSse(url: string, headers: Record<string, string> = {}): P
 }
 
 /** The changes among frames (`event: change`), parsed. */
-export function changesIn(frames: readonly SseFrame[]): { seq: number; id: string; projection: string; key: string; eventId: string }[] {
+export function changesIn(
+  frames: readonly SseFrame[],
+): { seq: number; id: string; projection: string; key: string; eventId: string }[] {
   return frames
     .filter((f) => f.event === 'change' && f.data !== undefined)
     .map((f) => {
-      const change = JSON.parse(f.data as string) as { seq: number; projection: string; key: string; eventId: string };
+      const change = JSON.parse(f.data as string) as {
+        seq: number;
+        projection: string;
+        key: string;
+        eventId: string;
+      };
       return { ...change, id: f.id ?? '' };
     });
 }

@@ -16,7 +16,8 @@ export function accountEvent(
   return JSON.stringify({
     id: overrides.id ?? `evt-${accountId}-${counter}`,
     event,
-    created_at: overrides.createdAt ?? `2024-09-10T12:00:${String(counter % 60).padStart(2, '0')}.000Z`,
+    created_at:
+      overrides.createdAt ?? `2024-09-10T12:00:${String(counter % 60).padStart(2, '0')}.000Z`,
     environment_id: 'env-1',
     webhook_id: 'wh-1',
     payload: {
@@ -36,13 +37,24 @@ export function webhookRequest(
 ): HttpRequest {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   const headers: Record<string, string> = {};
-  if (options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
-  if (options.signature !== null) headers['x-truto-signature'] = options.signature ?? signBody(bytes, options.secret ?? SECRET);
-  return { method: 'POST', path: '/webhooks/truto', query: new URLSearchParams(), headers, body: bytes };
+  if (options.contentType !== null)
+    headers['content-type'] = options.contentType ?? 'application/json';
+  if (options.signature !== null)
+    headers['x-truto-signature'] = options.signature ?? signBody(bytes, options.secret ?? SECRET);
+  return {
+    method: 'POST',
+    path: '/webhooks/truto',
+    query: new URLSearchParams(),
+    headers,
+    body: bytes,
+  };
 }
 
 /** A GET as the framework-free app sees it. */
-export function getRequest(pathAndQuery: string, headers: Record<string, string> = {}): HttpRequest {
+export function getRequest(
+  pathAndQuery: string,
+  headers: Record<string, string> = {},
+): HttpRequest {
   const [path, search] = pathAndQuery.split('?');
   return { method: 'GET', path: path ?? '/', query: new URLSearchParams(search ?? ''), headers };
 }
