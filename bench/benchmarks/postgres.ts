@@ -1,55 +1,454 @@
 /**
- * Issue 6: import, rebuild and HTTP ingest on PostgreSQL with one and with three instances,
- * beside the SQLite figures of the same run, and the cost of a lease handover in seconds.
+ * Issue 6: import, rebuild and HTTP ingest on PostgreSQL with one and with three `serve`
+ * instances, beside the SQLite figures of the same run on the same events, and the cost of a
+ * lease handover in seconds.
  *
- * Not wired yet: it needs the PostgreSQL adapter (src/store/postgres/) AND multi-instance
- * support (partition leases taken by the engine / `serve`, so three processes share the work).
- * Until both exist, this benchmark runs nothing and says why, in the table and the JSON.
+ * Every case is a real process of the built CLI:
+ * - import: `truto-state import <file>` of the generated workload (wall time, start-up included);
+ * - rebuild: `truto-state rebuild` of that imported log (the engine's own timing; no `serve`
+ *   alive, as a shared-store rebuild needs every partition);
+ * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
+ *   instances; req/s, p50/p99, non-200, then how long until every partition has projected
+ *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint);
+ * - lease handover: 3 instances under a light steady load, one SIGKILLed; seconds until its
+ *   partitions have a live owner again, and until they have caught up (see lib/handover.ts).
+ *
+ * PostgreSQL is the server at `--pg-url`, else an embedded one with normal durability; the
+ * settings in force are printed in the first row. On a 2-core machine the three instances, the
+ * database and the load generator share the same two cores: expect little or no scaling.
  */
-import type { Benchmark, Row } from '../lib/types.js';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { signBody } from '../../src/http/signature.js';
+import { generateDeliveries } from '../../src/workload/generator.js';
+import { runCliTimed } from '../lib/cli.js';
+import { startCpuMeter } from '../lib/cpu.js';
+import { measureHandover, steadyLoad, waitBalanced } from '../lib/handover.js';
+import { createAgent, type LoadResult, type SignedBody } from '../lib/http-client.js';
+import { failed, latencyFields, throughput } from '../lib/measure.js';
+import { openPostgres, type PostgresServer } from '../lib/postgres-server.js';
+import {
+  closedLoopSpread,
+  startInstance,
+  waitProjected,
+  type Instance,
+} from '../lib/serve-fleet.js';
+import type { BenchContext, Benchmark, Row } from '../lib/types.js';
+import { writeWorkloadFile, type WorkloadFile } from '../lib/workload-file.js';
 
 const BENCH = 'postgres';
+const CONNECTIONS = 64;
+const PARTITIONS = 8;
+const INSTANCES = 3;
+const SECRET = 'bench-postgres-secret';
+const TOKEN = 'bench-token';
+/** The handover's light load (events/s) and how long it runs before the kill (s). */
+const HANDOVER_RATE = 200;
+const HANDOVER_WARMUP_S = 3;
+const SQLITE = 'sqlite, same run';
 
-/** What exists of the prerequisites, probed at run time (the code lands in parallel). */
-async function probe(): Promise<{ adapter: boolean; multiInstance: boolean }> {
-  let adapter: boolean;
-  try {
-    const module = (await import('../../src/store/postgres/index.js')) as Record<string, unknown>;
-    adapter = typeof module.createPostgresEventStore === 'function';
-  } catch {
-    adapter = false;
-  }
-  // Multi-instance work sharing has no public switch yet (no partitioned runner option on
-  // EngineOptions, no lease-aware `serve`): treated as absent until it does.
-  return { adapter, multiInstance: false };
-}
+type Store = 'sqlite' | 'postgres';
 
 export const postgresBenchmark: Benchmark = {
   name: BENCH,
   description:
-    'import, rebuild and HTTP ingest on PostgreSQL, 1 and 3 instances, lease handover (issue 6)',
-  defaultSizes: [100_000],
-  async run() {
-    const { adapter, multiInstance } = await probe();
-    const missing = [
-      ...(adapter ? [] : ['the PostgreSQL adapter (createPostgresEventStore)']),
-      ...(multiInstance
-        ? []
-        : ['multi-instance support (partition leases in the engine and serve)']),
-    ];
-    const reason = `not wired: needs ${missing.join(' and ')}${adapter ? '; the adapter exists' : ''}`;
-    const cases = [
-      'import (1 instance)',
-      'rebuild (1 instance)',
-      'http ingest (1 instance)',
-      'http ingest (3 instances)',
-      'lease handover (s)',
-    ];
-    return cases.map((name): Row => ({
-      bench: BENCH,
-      case: name,
-      status: 'not run',
-      note: reason,
-    }));
+    'import, rebuild and HTTP ingest on PostgreSQL, 1 and 3 instances, beside SQLite; lease handover (issue 6)',
+  defaultSizes: [20_000],
+  async run(context) {
+    if (!existsSync(join(context.root, 'dist/src/cli/main.js')))
+      return [
+        {
+          bench: BENCH,
+          case: 'all',
+          status: 'not run',
+          note: 'dist/src/cli/main.js missing: npm run build',
+        },
+      ];
+    context.log(`postgres: ${context.pgUrl ? 'using --pg-url' : 'starting embedded PostgreSQL'}`);
+    const server = await openPostgres(context.pgUrl);
+    const rows: Row[] = [];
+    try {
+      const settings = await server.describe();
+      context.log(`postgres: ${settings}`);
+      rows.push({
+        bench: BENCH,
+        case: 'settings',
+        status: 'ok',
+        // Other work on the machine skews every row: say how busy it was.
+        note: `${settings}; SQLite: WAL, synchronous=FULL (shipped); ${PARTITIONS} partitions; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start`,
+      });
+      for (const events of context.sizes ?? this.defaultSizes)
+        rows.push(...(await runSize(context, server, events)));
+      rows.push(...(await handover(context, server)));
+    } finally {
+      await server.stop();
+    }
+    return rows;
   },
 };
+
+/** The CLI's store flags for a SQLite file or a PostgreSQL database. */
+function storeArgs(store: Store, target: string): string[] {
+  return store === 'sqlite'
+    ? ['--db', target]
+    : ['--store', 'postgres', '--pg-url', target, '--partitions', String(PARTITIONS)];
+}
+
+/** `ofFloor` against the SQLite row of the same case (no target: a comparison, not a gate). */
+function besideSqlite(
+  row: Row,
+  sqlite: Row | undefined,
+  field: 'eventsPerSec' = 'eventsPerSec',
+): Row {
+  const mine = row[field];
+  const theirs = sqlite?.status === 'ok' ? sqlite[field] : undefined;
+  if (row.status !== 'ok' || mine === undefined || theirs === undefined || theirs === 0) return row;
+  return { ...row, ofFloor: mine / theirs, floor: SQLITE };
+}
+
+async function runSize(
+  context: BenchContext,
+  server: PostgresServer,
+  events: number,
+): Promise<Row[]> {
+  context.log(`postgres: generating ${events} events`);
+  const file = await writeWorkloadFile(context.tmp, events, context.seed);
+  const rows: Row[] = [];
+
+  // Import, then rebuild of what was imported, per store.
+  const sqliteDb = join(context.tmp, `import-${events}.db`);
+  const pgDb = await server.createDatabase('bench_import');
+  try {
+    const sqliteImport = await importCase(context, file, 'sqlite', sqliteDb);
+    const pgImport = besideSqlite(await importCase(context, file, 'postgres', pgDb), sqliteImport);
+    rows.push(sqliteImport, pgImport);
+    const sqliteRebuild =
+      sqliteImport.status === 'ok'
+        ? await rebuildCase(context, file, 'sqlite', sqliteDb)
+        : failed(BENCH, 'rebuild, sqlite', 'import failed', events);
+    const pgRebuild =
+      pgImport.status === 'ok'
+        ? besideSqlite(await rebuildCase(context, file, 'postgres', pgDb), sqliteRebuild)
+        : failed(BENCH, 'rebuild, postgres', 'import failed', events);
+    rows.push(sqliteRebuild, pgRebuild);
+  } finally {
+    await server.dropDatabase(pgDb);
+  }
+
+  context.log(`postgres: signing ${events} bodies`);
+  const items: SignedBody[] = [];
+  for (const d of generateDeliveries({ events, seed: context.seed })) {
+    const body = Buffer.from(d.body);
+    items.push({ id: d.id, body, signature: signBody(body, SECRET) });
+  }
+  const sqliteHttp = await httpCase(context, server, items, file, 'sqlite', 1);
+  const pgOne = await httpCase(context, server, items, file, 'postgres', 1);
+  const pgThree = await httpCase(context, server, items, file, 'postgres', INSTANCES);
+  const scaling = (three: Row, one: Row): Row =>
+    three.status === 'ok' && one.status === 'ok' && three.eventsPerSec && one.eventsPerSec
+      ? {
+          ...three,
+          note: `${(three.eventsPerSec / one.eventsPerSec).toFixed(2)}x the 1-instance rate${three.note ? `; ${three.note}` : ''}`,
+        }
+      : three;
+  rows.push(
+    sqliteHttp.ingest,
+    besideSqlite(pgOne.ingest, sqliteHttp.ingest),
+    besideSqlite(scaling(pgThree.ingest, pgOne.ingest), sqliteHttp.ingest),
+    sqliteHttp.projected,
+    besideSqlite(pgOne.projected, sqliteHttp.projected),
+    besideSqlite(scaling(pgThree.projected, pgOne.projected), sqliteHttp.projected),
+  );
+  return rows;
+}
+
+async function importCase(
+  context: BenchContext,
+  file: WorkloadFile,
+  store: Store,
+  target: string,
+): Promise<Row> {
+  const name = `import (CLI), ${store}`;
+  context.log(`postgres: ${name} (${file.events} events)`);
+  try {
+    const { ms, stdout } = await runCliTimed(context.root, [
+      'import',
+      file.path,
+      ...storeArgs(store, target),
+      '--json',
+    ]);
+    const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+      stored?: number;
+      duplicates?: number;
+    };
+    if (summary.stored !== file.distinct)
+      throw new Error(`stored ${summary.stored}, expected ${file.distinct} distinct events`);
+    return {
+      bench: BENCH,
+      case: name,
+      status: 'ok',
+      ...throughput(file.events, file.bytes, ms),
+      note: `${summary.stored} stored, ${summary.duplicates} duplicates; process start-up included`,
+    };
+  } catch (error) {
+    return failed(BENCH, name, error, file.events);
+  }
+}
+
+async function rebuildCase(
+  context: BenchContext,
+  file: WorkloadFile,
+  store: Store,
+  target: string,
+): Promise<Row> {
+  const name = `rebuild (CLI), ${store}`;
+  context.log(`postgres: ${name}`);
+  try {
+    const { ms, stdout } = await runCliTimed(context.root, [
+      'rebuild',
+      ...storeArgs(store, target),
+    ]);
+    // "rebuilt a, b: N events to position P in S s (R events/s)": the engine's own timing.
+    const match = /: (\d+) events to position \d+ in ([\d.]+) s/.exec(stdout);
+    if (!match) throw new Error(`unexpected rebuild output: ${stdout.trim()}`);
+    const events = Number(match[1]);
+    if (events !== file.distinct)
+      throw new Error(`rebuilt ${events} events, expected ${file.distinct}`);
+    return {
+      bench: BENCH,
+      case: name,
+      status: 'ok',
+      ...throughput(events, file.bytes, Number(match[2]) * 1000),
+      note: `engine.rebuild() as the CLI reports it; process wall time ${(ms / 1000).toFixed(2)} s`,
+    };
+  } catch (error) {
+    return failed(BENCH, name, error, file.distinct);
+  }
+}
+
+/** "CPU s: serve 9.1, postgres 3.2, client 2.0 of 2 cores x 6.3 s = 12.6": where the time went. */
+function cpuNote(
+  serve: number | undefined,
+  postgres: number | undefined,
+  client: NodeJS.CpuUsage,
+  ms: number,
+): string {
+  const parts = [
+    ...(serve === undefined ? [] : [`serve ${serve.toFixed(1)}`]),
+    ...(postgres === undefined ? [] : [`postgres ${postgres.toFixed(1)}`]),
+    `load client ${((client.user + client.system) / 1e6).toFixed(1)}`,
+  ];
+  const cores = cpus().length;
+  return `CPU s: ${parts.join(', ')} of ${cores} cores x ${(ms / 1000).toFixed(1)} s = ${((cores * ms) / 1000).toFixed(1)}`;
+}
+
+/**
+ * Each row's xmin is the transaction that inserted it: how many append transactions (group
+ * commits, serialised by the append lock across instances) the stored events took.
+ */
+async function appendTransactions(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ tx: string; events: string }>(
+    'SELECT count(DISTINCT xmin::text) AS tx, count(*) AS events FROM truto_state.events',
+  );
+  const tx = Number(rows[0]?.tx ?? 0);
+  const events = Number(rows[0]?.events ?? 0);
+  return `${tx} append transactions (${tx > 0 ? (events / tx).toFixed(1) : 0} events each)`;
+}
+
+function non200Of(result: Pick<LoadResult, 'statuses'>): { non200: number; other: string[] } {
+  let non200 = 0;
+  const other: string[] = [];
+  for (const [status, n] of result.statuses) {
+    if (status === 200) continue;
+    non200 += n;
+    other.push(`${n}x ${status === 0 ? 'transport error' : status}`);
+  }
+  return { non200, other };
+}
+
+async function httpCase(
+  context: BenchContext,
+  server: PostgresServer,
+  items: readonly SignedBody[],
+  file: WorkloadFile,
+  store: Store,
+  count: number,
+): Promise<{ ingest: Row; projected: Row }> {
+  const label = `${store}, ${count} instance${count === 1 ? '' : 's'}`;
+  const ingestName = `http ingest, ${label}`;
+  const projectedName = `http ingested + projected, ${label}`;
+  context.log(`postgres: ${ingestName} (${items.length} requests, ${CONNECTIONS} connections)`);
+  const target =
+    store === 'sqlite'
+      ? join(context.tmp, `http-${items.length}.db`)
+      : await server.createDatabase('bench_http');
+  const instances: Instance[] = [];
+  const client = store === 'postgres' ? new pg.Client({ connectionString: target }) : undefined;
+  // Every lease claim bumps its partition's epoch: the sum counts hand-overs.
+  const claims = async () =>
+    client
+      ? Number(
+          (
+            await client.query<{ n: string }>(
+              'SELECT coalesce(sum(epoch), 0) AS n FROM truto_state.leases',
+            )
+          ).rows[0]?.n ?? 0,
+        )
+      : 0;
+  try {
+    for (let i = 0; i < count; i++)
+      instances.push(
+        await startInstance({
+          root: context.root,
+          storeArgs: storeArgs(store, target),
+          secret: SECRET,
+          token: TOKEN,
+        }),
+      );
+    if (client) {
+      await client.connect();
+      // Measure ingest, not the rebalancing that follows each start.
+      await waitBalanced(
+        client,
+        instances.map((i) => i.pid),
+      );
+    }
+    const claimsBefore = await claims();
+    const agent = createAgent(CONNECTIONS);
+    const serveCpu = startCpuMeter(() => instances.map((i) => i.pid));
+    const pgCpu = startCpuMeter(() => server.pids());
+    const clientCpu = process.cpuUsage();
+    const loadStart = performance.now();
+    const load = await closedLoopSpread(
+      agent,
+      instances.map((i) => new URL(`${i.base}/webhooks/truto`)),
+      items,
+      CONNECTIONS,
+    );
+    const projectedAt = await waitProjected(instances[0]!.base, TOKEN, load.maxPosition);
+    const cpu = cpuNote(
+      serveCpu.stop(),
+      store === 'postgres' ? pgCpu.stop() : undefined,
+      process.cpuUsage(clientCpu),
+      projectedAt - loadStart,
+    );
+    const moved = (await claims()) - claimsBefore;
+    const appends = client ? await appendTransactions(client) : undefined;
+    agent.destroy();
+    const { non200, other } = non200Of(load);
+    const drainMs = projectedAt - (loadStart + load.ms);
+    return {
+      ingest: {
+        bench: BENCH,
+        case: ingestName,
+        status: 'ok',
+        ...throughput(items.length, file.bytes, load.ms),
+        ...latencyFields(load.latencies),
+        non200,
+        ...(other.length > 0 || appends
+          ? {
+              note: [
+                ...(appends ? [appends] : []),
+                ...(other.length > 0
+                  ? [
+                      `${other.join(', ')}; first answers: ${[...load.samples].map(([st, body]) => `${st} ${body}`).join(' | ')}`,
+                    ]
+                  : []),
+              ].join('; '),
+            }
+          : {}),
+      },
+      projected: {
+        bench: BENCH,
+        case: projectedName,
+        status: 'ok',
+        ...throughput(items.length, file.bytes, projectedAt - loadStart),
+        note: `every projection${store === 'postgres' ? ' (every partition)' : ''} at the head ${(Math.max(0, drainMs) / 1000).toFixed(2)} s after the last response (GET /stats polled every 25 ms); ${cpu}${client ? `; ${moved} lease claims during the run` : ''}`,
+      },
+    };
+  } catch (error) {
+    return {
+      ingest: failed(BENCH, ingestName, error, items.length),
+      projected: failed(BENCH, projectedName, error, items.length),
+    };
+  } finally {
+    await client?.end().catch(() => undefined);
+    for (const instance of instances) await instance.running.stop();
+    if (store === 'postgres') await server.dropDatabase(target);
+  }
+}
+
+async function handover(context: BenchContext, server: PostgresServer): Promise<Row[]> {
+  const ownedName = 'lease handover: partitions owned again';
+  const caughtName = 'lease handover: partitions caught up';
+  context.log(
+    `postgres: lease handover (${INSTANCES} instances, ${HANDOVER_RATE} events/s, one SIGKILLed)`,
+  );
+  const target = await server.createDatabase('bench_handover');
+  const instances: Instance[] = [];
+  const client = new pg.Client({ connectionString: target });
+  let load: ReturnType<typeof steadyLoad> | undefined;
+  const agent = createAgent(CONNECTIONS);
+  try {
+    for (let i = 0; i < INSTANCES; i++)
+      instances.push(
+        await startInstance({
+          root: context.root,
+          storeArgs: storeArgs('postgres', target),
+          secret: SECRET,
+          token: TOKEN,
+        }),
+      );
+    await client.connect();
+    await waitBalanced(
+      client,
+      instances.map((i) => i.pid),
+    );
+    // Enough distinct events for a minute at the rate: the head keeps moving throughout.
+    const items: SignedBody[] = [];
+    for (const d of generateDeliveries({ events: HANDOVER_RATE * 60, seed: context.seed + 6000 })) {
+      const body = Buffer.from(d.body);
+      items.push({ id: d.id, body, signature: signBody(body, SECRET) });
+    }
+    const victim = instances[1]!;
+    let live = instances.map((i) => new URL(`${i.base}/webhooks/truto`));
+    load = steadyLoad(agent, () => live, items, HANDOVER_RATE);
+    await sleep(HANDOVER_WARMUP_S * 1000);
+    const result = await measureHandover(client, victim.pid, () => {
+      // Deliveries go to the survivors from now on; those in flight to the victim are lost.
+      live = instances.filter((i) => i !== victim).map((i) => new URL(`${i.base}/webhooks/truto`));
+      victim.running.child.kill('SIGKILL');
+    });
+    const { sent, statuses } = await load.stop();
+    load = undefined;
+    const { other } = non200Of({ statuses });
+    const common = `${INSTANCES} instances, ${HANDOVER_RATE} events/s; killed pid ${victim.pid} held partitions ${result.partitions.join(',')} of ${PARTITIONS}`;
+    return [
+      {
+        bench: BENCH,
+        case: ownedName,
+        status: 'ok',
+        seconds: result.ownedSeconds,
+        note: `${common}; leases last 5 s, renewed every 1 s`,
+      },
+      {
+        bench: BENCH,
+        case: caughtName,
+        status: 'ok',
+        seconds: result.caughtUpSeconds,
+        note: `at the head again (within one 50 ms poll); ${result.behindAtTakeover} positions behind when taken over; ${sent} sent${other.length > 0 ? `, ${other.join(', ')} (in flight to the killed instance)` : ''}`,
+      },
+    ];
+  } catch (error) {
+    return [failed(BENCH, ownedName, error), failed(BENCH, caughtName, error)];
+  } finally {
+    await load?.stop();
+    agent.destroy();
+    await client.end().catch(() => undefined);
+    for (const instance of instances) await instance.running.stop();
+    await server.dropDatabase(target);
+  }
+}
