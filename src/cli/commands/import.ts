@@ -120,28 +120,30 @@ async function importFile(
   };
 
   try {
-    for await (const { number, bytes, consumed } of readLines(file)) {
-      progress?.update(consumed);
-      if (isBlank(bytes)) {
-        summary.blank += 1;
-        continue;
+    for await (const lines of readLines(file)) {
+      for (const { number, bytes, consumed } of lines) {
+        progress?.update(consumed);
+        if (isBlank(bytes)) {
+          summary.blank += 1;
+          continue;
+        }
+        summary.lines += 1;
+        const parsed = parseWebhook(bytes);
+        if (!parsed.ok) {
+          summary.rejected += 1;
+          report(`${number}: ${parsed.code}: ${parsed.message}`);
+          await store.recordReject({
+            source: `import:${file}:${number}`,
+            reason: parsed.code,
+            message: parsed.message,
+            body: bytes,
+          });
+          continue;
+        }
+        batch.push(parsed.event);
+        batchLines.push(number);
+        if (batch.length >= batchSize) await flush();
       }
-      summary.lines += 1;
-      const parsed = parseWebhook(bytes);
-      if (!parsed.ok) {
-        summary.rejected += 1;
-        report(`${number}: ${parsed.code}: ${parsed.message}`);
-        await store.recordReject({
-          source: `import:${file}:${number}`,
-          reason: parsed.code,
-          message: parsed.message,
-          body: bytes,
-        });
-        continue;
-      }
-      batch.push(parsed.event);
-      batchLines.push(number);
-      if (batch.length >= batchSize) await flush();
     }
     await flush();
   } finally {
@@ -150,32 +152,41 @@ async function importFile(
   return summary;
 }
 
+interface Line {
+  readonly number: number;
+  readonly bytes: Buffer;
+  /** The byte offset after the line, for the progress bar. */
+  readonly consumed: number;
+}
+
 /**
- * The file's lines as exact bytes, without `\n` (or `\r\n`), streamed chunk by chunk. `consumed`
- * is the byte offset after the line, for the progress bar.
+ * The file's lines as exact bytes, without `\n` (or `\r\n`), streamed: one array of lines per
+ * chunk read (1 MiB chunks, so a body of a few KB rarely straddles two of them and an await is
+ * paid per chunk, not per line).
  */
-async function* readLines(
-  file: string,
-): AsyncGenerator<{ number: number; bytes: Buffer; consumed: number }> {
+async function* readLines(file: string): AsyncGenerator<Line[]> {
   let pieces: Buffer[] = [];
   let number = 0;
   let offset = 0;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+  for await (const chunk of stream) {
+    const lines: Line[] = [];
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       const tail = chunk.subarray(start, nl);
       const line = pieces.length === 0 ? tail : Buffer.concat([...pieces, tail]);
       pieces = [];
       number += 1;
-      yield { number, bytes: withoutCr(line), consumed: offset + nl + 1 };
+      lines.push({ number, bytes: withoutCr(line), consumed: offset + nl + 1 });
       start = nl + 1;
     }
     if (start < chunk.length) pieces.push(chunk.subarray(start));
     offset += chunk.length;
+    if (lines.length > 0) yield lines;
   }
   if (pieces.length > 0) {
     number += 1;
-    yield { number, bytes: withoutCr(Buffer.concat(pieces)), consumed: offset };
+    yield [{ number, bytes: withoutCr(Buffer.concat(pieces)), consumed: offset }];
   }
 }
 

@@ -24,6 +24,20 @@ export interface EventRow {
  * caller learns it before any transaction starts.
  */
 export function toEventRow(event: EventToAppend): EventRow {
+  // Copied: the caller may reuse its buffer after append resolves, and this row may outlive it.
+  return serialise(event, Buffer.from(event.body));
+}
+
+/**
+ * As `toEventRow`, with the body viewed rather than copied: for adapters that write the row
+ * before `append` resolves and keep nothing of it afterwards (a copy of every body is most of an
+ * import's allocation).
+ */
+export function toTransientEventRow(event: EventToAppend): EventRow {
+  return serialise(event, asBuffer(event.body));
+}
+
+function serialise(event: EventToAppend, body: Buffer): EventRow {
   if (typeof event.id !== 'string' || event.id.length === 0) {
     throw new TypeError('an event needs a non-empty string id');
   }
@@ -36,8 +50,7 @@ export function toEventRow(event: EventToAppend): EventRow {
     stream: event.stream,
     sourceTime: event.sourceTime,
     data: JSON.stringify(event.data ?? null),
-    // Copied: the caller may reuse its buffer after append resolves.
-    body: Buffer.from(event.body),
+    body,
     skipped: event.skipped?.reason ?? null,
     skipIssues: event.skipped?.issues ? JSON.stringify(event.skipped.issues) : null,
   };

@@ -18,10 +18,26 @@ export interface SqliteConnection {
   close(): void;
 }
 
-export function openSqlite(path: string, busyTimeoutMs: number): SqliteConnection {
+/**
+ * The page size of new files. Bodies are a few KB each: with the 4 KiB default most spill onto
+ * overflow pages, every page is a WAL frame (a write and a checksum) at commit and again at
+ * checkpoint, and the WAL auto-checkpoint threshold (1000 pages) came every 4 MB of appends.
+ * 64 KiB pages cut an import's storage time by about half (bench/, `import`); the price is a
+ * larger minimum write per commit (a one-event append measured ~0.7 ms instead of ~0.4 ms).
+ * Durability is unchanged (WAL, synchronous=FULL). An existing file keeps its page size.
+ */
+export const DEFAULT_PAGE_SIZE = 65_536;
+
+export function openSqlite(
+  path: string,
+  busyTimeoutMs: number,
+  pageSize = DEFAULT_PAGE_SIZE,
+): SqliteConnection {
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: busyTimeoutMs });
+    // Only takes effect on a file with no content yet, and must precede the switch to WAL.
+    db.pragma(`page_size = ${Math.trunc(pageSize)}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     migrate(db);

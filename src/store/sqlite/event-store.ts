@@ -19,7 +19,7 @@ import { createGroupCommit } from '../shared/group-commit.js';
 import { createAppendNotifier } from '../shared/notifier.js';
 import { pageThrough } from '../shared/paging.js';
 import { rejectDigest } from '../shared/rejects.js';
-import { asBuffer, fromEventRow, toEventRow, type EventRow } from '../shared/rows.js';
+import { asBuffer, fromEventRow, toTransientEventRow, type EventRow } from '../shared/rows.js';
 import { openSqlite } from './connection.js';
 import { createSqliteProjectionStore, type SqliteProjectionStore } from './projection-store.js';
 
@@ -34,6 +34,8 @@ export interface SqliteEventStoreOptions {
   readonly pollIntervalMs?: number;
   /** The clock stamping `received_at` (default `Date.now`). */
   readonly now?: () => number;
+  /** Page size of a new file (a power of two, 512..65536; default 64 KiB); ignored for existing files. */
+  readonly pageSize?: number;
 }
 
 export interface SqliteEventStore extends EventStoreWithProjections {
@@ -75,7 +77,7 @@ const COLUMNS = 'position, id, type, stream, source_time AS sourceTime, data';
  * await store.close();
  */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
-  const connection = openSqlite(options.path, options.busyTimeoutMs ?? 5000);
+  const connection = openSqlite(options.path, options.busyTimeoutMs ?? 5000, options.pageSize);
   const { db } = connection;
   const now = options.now ?? Date.now;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
@@ -85,7 +87,9 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       `INSERT INTO events (id, type, stream, source_time, data, skipped, skip_issues, received_at, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    find: db.prepare('SELECT position, body FROM events WHERE id = ?'),
+    // The id index alone answers a miss (the common case); the body is read only on a hit.
+    find: db.prepare('SELECT position FROM events WHERE id = ?').pluck(),
+    bodyAt: db.prepare('SELECT body FROM events WHERE position = ?').pluck(),
     conflict: db.prepare(
       'INSERT INTO conflicts (event_id, original_position, received_at, body) VALUES (?, ?, ?, ?)',
     ),
@@ -93,14 +97,20 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
     ),
     head: db.prepare('SELECT COALESCE(MAX(position), 0) AS head FROM events').pluck(),
+    // Facts without bodies come from the covering index (schema.ts, migration 3), never from
+    // the table rows that carry the bodies.
     readAll: db.prepare(
-      `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
+      `SELECT ${COLUMNS} FROM events INDEXED BY events_facts WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
     ),
     readAllBodies: db.prepare(
       `SELECT ${COLUMNS}, body FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
     ),
+    // The stream index finds the positions; the covering index gives their facts.
     readStream: db.prepare(
-      `SELECT ${COLUMNS} FROM events WHERE stream = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
+      `SELECT ${COLUMNS} FROM events INDEXED BY events_facts WHERE position IN (
+         SELECT position FROM events INDEXED BY events_by_stream
+         WHERE stream = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?)
+       ORDER BY position`,
     ),
     readStreamBodies: db.prepare(
       `SELECT ${COLUMNS}, body FROM events WHERE stream = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
@@ -137,7 +147,12 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
               row.body,
             ).lastInsertRowid,
           ),
-        find: (id: string) => sql.find.get(id) as { position: number; body: Buffer } | undefined,
+        find: (id: string) => {
+          const position = sql.find.get(id) as number | undefined;
+          return position === undefined
+            ? undefined
+            : { position, body: sql.bodyAt.get(position) as Buffer };
+        },
         keepConflict(row: EventRow, originalPosition: number) {
           sql.conflict.run(row.id, originalPosition, receivedAt, row.body);
         },
@@ -211,7 +226,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       let rows: EventRow[];
       try {
         // Serialised before queueing: a caller's bad event fails that caller, not its group.
-        rows = events.map(toEventRow);
+        // Bodies are viewed, not copied: they are written by the commit this call awaits.
+        rows = events.map(toTransientEventRow);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -86,6 +86,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE states ADD COLUMN grp TEXT;
   CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;
   `,
+  // 3: what projections read, in log order, apart from the bodies. A table row holds its body
+  // (a few KB, on the same page once pages are big), so reading facts from the table reads every
+  // body too; this covering index is a compact copy (about 5% of the log) that readAll and
+  // readStream walk instead. Appended in position order, it costs an import little.
+  `
+  CREATE INDEX events_facts ON events (position, id, type, stream, source_time, data);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
