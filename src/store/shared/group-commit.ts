@@ -6,6 +6,16 @@
  */
 import { StoreError } from '../errors.js';
 
+/**
+ * A commit has a fixed cost (the fsync, the index and counter pages written whole), so under load
+ * a group waits one timer turn (about 1 ms) for more appends when the previous group held at least
+ * this many events and fewer are queued yet: with many concurrent senders (64 connections), the
+ * answers of one group come back as the next one, and committing them as one group instead of
+ * several cut the receiver's CPU per request by about 7% (bench `http`). Small groups (a quiet
+ * log) never wait.
+ */
+const GATHER_FROM = 16;
+
 export interface GroupCommitOptions<In, Out> {
   /** Most events waiting for a transaction before new appends are refused. */
   readonly maxPending: number;
@@ -36,6 +46,8 @@ export function createGroupCommit<In, Out>(
   let pending = 0;
   let scheduled = false;
   let running: Promise<void> | undefined;
+  let lastGroup = 0;
+  let waited = false;
 
   // setImmediate (not a microtask) so appends issued in the same tick, including those
   // resolved from one Promise.all, land in one transaction.
@@ -43,7 +55,18 @@ export function createGroupCommit<In, Out>(
     if (scheduled || running) return;
     scheduled = true;
     setImmediate(() => {
+      // Under load, once: let the appends on their way join this group (see GATHER_FROM).
+      if (lastGroup >= GATHER_FROM && pending < lastGroup && !waited) {
+        waited = true;
+        setTimeout(() => {
+          scheduled = false;
+          schedule();
+        }, 0);
+        return;
+      }
+      waited = false;
       scheduled = false;
+      lastGroup = pending;
       running = flush().finally(() => {
         running = undefined;
         if (queue.length > 0) schedule();

@@ -2,6 +2,7 @@
  * The SQLite ProjectionStore, in the same file as the log: a projection batch's states,
  * checkpoints, dead letters and journalled changes commit in one transaction.
  */
+import type Database from 'better-sqlite3';
 import type {
   ChangeRecord,
   Checkpoint,
@@ -81,6 +82,49 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       .pluck(),
   };
 
+  /**
+   * Projection commits are not fsync'd; appends are. Projected state is derived from the log:
+   * a projection commit lost to a power failure takes its checkpoint with it (states, checkpoints,
+   * dead letters and journalled changes are one WAL transaction, so they stay consistent), and
+   * the engine re-projects from the older checkpoint on start. Nothing a client was told is
+   * durable is lost: a 200 promises the append, which commits with the connection's own setting
+   * (synchronous=FULL, see connection.ts). So a projection commit runs at synchronous=NORMAL: in
+   * WAL mode it is written to the WAL without an fsync, and the next FULL commit (an append)
+   * syncs the WAL up to and including it. A checkpoint still syncs the WAL first at NORMAL.
+   * The setting is per connection and every statement here runs synchronously on the one
+   * thread, so no append can commit while it is lowered; it is put back before returning.
+   */
+  const durableLevel = db.pragma('synchronous', { simple: true }) as number;
+  const relaxed = Math.min(durableLevel, 1);
+  const setSynchronous = (level: number): void => {
+    db.pragma(`synchronous = ${level}`);
+  };
+  const writeDerived = <T>(doing: string, fn: () => T): T => {
+    if (relaxed === durableLevel) return connection.write(doing, fn);
+    setSynchronous(relaxed);
+    try {
+      return connection.write(doing, fn);
+    } finally {
+      setSynchronous(durableLevel);
+    }
+  };
+
+  /**
+   * Listing statements by SQL text: the group listing (derived projections read a group's members
+   * on every batch) and the read API's filters would otherwise be prepared on every call. Bounded:
+   * filters name arbitrary fields.
+   */
+  const listings = new Map<string, Database.Statement<unknown[]>>();
+  const listing = (text: string): Database.Statement<unknown[]> => {
+    let statement = listings.get(text);
+    if (!statement) {
+      if (listings.size >= 100) listings.clear();
+      statement = db.prepare<unknown[]>(text);
+      listings.set(text, statement);
+    }
+    return statement;
+  };
+
   /** Builds the WHERE of listStates/countStates: equality on top-level fields, JSON types respected. */
   function whereClause(
     projection: string,
@@ -148,13 +192,11 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       );
       const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
       const rows = connection.run('listing states', () =>
-        db
-          // Without the hint the planner walks the primary key to avoid sorting: every row of
-          // the projection, where the group index reads a handful.
-          .prepare(
-            `SELECT ${STATE_COLUMNS} FROM states ${options.group === undefined ? '' : 'INDEXED BY states_by_group'} WHERE ${where} ORDER BY key LIMIT ?`,
-          )
-          .all(...params, limit),
+        // Without the hint the planner walks the primary key to avoid sorting: every row of
+        // the projection, where the group index reads a handful.
+        listing(
+          `SELECT ${STATE_COLUMNS} FROM states ${options.group === undefined ? '' : 'INDEXED BY states_by_group'} WHERE ${where} ORDER BY key LIMIT ?`,
+        ).all(...params, limit),
       ) as StateRecord[];
       return rows.map(toStateRow);
     },
@@ -162,8 +204,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     async countStates(projection, where) {
       const clause = whereClause(projection, where);
       return connection.run('counting states', () =>
-        db
-          .prepare(`SELECT COUNT(*) FROM states WHERE ${clause.sql}`)
+        listing(`SELECT COUNT(*) FROM states WHERE ${clause.sql}`)
           .pluck()
           .get(...clause.params),
       ) as number;
@@ -186,7 +227,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
         before: encodeOptional(c.before),
         after: encodeOptional(c.after),
       }));
-      return connection.write('committing projection state', () => {
+      return writeDerived('committing projection state', () => {
         for (const c of batch.checkpoints) sql.upsertCheckpoint.run(c.name, c.position, c.version);
         for (const params of states) sql.upsertState.run(...params);
         for (const l of batch.deadLetters)
@@ -250,7 +291,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async pruneChanges(upTo) {
-      connection.write('pruning changes', () => sql.prune.run(upTo));
+      writeDerived('pruning changes', () => sql.prune.run(upTo));
     },
 
     async lastChangeSeq() {
