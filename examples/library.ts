@@ -1,7 +1,7 @@
 /**
  * Embedding truto-state as a library: the README's example, run by test/examples.unit.test.ts.
  */
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, toArray } from 'rxjs';
 import { createEngine, createMemoryEventStore, type AccountState } from '../src/index.js';
 
 export async function example(bodies: readonly string[]) {
@@ -10,10 +10,9 @@ export async function example(bodies: readonly string[]) {
   const store = createMemoryEventStore();
   const engine = await createEngine({ store }); // the Truto projections, following the log live
 
-  // Watch one account: its current state first, then every committed change.
-  const watched = firstValueFrom(
-    engine.watch<AccountState>('accounts', 'acc-1').pipe(take(3), toArray()),
-  );
+  // Watch one account: its current state first, then its state after each committed change
+  // (changes within one projection batch arrive as one); the stream completes on close.
+  const watched = firstValueFrom(engine.watch<AccountState>('accounts', 'acc-1').pipe(toArray()));
 
   for (const body of bodies) {
     const result = await engine.ingest(body); // the raw webhook body, signature already checked
@@ -26,8 +25,8 @@ export async function example(bodies: readonly string[]) {
   const before = await engine.stateAt<AccountState>('accounts', 'acc-1', {
     time: '2024-09-10T12:00:30Z',
   });
-  const history = (await watched).map((state) => state?.status);
   await engine.close();
+  const history = (await watched).map((state) => state?.status);
   // README:end
   return { account, usable: usable.items, before, history };
 }

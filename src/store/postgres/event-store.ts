@@ -20,7 +20,15 @@
  */
 import pg from 'pg';
 import { StoreError } from '../errors.js';
-import type { AppendOutcome, EventStoreStats, EventStoreWithProjections, EventToAppend, RejectToRecord, StoredEvent } from '../port.js';
+import type {
+  AppendOutcome,
+  EventStoreStats,
+  EventStoreWithProjections,
+  EventToAppend,
+  RejectToRecord,
+  StoredEvent,
+} from '../port.js';
+import { statsFromCounters } from '../shared/counters.js';
 import { createGroupCommit } from '../shared/group-commit.js';
 import { createAppendNotifier } from '../shared/notifier.js';
 import { pageThrough } from '../shared/paging.js';
@@ -30,7 +38,14 @@ import { isConnectionFault, translatePgError } from './errors.js';
 import { createPgListener } from './listener.js';
 import { createPostgresProjectionStore, type PostgresProjectionStore } from './projection-store.js';
 import { migrate } from './schema.js';
-import { LockPurpose, channelName, checkSchemaName, clientConfig, lockArgs, type ConnectionSettings } from './sql.js';
+import {
+  LockPurpose,
+  channelName,
+  checkSchemaName,
+  clientConfig,
+  lockArgs,
+  type ConnectionSettings,
+} from './sql.js';
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user:pass@host:5432/db`. */
@@ -76,13 +91,17 @@ const INSERT_CHUNK = 500;
  * const [outcome] = await store.append([event]);
  * await store.close();
  */
-export async function createPostgresEventStore(options: PostgresStoreOptions): Promise<PostgresEventStore> {
+export async function createPostgresEventStore(
+  options: PostgresStoreOptions,
+): Promise<PostgresEventStore> {
   const schema = checkSchemaName(options.schema ?? 'truto_state');
   const s = `"${schema}"`;
   const settings: ConnectionSettings = {
     connectionString: options.connectionString,
     ...(options.applicationName ? { applicationName: options.applicationName } : {}),
-    ...(options.idleInTransactionTimeoutMs ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs
+      ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
+      : {}),
   };
   const pool = new pg.Pool({ ...clientConfig(settings), max: options.poolSize ?? 10 });
   // A connection killed by the server (pg_terminate_backend, restart) must not crash the process:
@@ -107,7 +126,11 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
     if (closed) throw new StoreError('store_closed', 'the postgres store is closed');
   }
 
-  async function query<R extends pg.QueryResultRow>(doing: string, text: string, values: unknown[] = []): Promise<R[]> {
+  async function query<R extends pg.QueryResultRow>(
+    doing: string,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
     open();
     try {
       return (await pool.query<R>(text, values)).rows;
@@ -117,7 +140,10 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
   }
 
   async function readHead(): Promise<number> {
-    const rows = await query<{ head: number | null }>('reading the head', `SELECT max(position) AS head FROM ${s}.events`);
+    const rows = await query<{ head: number | null }>(
+      'reading the head',
+      `SELECT max(position) AS head FROM ${s}.events`,
+    );
     return rows[0]?.head ?? 0;
   }
 
@@ -126,8 +152,14 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
   }
 
   // Live tail: one LISTEN connection and one poll serve both notifiers, while either has listeners.
-  const appendNotifier = createAppendNotifier({ onFirst: () => listenerUsers(+1), onLast: () => listenerUsers(-1) });
-  const changesNotifier = createAppendNotifier({ onFirst: () => listenerUsers(+1), onLast: () => listenerUsers(-1) });
+  const appendNotifier = createAppendNotifier({
+    onFirst: () => listenerUsers(+1),
+    onLast: () => listenerUsers(-1),
+  });
+  const changesNotifier = createAppendNotifier({
+    onFirst: () => listenerUsers(+1),
+    onLast: () => listenerUsers(-1),
+  });
   const listener = createPgListener({
     settings,
     channels: [appendChannel, changesChannel],
@@ -190,7 +222,16 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
         const values: unknown[] = [];
         const tuples = chunk.map((row) => {
           const n = values.length;
-          values.push(row.id, row.type, row.stream, row.sourceTime, row.data, row.skipped, row.skipIssues, asBuffer(row.body));
+          values.push(
+            row.id,
+            row.type,
+            row.stream,
+            row.sourceTime,
+            row.data,
+            row.skipped,
+            row.skipIssues,
+            asBuffer(row.body),
+          );
           return `(nextval('${s}.events_position_seq'), $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::json, $${n + 6}, $${n + 7}::json, $${n + 8})`;
         });
         // VALUES rows are evaluated in order, so positions follow the input order.
@@ -240,7 +281,11 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
         await client.query(
           `INSERT INTO ${s}.conflicts (event_id, original_position, body)
            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])`,
-          [conflicts.map((c) => c.id), conflicts.map((c) => c.position), conflicts.map((c) => c.body)],
+          [
+            conflicts.map((c) => c.id),
+            conflicts.map((c) => c.position),
+            conflicts.map((c) => c.body),
+          ],
         );
       }
       if (counts.size > 0) {
@@ -274,7 +319,10 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
       while (start < requests.length) {
         let end = start;
         let size = 0;
-        while (end < requests.length && (end === start || size + (requests[end] as EventRow[]).length <= maxBatchEvents)) {
+        while (
+          end < requests.length &&
+          (end === start || size + (requests[end] as EventRow[]).length <= maxBatchEvents)
+        ) {
           size += (requests[end] as EventRow[]).length;
           end += 1;
         }
@@ -294,7 +342,15 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
   function readPage(where: string, args: unknown[], withBody: boolean) {
     return async (after: number, upTo: number, limit: number): Promise<StoredEvent[]> => {
       const n = args.length;
-      const rows = await query<{ position: number; id: string; type: string; stream: string | null; sourceTime: number; data: string; body?: Buffer }>(
+      const rows = await query<{
+        position: number;
+        id: string;
+        type: string;
+        stream: string | null;
+        sourceTime: number;
+        data: string;
+        body?: Buffer;
+      }>(
         'reading events',
         `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data${withBody ? ', body' : ''}
            FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} ORDER BY position LIMIT $${n + 3}`,
@@ -323,11 +379,23 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
     },
 
     readStream(stream, options) {
-      return pageThrough(0, options, readPage('stream = $1 AND', [stream], options?.withBody === true));
+      return pageThrough(
+        0,
+        options,
+        readPage('stream = $1 AND', [stream], options?.withBody === true),
+      );
     },
 
     async readEvent(id) {
-      const rows = await query<{ position: number; id: string; type: string; stream: string | null; sourceTime: number; data: string; body: Buffer }>(
+      const rows = await query<{
+        position: number;
+        id: string;
+        type: string;
+        stream: string | null;
+        sourceTime: number;
+        data: string;
+        body: Buffer;
+      }>(
         'reading an event',
         `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data, body FROM ${s}.events WHERE id = $1`,
         [id],
@@ -351,31 +419,20 @@ export async function createPostgresEventStore(options: PostgresStoreOptions): P
     },
 
     async stats(): Promise<EventStoreStats> {
-      const counters = await query<{ name: string; value: number }>('reading stats', `SELECT name, value FROM ${s}.counters`);
+      const counters = await query<{ name: string; value: number }>(
+        'reading stats',
+        `SELECT name, value FROM ${s}.counters`,
+      );
       const [kept] = await query<{ conflicts: number; rejects: number; head: number | null }>(
         'reading stats',
         `SELECT (SELECT count(*) FROM ${s}.conflicts) AS conflicts, (SELECT count(*) FROM ${s}.rejects) AS rejects,
                 (SELECT max(position) FROM ${s}.events) AS head`,
       );
-      const byType: Record<string, number> = {};
-      const skipped: Record<string, number> = {};
-      let events = 0;
-      let duplicates = 0;
-      for (const { name, value } of counters) {
-        if (name === 'events') events = value;
-        else if (name === 'duplicates') duplicates = value;
-        else if (name.startsWith('type:')) byType[name.slice(5)] = value;
-        else if (name.startsWith('skipped:')) skipped[name.slice(8)] = value;
-      }
-      return {
-        events,
-        byType,
-        duplicates,
+      return statsFromCounters(counters, {
         conflicts: kept?.conflicts ?? 0,
         rejects: kept?.rejects ?? 0,
-        skipped,
         headPosition: kept?.head ?? 0,
-      };
+      });
     },
 
     async close() {

@@ -14,6 +14,7 @@ import type {
   EventToAppend,
   StoredEvent,
 } from '../port.js';
+import { statsFromCounters } from '../shared/counters.js';
 import { applyAppend, emptyDelta, type CountDelta } from '../shared/append.js';
 import { createGroupCommit } from '../shared/group-commit.js';
 import { createAppendNotifier } from '../shared/notifier.js';
@@ -280,25 +281,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async stats(): Promise<EventStoreStats> {
       return connection.run('reading stats', () => {
         const counters = sql.counters.all() as { name: string; value: number }[];
-        const byType: Record<string, number> = {};
-        const skipped: Record<string, number> = {};
-        let events = 0;
-        let duplicates = 0;
-        for (const { name, value } of counters) {
-          if (name === 'events') events = value;
-          else if (name === 'duplicates') duplicates = value;
-          else if (name.startsWith('type:')) byType[name.slice(5)] = value;
-          else if (name.startsWith('skipped:')) skipped[name.slice(8)] = value;
-        }
-        return {
-          events,
-          byType,
-          duplicates,
+        return statsFromCounters(counters, {
           conflicts: sql.conflicts.get() as number,
           rejects: sql.rejects.get() as number,
-          skipped,
           headPosition: readHead(),
-        };
+        });
       });
     },
 
