@@ -115,6 +115,8 @@ class ProjectionEngine implements Engine {
   /** The one runner of a single instance; undefined when partitions are shared. */
   private readonly live: ProjectionRunner | undefined;
   private readonly partitionRunners = new Map<number, ProjectionRunner>();
+  /** Projections awaiting a rebuild, with the version their stored state was made by. */
+  private readonly staleVersions = new Map<string, number>();
   private ownership: Subscription | undefined;
   private journalTimer: NodeJS.Timeout | undefined;
   private pulling: Promise<void> | undefined;
@@ -215,6 +217,7 @@ class ProjectionEngine implements Engine {
       const fenced = source.storeFor(partition);
       if (!fenced) continue;
       const runner = this.liveRunner(fenced, { index: partition, source });
+      for (const [name, version] of this.staleVersions) runner.setVersion(name, version);
       await runner.init();
       this.partitionRunners.set(partition, runner);
     }
@@ -225,9 +228,20 @@ class ProjectionEngine implements Engine {
   }
 
   async open(): Promise<void> {
-    // A rebuild that died midway left shadow rows behind: they are scratch, never read.
-    for (const projection of this.streams)
-      await this.projectionStore.clearProjection(shadowName(projection.name));
+    // A projection whose stored version is not its code's is rebuilt; until the swap its old
+    // state keeps its old version, so a rebuild that dies midway is started again next time.
+    // (Shadow rows a dead rebuild left are scratch: the next rebuild clears them first. They are
+    // not cleared here, where they may belong to a rebuild another process is running.)
+    for (const projection of this.streams) {
+      for (const row of this.checkpointRows(projection.name)) {
+        const checkpoint = await this.projectionStore.readCheckpoint(row);
+        if (checkpoint && checkpoint.version !== projection.version) {
+          this.staleVersions.set(projection.name, checkpoint.version);
+        }
+      }
+    }
+    const stale = [...this.staleVersions.keys()];
+    for (const [name, version] of this.staleVersions) this.live?.setVersion(name, version);
     const source = this.options.partitions;
     if (source) {
       this.ownership = source.owned$.subscribe((owned) => {
@@ -241,19 +255,6 @@ class ProjectionEngine implements Engine {
       await this.lock.run(async () => undefined);
     } else {
       await this.live?.init();
-    }
-    const stale: string[] = [];
-    for (const projection of this.streams) {
-      for (const row of this.checkpointRows(projection.name)) {
-        const checkpoint = await this.projectionStore.readCheckpoint(row);
-        if (
-          checkpoint &&
-          checkpoint.version !== projection.version &&
-          !stale.includes(projection.name)
-        ) {
-          stale.push(projection.name);
-        }
-      }
     }
     this.hub.publishedSeq = await this.projectionStore.lastChangeSeq();
     if (source) {
@@ -635,7 +636,9 @@ class ProjectionEngine implements Engine {
         });
         for (const projection of targets) {
           await this.projectionStore.swapProjection(shadowName(projection.name), projection.name);
+          this.staleVersions.delete(projection.name);
           for (const [, runner] of this.runners()) {
+            runner.setVersion(projection.name, undefined);
             runner.forget(projection.name);
             runner.setCheckpoint(projection.name, shadow.checkpointOf(shadowName(projection.name)));
           }

@@ -94,6 +94,8 @@ export interface BatchResult {
 
 export class ProjectionRunner {
   private readonly checkpoints = new Map<string, number>();
+  /** Versions to stamp instead of the projection's own (its state is older: a rebuild is due). */
+  private readonly versions = new Map<string, number>();
   private readonly cache = new Map<string, Map<string, Entity>>();
   private readonly handled: Map<AnyStream, Set<string>>;
   private readonly names: Map<AnyStream, string>;
@@ -134,9 +136,20 @@ export class ProjectionRunner {
     return this.checkpoints.get(name) ?? 0;
   }
 
+  /** Stamps `version` on a projection's checkpoints until cleared (`undefined`). */
+  setVersion(name: string, version: number | undefined): void {
+    if (version === undefined) this.versions.delete(name);
+    else this.versions.set(name, version);
+  }
+
   /** Moves a checkpoint after a swap put another projection's state in place. */
   setCheckpoint(name: string, position: number): void {
     this.checkpoints.set(name, position);
+  }
+
+  private clearCache(): void {
+    for (const entities of this.cache.values()) entities.clear();
+    this.cached = 0;
   }
 
   /** Forgets cached states (after a swap replaced them underneath). */
@@ -157,15 +170,27 @@ export class ProjectionRunner {
     while (this.position < upTo) {
       const from = this.position;
       let progressed = false;
-      for await (const events of this.options.store.readAll(from, {
-        batchSize: this.options.batchSize,
-        upTo,
-      })) {
-        if (events.length === 0) continue;
-        const changes = await this.applyBatch(events);
-        total += events.length;
-        progressed = true;
-        onBatch({ events: events.length, position: this.position, changes });
+      try {
+        for await (const events of this.options.store.readAll(from, {
+          batchSize: this.options.batchSize,
+          upTo,
+        })) {
+          if (events.length === 0) continue;
+          const changes = await this.applyBatch(events);
+          total += events.length;
+          progressed = true;
+          onBatch({ events: events.length, position: this.position, changes });
+          // A store that answers synchronously (SQLite) would otherwise hold the event loop for
+          // the whole backlog: no change delivered, no request served until the end.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } catch (error) {
+        // Another projector (a CLI command beside `serve`) committed first: what this runner
+        // holds in memory is stale. Start again from what is committed.
+        if ((error as { code?: unknown }).code !== 'checkpoint_moved') throw error;
+        this.clearCache();
+        await this.init();
+        continue;
       }
       // Nothing readable below `upTo` (e.g. a position never committed): stop instead of spinning.
       if (!progressed) break;
@@ -177,90 +202,135 @@ export class ProjectionRunner {
   async applyBatch(events: readonly StoredEvent[]): Promise<ChangeRecord[]> {
     const planned = this.plan(events);
     await this.prefetch(planned);
-    const work = this.options.failFast && !this.options.journal ? this.sourceOrdered(planned) : planned;
+    const work =
+      this.options.failFast && !this.options.journal ? this.sourceOrdered(planned) : planned;
     const dirty = new Map<string, Map<string, Entity>>();
     const deadLetters: DeadLetter[] = [];
     // One change per entity per batch: its state before the batch, after it, and the last event.
-    const touched = new Map<string, { name: string; key: string; before: unknown; event: StoredEvent }>();
+    const touched = new Map<
+      string,
+      { name: string; key: string; before: unknown; event: StoredEvent }
+    >();
 
-    for (const item of work) {
-      const { projection, name, key, event } = item;
-      if (key === undefined) {
-        deadLetters.push(this.deadLetter(name, '?', event, item.keyError ?? 'keyOf failed'));
-        continue;
-      }
-      const entity = this.entity(name, key);
-      if (entity.poisoned !== null) {
-        deadLetters.push(this.deadLetter(name, key, event, `entity stalled by an earlier poison event: ${entity.poisoned}`));
-        continue;
-      }
-      const projected = toProjectionEvent(event);
-      const touchKey = `${name}\u0000${key}`;
-      const before = touched.has(touchKey) ? touched.get(touchKey)?.before : entity.exists ? entity.state : undefined;
-      try {
-        const late =
-          entity.exists &&
-          compareSourceOrder(projected, { sourceTime: entity.lastTime, id: entity.lastId }) < 0;
-        const next = late
-          ? await this.refold(projection, key, projected)
-          : projection.evolve(entity.exists ? entity.state : projection.initialState(key), projected);
-        if (!late) {
-          entity.lastTime = projected.sourceTime;
-          entity.lastId = projected.id;
-        }
-        entity.state = next;
-        entity.exists = true;
-        // The highest position applied (work may be in source order, see sourceOrdered).
-        entity.position = Math.max(entity.position, event.position);
-        markDirty(dirty, name, key, entity);
-        touched.delete(touchKey);
-        touched.set(touchKey, { name, key, before, event });
-      } catch (error) {
-        const letter = this.deadLetter(name, key, event, describe(error));
-        if (this.options.failFast) throw new PoisonEventError(letter);
-        entity.poisoned = `${letter.error} (event ${event.id})`;
-        entity.position = event.position;
-        markDirty(dirty, name, key, entity);
-        deadLetters.push(letter);
-      }
-    }
-
-    const last = events[events.length - 1] as StoredEvent;
-    const changes: Omit<ChangeRecord, 'seq'>[] = [];
-    if (this.options.journal) {
-      // Map order is the order of each entity's last event in the batch.
-      for (const { name, key, before, event } of touched.values()) {
-        const after = this.cache.get(name)?.get(key);
-        if (after?.exists && !jsonEqual(before, after.state)) {
-          changes.push({ projection: name, key, before: before ?? null, after: after.state, eventId: event.id, position: event.position });
-        }
-      }
-      changes.push(...(await this.derivedChanges(changes, dirty)));
-    }
-    const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
-    const checkpoints = advancing.flatMap(([projection, name]) =>
-      this.checkpointRows(name).map((row) => ({ name: row, position: last.position, version: projection.version })),
-    );
-    const states = [...dirty].flatMap(([name, entities]) => {
-      const projection = [...this.names].find(([, n]) => n === name)?.[0];
-      const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
-      return [...entities].map(([key, entity]) => ({
-        projection: name,
-        row: toRow(key, entity, groupOf && entity.exists ? groupOf(entity.state) : null),
-      }));
-    });
-    let committed: ChangeRecord[];
     try {
-      committed = await this.options.projectionStore.commit({ checkpoints, states, deadLetters, changes });
+      for (const item of work) {
+        const { projection, name, key, event } = item;
+        if (key === undefined) {
+          deadLetters.push(this.deadLetter(name, '?', event, item.keyError ?? 'keyOf failed'));
+          continue;
+        }
+        const entity = this.entity(name, key);
+        if (entity.poisoned !== null) {
+          deadLetters.push(
+            this.deadLetter(
+              name,
+              key,
+              event,
+              `entity stalled by an earlier poison event: ${entity.poisoned}`,
+            ),
+          );
+          continue;
+        }
+        const projected = toProjectionEvent(event);
+        const touchKey = `${name}\u0000${key}`;
+        const before = touched.has(touchKey)
+          ? touched.get(touchKey)?.before
+          : entity.exists
+            ? entity.state
+            : undefined;
+        const order = entity.exists
+          ? compareSourceOrder(projected, { sourceTime: entity.lastTime, id: entity.lastId })
+          : 1;
+        // Already folded (a batch re-read after a failure): folding it again would count it twice.
+        if (order === 0) continue;
+        const late = order < 0;
+        // Reading the stream is I/O: a failure there fails the batch (retried), not the entity.
+        const history = late ? await this.entityEvents(projection, key, projected) : undefined;
+        try {
+          const next = history
+            ? foldInOrder(projection, key, history)
+            : projection.evolve(
+                entity.exists ? entity.state : projection.initialState(key),
+                projected,
+              );
+          if (!late) {
+            entity.lastTime = projected.sourceTime;
+            entity.lastId = projected.id;
+          }
+          entity.state = next;
+          entity.exists = true;
+          // The highest position applied (work may be in source order, see sourceOrdered).
+          entity.position = Math.max(entity.position, event.position);
+          markDirty(dirty, name, key, entity);
+          touched.delete(touchKey);
+          touched.set(touchKey, { name, key, before, event });
+        } catch (error) {
+          const letter = this.deadLetter(name, key, event, describe(error));
+          if (this.options.failFast) throw new PoisonEventError(letter);
+          entity.poisoned = `${letter.error} (event ${event.id})`;
+          entity.position = event.position;
+          markDirty(dirty, name, key, entity);
+          deadLetters.push(letter);
+        }
+      }
+
+      const last = events[events.length - 1] as StoredEvent;
+      const changes: Omit<ChangeRecord, 'seq'>[] = [];
+      if (this.options.journal) {
+        // Map order is the order of each entity's last event in the batch.
+        for (const { name, key, before, event } of touched.values()) {
+          const after = this.cache.get(name)?.get(key);
+          if (after?.exists && !jsonEqual(before, after.state)) {
+            changes.push({
+              projection: name,
+              key,
+              before: before ?? null,
+              after: after.state,
+              eventId: event.id,
+              position: event.position,
+            });
+          }
+        }
+        changes.push(...(await this.derivedChanges(changes, dirty)));
+      }
+      const advancing = [...this.names].filter(
+        ([, name]) => this.checkpointOf(name) < last.position,
+      );
+      const checkpoints = advancing.flatMap(([projection, name]) =>
+        this.checkpointRows(name).map((row) => ({
+          name: row,
+          position: last.position,
+          version: this.versions.get(name) ?? projection.version,
+        })),
+      );
+      const states = [...dirty].flatMap(([name, entities]) => {
+        const projection = [...this.names].find(([, n]) => n === name)?.[0];
+        const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
+        return [...entities].map(([key, entity]) => ({
+          projection: name,
+          row: toRow(key, entity, groupOf && entity.exists ? groupOf(entity.state) : null),
+        }));
+      });
+      const expected = advancing.flatMap(([, name]) =>
+        this.checkpointRows(name).map((row) => ({ name: row, position: this.checkpointOf(name) })),
+      );
+      const committed = await this.options.projectionStore.commit({
+        checkpoints,
+        expected,
+        states,
+        deadLetters,
+        changes,
+      });
+      for (const [, name] of advancing) this.checkpoints.set(name, last.position);
+      this.trimCache();
+      return committed;
     } catch (error) {
-      // The transaction rolled back: cached states are ahead of the database. Drop them so the
-      // retry re-reads what was committed.
-      for (const [name, entities] of dirty) for (const key of entities.keys()) this.evict(name, key);
+      // Nothing of this batch was committed, but the cache already holds its states: drop them
+      // so the retry re-reads what was committed and folds each event once.
+      for (const [name, entities] of dirty)
+        for (const key of entities.keys()) this.evict(name, key);
       throw error;
     }
-    for (const [, name] of advancing) this.checkpoints.set(name, last.position);
-    this.trimCache();
-    return committed;
   }
 
   /**
@@ -300,7 +370,8 @@ export class ProjectionRunner {
         const after =
           entity === undefined ||
           !entity.exists ||
-          compareSourceOrder(sorted[0]!.event, { sourceTime: entity.lastTime, id: entity.lastId }) > 0;
+          compareSourceOrder(sorted[0]!.event, { sourceTime: entity.lastTime, id: entity.lastId }) >
+            0;
         ordered.push(...(after ? sorted : entry));
       }
     }
@@ -372,8 +443,12 @@ export class ProjectionRunner {
     }
   }
 
-  /** Re-folds an entity's stream up to (and including) a late event, in source order. */
-  private async refold(projection: AnyStream, key: string, late: ProjectionEvent): Promise<unknown> {
+  /** An entity's events up to (and including) a late one: what the fold rule re-folds. */
+  private async entityEvents(
+    projection: AnyStream,
+    key: string,
+    late: ProjectionEvent,
+  ): Promise<ProjectionEvent[]> {
     const handled = this.handled.get(projection) as Set<string>;
     const events: ProjectionEvent[] = [];
     for await (const batch of this.options.store.readStream(late.stream, { upTo: late.position })) {
@@ -383,7 +458,7 @@ export class ProjectionRunner {
         if (projection.keyOf(event) === key) events.push(event);
       }
     }
-    return foldInOrder(projection, key, events);
+    return events;
   }
 
   private async derivedChanges(
@@ -407,20 +482,50 @@ export class ProjectionRunner {
         const committed = await this.options.projectionStore.listStates(source, { group });
         const after = new Map(committed.map((row) => [row.key, row.state]));
         for (const [key, entity] of touched) {
-          if (entity.exists && derived.groupOf(entity.state) === group) after.set(key, entity.state);
+          if (entity.exists && derived.groupOf(entity.state) === group)
+            after.set(key, entity.state);
           else after.delete(key);
         }
-        const beforeState = committed.length > 0 ? derived.derive(group, committed.map((r) => r.state)) : undefined;
-        const afterState = derived.derive(group, sortedValues(after));
+        let beforeState: unknown;
+        let afterState: unknown;
+        try {
+          beforeState =
+            committed.length > 0
+              ? derived.derive(
+                  group,
+                  committed.map((r) => r.state),
+                )
+              : undefined;
+          afterState = derived.derive(group, sortedValues(after));
+        } catch (error) {
+          // A derivation that throws must not stall its source: it is derived again when read.
+          console.error(
+            `truto-state: derived projection "${derived.name}" failed for ${group}:`,
+            error,
+          );
+          continue;
+        }
         if (!jsonEqual(beforeState, afterState)) {
-          out.push({ projection: derived.name, key: group, before: beforeState ?? null, after: afterState, eventId: cause.eventId, position: cause.position });
+          out.push({
+            projection: derived.name,
+            key: group,
+            before: beforeState ?? null,
+            after: afterState,
+            eventId: cause.eventId,
+            position: cause.position,
+          });
         }
       }
     }
     return out;
   }
 
-  private deadLetter(projection: string, key: string, event: StoredEvent, error: string): DeadLetter {
+  private deadLetter(
+    projection: string,
+    key: string,
+    event: StoredEvent,
+    error: string,
+  ): DeadLetter {
     return { projection, key, eventId: event.id, position: event.position, error };
   }
 }
@@ -440,14 +545,26 @@ function sortedValues(map: ReadonlyMap<string, unknown>): unknown[] {
   return [...map.keys()].sort().map((key) => map.get(key));
 }
 
-function markDirty(dirty: Map<string, Map<string, Entity>>, name: string, key: string, entity: Entity) {
+function markDirty(
+  dirty: Map<string, Map<string, Entity>>,
+  name: string,
+  key: string,
+  entity: Entity,
+) {
   let entities = dirty.get(name);
   if (!entities) dirty.set(name, (entities = new Map()));
   entities.set(key, entity);
 }
 
 function blankEntity(): Entity {
-  return { exists: false, state: undefined, lastTime: Number.NEGATIVE_INFINITY, lastId: '', position: 0, poisoned: null };
+  return {
+    exists: false,
+    state: undefined,
+    lastTime: Number.NEGATIVE_INFINITY,
+    lastId: '',
+    position: 0,
+    poisoned: null,
+  };
 }
 
 function fromRow(row: StateRow): Entity {

@@ -46,6 +46,8 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   store_overloaded: 503,
   // Only while shutting down: another instance, or this one restarted, will take it.
   store_closed: 503,
+  // Projection only (never an append); listed for completeness of the store's codes.
+  checkpoint_moved: 503,
   // Our own faults.
   store_failed: 500,
   internal: 500,

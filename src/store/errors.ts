@@ -14,6 +14,8 @@ export type StoreErrorCode =
   | 'store_overloaded'
   /** The store was closed. */
   | 'store_closed'
+  /** A projection commit found its checkpoint moved by another projector: re-read and retry. */
+  | 'checkpoint_moved'
   /** Anything else from the driver. */
   | 'store_failed';
 
@@ -35,4 +37,12 @@ export class StoreError extends Error {
 
 export function isStoreError(error: unknown): error is StoreError {
   return error instanceof StoreError;
+}
+
+/** The compare-and-set of a projection commit failed: names the checkpoints that moved. */
+export function checkpointMoved(
+  moved: readonly { name: string; expected: number; actual: number }[],
+): StoreError {
+  const detail = moved.map((m) => `${m.name} is at ${m.actual}, not ${m.expected}`).join('; ');
+  return new StoreError('checkpoint_moved', `another projector committed first: ${detail}`);
 }

@@ -161,6 +161,12 @@ export interface ListOptions {
 /** What one projection batch commits, all or nothing. */
 export interface ProjectionCommit {
   readonly checkpoints: readonly Checkpoint[];
+  /**
+   * Compare-and-set: the positions the committer read these checkpoints at (a missing row reads
+   * as 0). When any has moved (another process projected meanwhile), the commit writes nothing
+   * and fails with StoreError `checkpoint_moved`.
+   */
+  readonly expected?: readonly { readonly name: string; readonly position: number }[];
   readonly states: readonly { readonly projection: string; readonly row: StateRow }[];
   readonly deadLetters: readonly DeadLetter[];
   /** Journalled in the same transaction; `seq` is assigned by the store. */

@@ -12,6 +12,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
+import { checkpointMoved } from '../errors.js';
 import { checkFilterField, compareKeys, matchesFilter } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 
@@ -118,6 +119,14 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
         before: encodeOptional(change.before),
         after: encodeOptional(change.after),
       }));
+      const moved = (batch.expected ?? [])
+        .map((e) => ({
+          ...e,
+          expected: e.position,
+          actual: checkpoints.get(e.name)?.position ?? 0,
+        }))
+        .filter((m) => m.actual !== m.expected);
+      if (moved.length > 0) throw checkpointMoved(moved);
       for (const checkpoint of batch.checkpoints)
         checkpoints.set(checkpoint.name, { ...checkpoint });
       for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
@@ -149,7 +158,8 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
       states.set(live, shadowStates);
       states.delete(shadow);
       const moved = checkpointsOf(shadow).map((name) => checkpoints.get(name) as Checkpoint);
-      for (const name of [...checkpointsOf(shadow), ...checkpointsOf(live)]) checkpoints.delete(name);
+      for (const name of [...checkpointsOf(shadow), ...checkpointsOf(live)])
+        checkpoints.delete(name);
       for (const checkpoint of moved) {
         const name = live + checkpoint.name.slice(shadow.length);
         checkpoints.set(name, { ...checkpoint, name });

@@ -19,6 +19,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
+import { checkpointMoved } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import { translatePgError, isConnectionFault } from './errors.js';
@@ -66,11 +67,17 @@ interface ChangeDbRow {
   position: number;
 }
 
-export function createPostgresProjectionStore(ctx: ProjectionStoreContext): PostgresProjectionStore {
+export function createPostgresProjectionStore(
+  ctx: ProjectionStoreContext,
+): PostgresProjectionStore {
   const { pool } = ctx;
   const s = `"${ctx.schema}"`;
 
-  async function query<R extends pg.QueryResultRow>(doing: string, text: string, values: unknown[] = []): Promise<R[]> {
+  async function query<R extends pg.QueryResultRow>(
+    doing: string,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
     ctx.open();
     try {
       return (await pool.query<R>(text, values)).rows;
@@ -80,7 +87,10 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
   }
 
   /** Runs `work` in one transaction on one pooled connection. */
-  async function transaction<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async function transaction<T>(
+    doing: string,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
     ctx.open();
     let client: pg.PoolClient;
     try {
@@ -103,7 +113,10 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
   }
 
   /** `where` as SQL over `state`, with parameters numbered from `first`. */
-  function whereSql(where: StateFilter | undefined, first: number): { sql: string; values: unknown[] } {
+  function whereSql(
+    where: StateFilter | undefined,
+    first: number,
+  ): { sql: string; values: unknown[] } {
     const clauses: string[] = [];
     const values: unknown[] = [];
     for (const [field, expected] of Object.entries(where ?? {})) {
@@ -124,12 +137,19 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
 
   return {
     async readCheckpoint(name) {
-      const rows = await query<Checkpoint>('reading a checkpoint', `SELECT name, position, version FROM ${s}.checkpoints WHERE name = $1`, [name]);
+      const rows = await query<Checkpoint>(
+        'reading a checkpoint',
+        `SELECT name, position, version FROM ${s}.checkpoints WHERE name = $1`,
+        [name],
+      );
       return rows[0] ? { ...rows[0] } : undefined;
     },
 
     async listCheckpoints() {
-      return query<Checkpoint>('listing checkpoints', `SELECT name, position, version FROM ${s}.checkpoints ORDER BY name`);
+      return query<Checkpoint>(
+        'listing checkpoints',
+        `SELECT name, position, version FROM ${s}.checkpoints ORDER BY name`,
+      );
     },
 
     async readStates(projection, keys) {
@@ -176,24 +196,28 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
 
     async commit(batch, options: CommitOptions = {}) {
       // Serialise every value before the transaction: a bad value fails with nothing written.
-      const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(({ projection, row }) => ({
-        projection,
-        key: row.key,
-        state: encodeState(row.state),
-        last_time: row.lastTime,
-        last_id: row.lastId,
-        position: row.position,
-        poisoned: row.poisoned ?? null,
-        grp: row.group ?? null,
-      }));
+      const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(
+        ({ projection, row }) => ({
+          projection,
+          key: row.key,
+          state: encodeState(row.state),
+          last_time: row.lastTime,
+          last_id: row.lastId,
+          position: row.position,
+          poisoned: row.poisoned ?? null,
+          grp: row.group ?? null,
+        }),
+      );
       const checkpoints = lastBy(batch.checkpoints, (c) => c.name);
-      const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map((l) => ({
-        projection: l.projection,
-        event_id: l.eventId,
-        key: l.key,
-        position: l.position,
-        error: l.error,
-      }));
+      const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map(
+        (l) => ({
+          projection: l.projection,
+          event_id: l.eventId,
+          key: l.key,
+          position: l.position,
+          error: l.error,
+        }),
+      );
       const changes = batch.changes.map((c, i) => ({
         i,
         projection: c.projection,
@@ -209,6 +233,18 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
         if (fence) {
           const held = await client.query(fenceSql(s), [fence.partition, fence.owner, fence.epoch]);
           if (held.rowCount !== 1) throw new LeaseLostError(fence);
+        }
+        const expected = batch.expected ?? [];
+        if (expected.length > 0) {
+          const { rows } = await client.query<{ name: string; position: string }>(
+            `SELECT name, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
+            [expected.map((e) => e.name)],
+          );
+          const actual = new Map(rows.map((r) => [r.name, Number(r.position)]));
+          const moved = expected
+            .map((e) => ({ ...e, expected: e.position, actual: actual.get(e.name) ?? 0 }))
+            .filter((m) => m.actual !== m.expected);
+          if (moved.length > 0) throw checkpointMoved(moved);
         }
         if (states.length > 0) {
           await client.query(
@@ -240,7 +276,9 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
         }
         if (changes.length === 0) return [];
         // Last, so the journal lock is held only for this insert and the COMMIT (see header).
-        await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`);
+        await client.query(
+          `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
+        );
         const inserted = await client.query<{ seq: number }>(
           `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
            SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
@@ -262,17 +300,15 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
         return assigned;
       });
 
-      const journalled = changes.map(
-        (c, i): ChangeRecord => ({
-          seq: seqs[i] as number,
-          projection: c.projection,
-          key: c.key,
-          before: decodeOptional(c.before),
-          after: decodeOptional(c.after),
-          eventId: c.event_id,
-          position: c.position,
-        }),
-      );
+      const journalled = changes.map((c, i): ChangeRecord => ({
+        seq: seqs[i] as number,
+        projection: c.projection,
+        key: c.key,
+        before: decodeOptional(c.before),
+        after: decodeOptional(c.after),
+        eventId: c.event_id,
+        position: c.position,
+      }));
       const last = seqs.at(-1);
       if (last !== undefined) ctx.onJournalled(last);
       return journalled;
@@ -290,25 +326,43 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
       // One transaction: readers see the old live state or the new one, never a mix.
       await transaction('swapping projections', async (client) => {
         await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [live]);
-        await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [shadow, live]);
+        await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [
+          shadow,
+          live,
+        ]);
         await client.query(`DELETE FROM ${s}.checkpoints WHERE ${OWN_CHECKPOINT('$1')}`, [live]);
         await client.query(
           `UPDATE ${s}.checkpoints SET name = $2::text || substr(name, length($1::text) + 1) WHERE ${OWN_CHECKPOINT('$1')}`,
           [shadow, live],
         );
         await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
-        await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [shadow, live]);
+        await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [
+          shadow,
+          live,
+        ]);
       });
     },
 
     async readDeadLetters(projection) {
-      const rows = await query<{ projection: string; key: string; event_id: string; position: number; error: string }>(
+      const rows = await query<{
+        projection: string;
+        key: string;
+        event_id: string;
+        position: number;
+        error: string;
+      }>(
         'reading dead letters',
         `SELECT projection, key, event_id, position, error FROM ${s}.dead_letters
           WHERE $1::text IS NULL OR projection = $1 ORDER BY projection, position, event_id`,
         [projection ?? null],
       );
-      return rows.map((r): DeadLetter => ({ projection: r.projection, key: r.key, eventId: r.event_id, position: r.position, error: r.error }));
+      return rows.map((r): DeadLetter => ({
+        projection: r.projection,
+        key: r.key,
+        eventId: r.event_id,
+        position: r.position,
+        error: r.error,
+      }));
     },
 
     async readChanges(after, limit) {
@@ -318,17 +372,15 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
            FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [after, limit === undefined ? null : Math.max(0, Math.floor(limit))],
       );
-      return rows.map(
-        (r): ChangeRecord => ({
-          seq: r.seq,
-          projection: r.projection,
-          key: r.key,
-          before: decodeOptional(r.before),
-          after: decodeOptional(r.after),
-          eventId: r.event_id,
-          position: r.position,
-        }),
-      );
+      return rows.map((r): ChangeRecord => ({
+        seq: r.seq,
+        projection: r.projection,
+        key: r.key,
+        before: decodeOptional(r.before),
+        after: decodeOptional(r.after),
+        eventId: r.event_id,
+        position: r.position,
+      }));
     },
 
     async pruneChanges(upTo) {
@@ -337,7 +389,10 @@ export function createPostgresProjectionStore(ctx: ProjectionStoreContext): Post
 
     async lastChangeSeq() {
       // Kept in the commit's transaction, so it survives pruning and never runs ahead of commits.
-      const rows = await query<{ value: number }>('reading the last change', `SELECT value FROM ${s}.counters WHERE name = 'changes_head'`);
+      const rows = await query<{ value: number }>(
+        'reading the last change',
+        `SELECT value FROM ${s}.counters WHERE name = 'changes_head'`,
+      );
       return rows[0]?.value ?? 0;
     },
   };

@@ -44,6 +44,17 @@ function serialise(event: EventToAppend, body: Buffer): EventRow {
   if (!Number.isFinite(event.sourceTime)) {
     throw new TypeError(`event ${event.id}: sourceTime must be a finite number of milliseconds`);
   }
+  // Checked before the event joins a group commit: a bad one must fail its caller only, not
+  // roll back the transaction it would share with other callers' events.
+  if (typeof event.type !== 'string' || event.type.length === 0) {
+    throw new TypeError(`event ${event.id}: type must be a non-empty string`);
+  }
+  if (event.stream !== null && typeof event.stream !== 'string') {
+    throw new TypeError(`event ${event.id}: stream must be a string or null`);
+  }
+  if (!(event.body instanceof Uint8Array)) {
+    throw new TypeError(`event ${event.id}: body must be bytes (a Uint8Array)`);
+  }
   return {
     id: event.id,
     type: event.type,

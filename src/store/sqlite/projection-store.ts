@@ -11,6 +11,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
+import { checkpointMoved } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import type { SqliteConnection } from './connection.js';
@@ -83,31 +84,12 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
   };
 
   /**
-   * Projection commits are not fsync'd; appends are. Projected state is derived from the log:
-   * a projection commit lost to a power failure takes its checkpoint with it (states, checkpoints,
-   * dead letters and journalled changes are one WAL transaction, so they stay consistent), and
-   * the engine re-projects from the older checkpoint on start. Nothing a client was told is
-   * durable is lost: a 200 promises the append, which commits with the connection's own setting
-   * (synchronous=FULL, see connection.ts). So a projection commit runs at synchronous=NORMAL: in
-   * WAL mode it is written to the WAL without an fsync, and the next FULL commit (an append)
-   * syncs the WAL up to and including it. A checkpoint still syncs the WAL first at NORMAL.
-   * The setting is per connection and every statement here runs synchronously on the one
-   * thread, so no append can commit while it is lowered; it is put back before returning.
+   * Projection commits keep the connection's durability (synchronous=FULL), though their state
+   * could be re-derived from the log: their changes are published the moment they commit, and a
+   * commit a power failure could still take back would have shown subscribers changes (and
+   * journal seqs) that then never happened.
    */
-  const durableLevel = db.pragma('synchronous', { simple: true }) as number;
-  const relaxed = Math.min(durableLevel, 1);
-  const setSynchronous = (level: number): void => {
-    db.pragma(`synchronous = ${level}`);
-  };
-  const writeDerived = <T>(doing: string, fn: () => T): T => {
-    if (relaxed === durableLevel) return connection.write(doing, fn);
-    setSynchronous(relaxed);
-    try {
-      return connection.write(doing, fn);
-    } finally {
-      setSynchronous(durableLevel);
-    }
-  };
+  const writeDerived = <T>(doing: string, fn: () => T): T => connection.write(doing, fn);
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
@@ -228,6 +210,14 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
         after: encodeOptional(c.after),
       }));
       return writeDerived('committing projection state', () => {
+        const moved = (batch.expected ?? [])
+          .map((e) => ({
+            ...e,
+            expected: e.position,
+            actual: (sql.checkpoint.get(e.name) as Checkpoint | undefined)?.position ?? 0,
+          }))
+          .filter((m) => m.actual !== m.expected);
+        if (moved.length > 0) throw checkpointMoved(moved);
         for (const c of batch.checkpoints) sql.upsertCheckpoint.run(c.name, c.position, c.version);
         for (const params of states) sql.upsertState.run(...params);
         for (const l of batch.deadLetters)
