@@ -43,7 +43,11 @@ export const OTHER_KNOWN_EVENTS = [
 ] as const;
 
 /** Families whose every action is known even when not listed one by one. */
-const OTHER_KNOWN_PREFIXES = ['environment_integration:', 'environment_unified_model:', 'api_token:'];
+const OTHER_KNOWN_PREFIXES = [
+  'environment_integration:',
+  'environment_unified_model:',
+  'api_token:',
+];
 
 export type IntegratedAccountEventType = (typeof INTEGRATED_ACCOUNT_EVENTS)[number];
 export type SyncJobRunEventType = (typeof SYNC_JOB_RUN_EVENTS)[number];
@@ -67,7 +71,9 @@ export function familyOf(type: string): EventFamily {
 /** Whether truto-state knows this event name (projected or not). */
 export function isKnownEventType(type: string): boolean {
   return (
-    PROJECTED.has(type) || OTHER_KNOWN.has(type) || OTHER_KNOWN_PREFIXES.some((p) => type.startsWith(p))
+    PROJECTED.has(type) ||
+    OTHER_KNOWN.has(type) ||
+    OTHER_KNOWN_PREFIXES.some((p) => type.startsWith(p))
   );
 }
 

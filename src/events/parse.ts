@@ -129,7 +129,8 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
   if (!envelope.success) return envelopeFailure(envelope.error);
   const { id, created_at: createdAt, payload } = envelope.data;
   const type = envelope.data.event ?? envelope.data.event_type;
-  if (type === undefined) return fail('missing_event', 'envelope has neither "event" nor "event_type"');
+  if (type === undefined)
+    return fail('missing_event', 'envelope has neither "event" nor "event_type"');
   const sourceTime = parseSourceTime(createdAt);
   if (sourceTime === null) {
     return fail(
@@ -150,7 +151,11 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
       sourceTime,
       stream: projected.ok ? projected.stream : null,
       data: projected.ok ? projected.data : null,
-      skipped: projected.ok ? null : known || family !== 'other' ? projected.skip : { reason: 'unknown_type' },
+      skipped: projected.ok
+        ? null
+        : known || family !== 'other'
+          ? projected.skip
+          : { reason: 'unknown_type' },
       body: bytes,
     },
   };
@@ -164,16 +169,18 @@ function envelopeFailure(error: z.ZodError): ParseResult {
   const first = error.issues[0];
   const field = first?.path[0];
   if (field === 'id') return fail('missing_id', 'envelope has no usable "id" (a non-empty string)');
-  if (field === 'created_at') return fail('missing_created_at', 'envelope has no "created_at" string');
+  if (field === 'created_at')
+    return fail('missing_created_at', 'envelope has no "created_at" string');
   if (field === 'event' || field === 'event_type') {
     return fail('missing_event', `envelope "${String(field)}" must be a non-empty string`);
   }
-  return fail('not_an_object', `envelope is malformed at "${String(field)}": ${first?.message ?? ''}`);
+  return fail(
+    'not_an_object',
+    `envelope is malformed at "${String(field)}": ${first?.message ?? ''}`,
+  );
 }
 
-type Extracted =
-  | { ok: true; stream: string; data: EventFacts }
-  | { ok: false; skip: SkipNote };
+type Extracted = { ok: true; stream: string; data: EventFacts } | { ok: false; skip: SkipNote };
 
 function extractFacts(family: EventFamily, type: string, payload: unknown): Extracted {
   switch (family) {
@@ -240,7 +247,9 @@ function runRecordFacts(type: string, payload: unknown): Extracted {
   const runId = p.sync_job_run_id ?? p.meta?.sync_job_run_id ?? p.sync_job_run?.id;
   if (runId === null || runId === undefined) return { ok: false, skip: { reason: 'no_run_id' } };
   const accountId =
-    p.integrated_account_id ?? p.meta?.integrated_account_id ?? p.sync_job_run?.integrated_account_id;
+    p.integrated_account_id ??
+    p.meta?.integrated_account_id ??
+    p.sync_job_run?.integrated_account_id;
   const data: RunFacts = {
     kind: 'run',
     runId,

@@ -24,7 +24,15 @@ export function parseSourceTime(value: unknown): number | null {
     // A zoneless time is UTC by Truto's convention, never the machine's local zone.
     const [, y, mo, d, h, mi, s, frac] = zoneless;
     const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
-    const time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+    const time = Date.UTC(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h),
+      Number(mi),
+      Number(s),
+      ms,
+    );
     return checkedTime(time, Number(mo), Number(d));
   }
   if (!ISO_WITH_ZONE.test(text)) return null;

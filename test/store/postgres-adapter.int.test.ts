@@ -7,32 +7,55 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
-import { createPostgresEventStore, SCHEMA_VERSION, type PostgresEventStore } from '../../src/store/postgres/index.js';
+import {
+  createPostgresEventStore,
+  SCHEMA_VERSION,
+  type PostgresEventStore,
+} from '../../src/store/postgres/index.js';
 import { LockPurpose, channelName, lockArgs } from '../../src/store/postgres/sql.js';
 import type { StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';
-import { adminQuery, openFreshPostgresStore, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+import {
+  adminQuery,
+  openFreshPostgresStore,
+  pgUrl,
+  uniqueName,
+  waitUntil,
+} from '../support/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fresh(options: Parameters<typeof openFreshPostgresStore>[0] = {}): Promise<{ store: PostgresEventStore; schema: string }> {
+async function fresh(
+  options: Parameters<typeof openFreshPostgresStore>[0] = {},
+): Promise<{ store: PostgresEventStore; schema: string }> {
   const opened = await openFreshPostgresStore(options);
   cleanups.push(opened.cleanup);
   return opened;
 }
 
 /** Another "process" on the same schema: its own pool, LISTEN connection and group commit. */
-async function sibling(schema: string, options: { applicationName?: string; pollIntervalMs?: number } = {}): Promise<PostgresEventStore> {
-  const store = await createPostgresEventStore({ connectionString: pgUrl(), schema, poolSize: 4, ...options });
+async function sibling(
+  schema: string,
+  options: { applicationName?: string; pollIntervalMs?: number } = {},
+): Promise<PostgresEventStore> {
+  const store = await createPostgresEventStore({
+    connectionString: pgUrl(),
+    schema,
+    poolSize: 4,
+    ...options,
+  });
   cleanups.push(() => store.close());
   return store;
 }
 
 /** Resolves with the first head reported by `subscribe` that reaches `atLeast`. */
-function nextHead(subscribe: (listener: (head: number) => void) => () => void, atLeast: number): Promise<number> {
+function nextHead(
+  subscribe: (listener: (head: number) => void) => () => void,
+  atLeast: number,
+): Promise<number> {
   return new Promise((resolve) => {
     const off = subscribe((head) => {
       if (head >= atLeast) {
@@ -48,8 +71,12 @@ describe('postgres adapter', () => {
     const schema = uniqueName('mig');
     cleanups.push(async () => void (await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
     const stores = await Promise.all(Array.from({ length: 5 }, () => sibling(schema)));
-    const { rows } = await adminQuery(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
-    expect(rows.map((r: { version: number }) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+    const { rows } = await adminQuery(
+      `SELECT version FROM "${schema}".schema_version ORDER BY version`,
+    );
+    expect(rows.map((r: { version: number }) => r.version)).toEqual(
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     await stores[0]?.append([makeEvent('a')]);
     expect(await stores[4]?.head()).toBe(1);
   });
@@ -60,8 +87,18 @@ describe('postgres adapter', () => {
     await store.append([makeEvent('a')]);
     await store.close();
     const reopened = await sibling(schema);
-    expect((await reopened.append([makeEvent('a'), makeEvent('b', { variant: 1 })])).map((o) => o.status)).toEqual(['duplicate', 'conflict']);
-    expect(await reopened.stats()).toMatchObject({ events: 2, duplicates: 2, conflicts: 1, skipped: { unknown_type: 1 }, headPosition: 2 });
+    expect(
+      (await reopened.append([makeEvent('a'), makeEvent('b', { variant: 1 })])).map(
+        (o) => o.status,
+      ),
+    ).toEqual(['duplicate', 'conflict']);
+    expect(await reopened.stats()).toMatchObject({
+      events: 2,
+      duplicates: 2,
+      conflicts: 1,
+      skipped: { unknown_type: 1 },
+      headPosition: 2,
+    });
   });
 
   it('several writers on one schema: every distinct id stored once, a follower sees each once in order', async () => {
@@ -109,13 +146,25 @@ describe('postgres adapter', () => {
     const appended = nextHead(listener.onAppend, 2);
     const changed = nextHead(listener.onChanges, 1);
     // Wait for the LISTEN to be in place before the writer commits.
-    await waitUntil(async () => (await listenBackends(schema)).length === 1, 'the listener is LISTENing');
+    await waitUntil(
+      async () => (await listenBackends(schema)).length === 1,
+      'the listener is LISTENing',
+    );
     await writer.append([makeEvent('a'), makeEvent('b')]);
     await writer.projections.commit({
       checkpoints: [],
       states: [],
       deadLetters: [],
-      changes: [{ projection: 'p', key: 'k', before: undefined, after: { v: 1 }, eventId: 'a', position: 1 }],
+      changes: [
+        {
+          projection: 'p',
+          key: 'k',
+          before: undefined,
+          after: { v: 1 },
+          eventId: 'a',
+          position: 1,
+        },
+      ],
     });
     expect(await appended).toBe(2);
     expect(await changed).toBe(1);
@@ -123,10 +172,16 @@ describe('postgres adapter', () => {
 
   it('reconnects its LISTEN connection after the server kills it, and catches up on what it missed', async () => {
     const { store: writer, schema } = await fresh();
-    const listener = await sibling(schema, { pollIntervalMs: 600_000, applicationName: uniqueName('listener') });
+    const listener = await sibling(schema, {
+      pollIntervalMs: 600_000,
+      applicationName: uniqueName('listener'),
+    });
     const seenHeads: number[] = [];
     listener.onAppend((head) => seenHeads.push(head));
-    await waitUntil(async () => (await listenBackends(schema)).length === 1, 'the listener is LISTENing');
+    await waitUntil(
+      async () => (await listenBackends(schema)).length === 1,
+      'the listener is LISTENing',
+    );
     const [first] = await listenBackends(schema);
     await adminQuery('SELECT pg_terminate_backend($1)', [first]);
     // Committed while nobody listens: the reconnect's catch-up poll must report it.
@@ -174,8 +229,15 @@ describe('postgres adapter', () => {
     await store.projections.commit({
       checkpoints: [],
       deadLetters: [],
-      states: [{ projection: 'p', row: { key: 'k', state, lastTime: 0, lastId: 'e', position: 1, poisoned: null } }],
-      changes: [{ projection: 'p', key: 'k', before: undefined, after: state, eventId: 'e', position: 1 }],
+      states: [
+        {
+          projection: 'p',
+          row: { key: 'k', state, lastTime: 0, lastId: 'e', position: 1, poisoned: null },
+        },
+      ],
+      changes: [
+        { projection: 'p', key: 'k', before: undefined, after: state, eventId: 'e', position: 1 },
+      ],
     });
     const [listed] = await store.projections.listStates('p', { where: { status: 'active' } });
     expect(JSON.stringify(listed?.state)).toBe(JSON.stringify(state));
@@ -185,9 +247,9 @@ describe('postgres adapter', () => {
 
   it('answers store_unavailable when no server listens', async () => {
     const port = await closedPort();
-    const failure = await createPostgresEventStore({ connectionString: `postgres://postgres:x@127.0.0.1:${port}/postgres` }).catch(
-      (error: unknown) => error,
-    );
+    const failure = await createPostgresEventStore({
+      connectionString: `postgres://postgres:x@127.0.0.1:${port}/postgres`,
+    }).catch((error: unknown) => error);
     expect(isStoreError(failure) && failure.code).toBe('store_unavailable');
   });
 
@@ -199,8 +261,20 @@ describe('postgres adapter', () => {
     cleanups.push(() => holder.end());
     await holder.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.append, schema)})`);
     const pending = store.append([makeEvent('a')]).catch((error: unknown) => error);
-    await waitUntil(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app])).rowCount === 1, 'the append waits');
-    await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app]);
+    await waitUntil(
+      async () =>
+        (
+          await adminQuery(
+            `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+            [app],
+          )
+        ).rowCount === 1,
+      'the append waits',
+    );
+    await adminQuery(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [app],
+    );
     const failure = await pending;
     expect(isStoreError(failure) && failure.code).toBe('store_unavailable');
     await holder.query(`SELECT pg_advisory_unlock(${lockArgs(LockPurpose.append, schema)})`);
@@ -210,9 +284,10 @@ describe('postgres adapter', () => {
 
 /** Backends LISTENing on this schema's channels (the last statement of that connection). */
 async function listenBackends(schema: string): Promise<number[]> {
-  const { rows } = await adminQuery(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`, [
-    `LISTEN "${channelName('changes', schema)}"`,
-  ]);
+  const { rows } = await adminQuery(
+    `SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`,
+    [`LISTEN "${channelName('changes', schema)}"`],
+  );
   return rows.map((r: { pid: number }) => r.pid);
 }
 
@@ -223,7 +298,11 @@ async function closedPort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }

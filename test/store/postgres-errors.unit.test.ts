@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/errors.js';
 import { translatePgError } from '../../src/store/postgres/errors.js';
 
-function dbError(code: string, message = 'whatever the server says, in any language'): pg.DatabaseError {
+function dbError(
+  code: string,
+  message = 'whatever the server says, in any language',
+): pg.DatabaseError {
   const error = new pg.DatabaseError(message, message.length, 'error');
   error.code = code;
   return error;
@@ -37,13 +40,19 @@ describe('translatePgError', () => {
   });
 
   it('does not read the message: the same text under another code maps by code', () => {
-    expect(translatePgError(dbError('23505', 'could not extend file: No space left on device'), 'x').code).toBe('store_failed');
+    expect(
+      translatePgError(dbError('23505', 'could not extend file: No space left on device'), 'x')
+        .code,
+    ).toBe('store_failed');
     expect(translatePgError(dbError('53100', 'duplicate key'), 'x').code).toBe('store_full');
   });
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT'])('system error %s -> store_unavailable', (code) => {
-    expect(translatePgError(systemError(code), 'connecting').code).toBe('store_unavailable');
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT'])(
+    'system error %s -> store_unavailable',
+    (code) => {
+      expect(translatePgError(systemError(code), 'connecting').code).toBe('store_unavailable');
+    },
+  );
 
   it('programming errors are not retryable; StoreErrors pass through unchanged', () => {
     expect(translatePgError(new TypeError('bad value'), 'x').retryable).toBe(false);

@@ -15,7 +15,13 @@ import { isStoreError } from '../../src/store/errors.js';
 import type { PostgresEventStore } from '../../src/store/postgres/index.js';
 import type { ChangeRecord, StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';
-import { lockWaiters, openFreshPostgresStore, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+import {
+  lockWaiters,
+  openFreshPostgresStore,
+  pgUrl,
+  uniqueName,
+  waitUntil,
+} from '../support/postgres.js';
 
 /** A reader that keeps a cursor and records everything it is shown, as the projector does. */
 function follower(store: PostgresEventStore) {
@@ -108,7 +114,10 @@ describe('postgres gap safety', () => {
 
   /** Waits until the later writer either committed or is itself blocked on a lock. */
   async function laterWriterStuckOrDone(done: () => boolean): Promise<void> {
-    await waitUntil(async () => done() || (await lockWaiters(laterApp)).length > 0, 'the later writer committed or waits');
+    await waitUntil(
+      async () => done() || (await lockWaiters(laterApp)).length > 0,
+      'the later writer committed or waits',
+    );
   }
 
   it('a reader never passes an append that commits late with a lower position', async () => {
@@ -118,9 +127,15 @@ describe('postgres gap safety', () => {
     expect(reader.seen.map((e) => e.id)).toEqual(['before']);
 
     const heldAppend = held.append([makeEvent('held-1')]);
-    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held append waits on the gate');
+    await waitUntil(
+      async () => (await lockWaiters(heldApp)).length === 1,
+      'the held append waits on the gate',
+    );
 
-    const laterAppend = Promise.all([later.append([makeEvent('later-1')]), later.append([makeEvent('later-2'), makeEvent('later-3')])]);
+    const laterAppend = Promise.all([
+      later.append([makeEvent('later-1')]),
+      later.append([makeEvent('later-2'), makeEvent('later-3')]),
+    ]);
     await laterWriterStuckOrDone(settledFlag(laterAppend));
 
     // The held transaction has drawn a position but not committed: the reader may see nothing new.
@@ -136,7 +151,13 @@ describe('postgres gap safety', () => {
     expect(heldOutcome?.status).toBe('stored');
     expect(laterOutcomes.map((o) => o.status)).toEqual(['stored', 'stored', 'stored']);
     // Everything exactly once, in position order, the held event included.
-    expect(reader.seen.map((e) => e.id).sort()).toEqual(['before', 'held-1', 'later-1', 'later-2', 'later-3']);
+    expect(reader.seen.map((e) => e.id).sort()).toEqual([
+      'before',
+      'held-1',
+      'later-1',
+      'later-2',
+      'later-3',
+    ]);
     const positions = reader.seen.map((e) => e.position);
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
     expect(new Set(positions).size).toBe(positions.length);
@@ -146,7 +167,10 @@ describe('postgres gap safety', () => {
     const reader = follower(later);
     const heldAppend = held.append([makeEvent('held-doomed')]);
     const heldFailure = heldAppend.catch((error: unknown) => error);
-    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held append waits on the gate');
+    await waitUntil(
+      async () => (await lockWaiters(heldApp)).length === 1,
+      'the held append waits on the gate',
+    );
     const laterAppend = later.append([makeEvent('later-1'), makeEvent('later-2')]);
     await laterWriterStuckOrDone(settledFlag(laterAppend));
 
@@ -181,8 +205,14 @@ describe('postgres gap safety', () => {
   it('a change-journal reader never passes a commit that lands late with a lower seq', async () => {
     const reader = changeFollower(later);
     const heldCommit = held.projections.commit({ ...empty, changes: [change('held', 'h1', 1)] });
-    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held commit waits on the gate');
-    const laterCommit = later.projections.commit({ ...empty, changes: [change('live', 'l1', 2), change('live', 'l2', 3)] });
+    await waitUntil(
+      async () => (await lockWaiters(heldApp)).length === 1,
+      'the held commit waits on the gate',
+    );
+    const laterCommit = later.projections.commit({
+      ...empty,
+      changes: [change('live', 'l1', 2), change('live', 'l2', 3)],
+    });
     await laterWriterStuckOrDone(settledFlag(laterCommit));
 
     await reader.poll();
@@ -193,13 +223,20 @@ describe('postgres gap safety', () => {
     await Promise.all([heldCommit, laterCommit]);
     await reader.poll();
     expect(reader.seen.map((c) => c.key).sort()).toEqual(['h1', 'l1', 'l2']);
-    expect(reader.seen.map((c) => c.seq)).toEqual([1, 2, 3].map((_, i) => (reader.seen[i] as ChangeRecord).seq).sort((a, b) => a - b));
+    expect(reader.seen.map((c) => c.seq)).toEqual(
+      [1, 2, 3].map((_, i) => (reader.seen[i] as ChangeRecord).seq).sort((a, b) => a - b),
+    );
   });
 
   it('a held journal commit that rolls back does not stall the change reader', async () => {
     const reader = changeFollower(later);
-    const heldCommit = held.projections.commit({ ...empty, changes: [change('held', 'h1', 1)] }).catch((error: unknown) => error);
-    await waitUntil(async () => (await lockWaiters(heldApp)).length === 1, 'the held commit waits on the gate');
+    const heldCommit = held.projections
+      .commit({ ...empty, changes: [change('held', 'h1', 1)] })
+      .catch((error: unknown) => error);
+    await waitUntil(
+      async () => (await lockWaiters(heldApp)).length === 1,
+      'the held commit waits on the gate',
+    );
     const laterCommit = later.projections.commit({ ...empty, changes: [change('live', 'l1', 2)] });
     await laterWriterStuckOrDone(settledFlag(laterCommit));
     const [pid] = await lockWaiters(heldApp);

@@ -38,21 +38,46 @@ async function expectLinearChains(store: PostgresEventStore, partitions: number)
   const byKey = new Map<string, { before: number; after: number }[]>();
   for (const change of changes) {
     const steps = byKey.get(change.key) ?? [];
-    steps.push({ before: (change.before as { n: number }).n, after: (change.after as { n: number }).n });
+    steps.push({
+      before: (change.before as { n: number }).n,
+      after: (change.after as { n: number }).n,
+    });
     byKey.set(change.key, steps);
   }
   for (const [key, steps] of byKey) {
-    expect(steps.map((s) => s.before), `journal of ${key}`).toEqual(steps.map((_, i) => i));
-    expect(steps.map((s) => s.after), `journal of ${key}`).toEqual(steps.map((_, i) => i + 1));
+    expect(
+      steps.map((s) => s.before),
+      `journal of ${key}`,
+    ).toEqual(steps.map((_, i) => i));
+    expect(
+      steps.map((s) => s.after),
+      `journal of ${key}`,
+    ).toEqual(steps.map((_, i) => i + 1));
   }
   expect(byKey.size).toBeLessThanOrEqual(partitions);
   return changes.length;
 }
 
 /** An in-process instance: leases plus per-partition workers, like the child process. */
-async function startHolder(schema: string, instanceId: string, partitions: number, timing = { leaseMs: 1500, renewEveryMs: 250 }) {
-  const store = await createPostgresEventStore({ connectionString: pgUrl(), schema, poolSize: 3, applicationName: `store ${instanceId}` });
-  const leases = await createPartitionLeases({ connectionString: pgUrl(), schema, instanceId, partitions, ...timing });
+async function startHolder(
+  schema: string,
+  instanceId: string,
+  partitions: number,
+  timing = { leaseMs: 1500, renewEveryMs: 250 },
+) {
+  const store = await createPostgresEventStore({
+    connectionString: pgUrl(),
+    schema,
+    poolSize: 3,
+    applicationName: `store ${instanceId}`,
+  });
+  const leases = await createPartitionLeases({
+    connectionString: pgUrl(),
+    schema,
+    instanceId,
+    partitions,
+    ...timing,
+  });
   let stopping = false;
   const running = new Set<number>();
   let commits = 0;
@@ -64,14 +89,39 @@ async function startHolder(schema: string, instanceId: string, partitions: numbe
     const key = `p${partition}`;
     try {
       while (!stopping && leases.fence(partition)?.epoch === fence.epoch) {
-        const n = ((await store.projections.readStates('lease-test', [key])).get(key)?.state as { n: number } | undefined)?.n ?? 0;
+        const n =
+          (
+            (await store.projections.readStates('lease-test', [key])).get(key)?.state as
+              { n: number } | undefined
+          )?.n ?? 0;
         try {
           await store.projections.commit(
             {
               checkpoints: [],
               deadLetters: [],
-              states: [{ projection: 'lease-test', row: { key, state: { n: n + 1 }, lastTime: 0, lastId: instanceId, position: n + 1, poisoned: null } }],
-              changes: [{ projection: 'lease-test', key, before: { n }, after: { n: n + 1 }, eventId: instanceId, position: n + 1 }],
+              states: [
+                {
+                  projection: 'lease-test',
+                  row: {
+                    key,
+                    state: { n: n + 1 },
+                    lastTime: 0,
+                    lastId: instanceId,
+                    position: n + 1,
+                    poisoned: null,
+                  },
+                },
+              ],
+              changes: [
+                {
+                  projection: 'lease-test',
+                  key,
+                  before: { n },
+                  after: { n: n + 1 },
+                  eventId: instanceId,
+                  position: n + 1,
+                },
+              ],
             },
             { fence },
           );
@@ -84,7 +134,8 @@ async function startHolder(schema: string, instanceId: string, partitions: numbe
       }
     } finally {
       running.delete(partition);
-      if (!stopping && leases.fence(partition) && leases.fence(partition)?.epoch !== fence.epoch) void work(partition);
+      if (!stopping && leases.fence(partition) && leases.fence(partition)?.epoch !== fence.epoch)
+        void work(partition);
     }
   }
 
@@ -111,7 +162,9 @@ async function startHolder(schema: string, instanceId: string, partitions: numbe
 }
 
 /** Watches holders' local views and records any partition believed held by two at once. */
-function watchOverlaps(holders: readonly { leases: PartitionLeases; instanceId: string }[]): string[] {
+function watchOverlaps(
+  holders: readonly { leases: PartitionLeases; instanceId: string }[],
+): string[] {
   const overlaps: string[] = [];
   const check = (): void => {
     const owner = new Map<number, string>();
@@ -127,8 +180,10 @@ function watchOverlaps(holders: readonly { leases: PartitionLeases; instanceId: 
   return overlaps;
 }
 
-const sizes = (holders: readonly { leases: PartitionLeases }[]) => holders.map((h) => h.leases.owned().size).sort();
-const union = (holders: readonly { leases: PartitionLeases }[]) => new Set(holders.flatMap((h) => [...h.leases.owned()]));
+const sizes = (holders: readonly { leases: PartitionLeases }[]) =>
+  holders.map((h) => h.leases.owned().size).sort();
+const union = (holders: readonly { leases: PartitionLeases }[]) =>
+  new Set(holders.flatMap((h) => [...h.leases.owned()]));
 
 describe('partitionOf', () => {
   it('is stable and in range', () => {
@@ -147,16 +202,25 @@ describe('partition leases (in-process instances)', () => {
     const a = await startHolder(schema, 'a', 8);
     const b = await startHolder(schema, 'b', 8);
     const overlaps = watchOverlaps([a, b]);
-    await waitUntil(async () => sizes([a, b]).join() === '4,4' && union([a, b]).size === 8, 'two holders hold 4 + 4');
+    await waitUntil(
+      async () => sizes([a, b]).join() === '4,4' && union([a, b]).size === 8,
+      'two holders hold 4 + 4',
+    );
 
     const c = await startHolder(schema, 'c', 8);
     const all = [a, b, c];
     overlaps.push(...watchOverlaps(all));
-    await waitUntil(async () => sizes(all).join() === '2,3,3' && union(all).size === 8, 'three holders hold 3 + 3 + 2');
+    await waitUntil(
+      async () => sizes(all).join() === '2,3,3' && union(all).size === 8,
+      'three holders hold 3 + 3 + 2',
+    );
     await waitUntil(async () => c.commits > 0, 'the newcomer applies its partitions');
 
     await b.stop();
-    await waitUntil(async () => sizes([a, c]).join() === '4,4' && union([a, c]).size === 8, 'the two left hold everything');
+    await waitUntil(
+      async () => sizes([a, c]).join() === '4,4' && union([a, c]).size === 8,
+      'the two left hold everything',
+    );
     await a.stop();
     await c.stop();
     expect(overlaps).toEqual([]);
@@ -166,16 +230,28 @@ describe('partition leases (in-process instances)', () => {
   it('a holder whose lease connection the server kills never shares a partition', async () => {
     const { store, schema, cleanup } = await openFreshPostgresStore();
     cleanups.push(cleanup);
-    const holders = [await startHolder(schema, 'a', 6), await startHolder(schema, 'b', 6), await startHolder(schema, 'c', 6)];
+    const holders = [
+      await startHolder(schema, 'a', 6),
+      await startHolder(schema, 'b', 6),
+      await startHolder(schema, 'c', 6),
+    ];
     const overlaps = watchOverlaps(holders);
-    await waitUntil(async () => union(holders).size === 6 && sizes(holders).join() === '2,2,2', 'balanced');
+    await waitUntil(
+      async () => union(holders).size === 6 && sizes(holders).join() === '2,2,2',
+      'balanced',
+    );
 
     // Kill b's lease connection several times, sometimes long enough for its leases to lapse.
     for (let round = 0; round < 6; round += 1) {
-      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'truto-state-leases b'`);
+      await adminQuery(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'truto-state-leases b'`,
+      );
       await pause(round % 2 === 0 ? 100 : 400);
     }
-    await waitUntil(async () => union(holders).size === 6 && sizes(holders).join() === '2,2,2', 'balanced again');
+    await waitUntil(
+      async () => union(holders).size === 6 && sizes(holders).join() === '2,2,2',
+      'balanced again',
+    );
     for (const h of holders) await h.stop();
     expect(overlaps).toEqual([]);
     await expectLinearChains(store, 6);
@@ -184,12 +260,26 @@ describe('partition leases (in-process instances)', () => {
   it('a commit under a stale fence is refused and writes nothing', async () => {
     const { store, schema, cleanup } = await openFreshPostgresStore();
     cleanups.push(cleanup);
-    const a = await createPartitionLeases({ connectionString: pgUrl(), schema, instanceId: 'a', partitions: 2, leaseMs: 1500, renewEveryMs: 250 });
+    const a = await createPartitionLeases({
+      connectionString: pgUrl(),
+      schema,
+      instanceId: 'a',
+      partitions: 2,
+      leaseMs: 1500,
+      renewEveryMs: 250,
+    });
     cleanups.push(() => a.close());
     const stale = a.fence(0);
     expect(stale).toBeDefined();
     await a.close();
-    const b = await createPartitionLeases({ connectionString: pgUrl(), schema, instanceId: 'b', partitions: 2, leaseMs: 1500, renewEveryMs: 250 });
+    const b = await createPartitionLeases({
+      connectionString: pgUrl(),
+      schema,
+      instanceId: 'b',
+      partitions: 2,
+      leaseMs: 1500,
+      renewEveryMs: 250,
+    });
     cleanups.push(() => b.close());
     expect([...b.owned()]).toEqual([0, 1]);
 
@@ -197,13 +287,19 @@ describe('partition leases (in-process instances)', () => {
       checkpoints: [{ name: 'p#0', position: 9, version: 1 }],
       states: [],
       deadLetters: [],
-      changes: [{ projection: 'p', key: 'k', before: undefined, after: 1, eventId: 'e', position: 9 }],
+      changes: [
+        { projection: 'p', key: 'k', before: undefined, after: 1, eventId: 'e', position: 9 },
+      ],
     };
-    const refused = await store.projections.commit(batch, { fence: stale as NonNullable<typeof stale> }).catch((error: unknown) => error);
+    const refused = await store.projections
+      .commit(batch, { fence: stale as NonNullable<typeof stale> })
+      .catch((error: unknown) => error);
     expect(isLeaseLost(refused)).toBe(true);
     expect(await store.projections.readCheckpoint('p#0')).toBeUndefined();
     expect(await store.projections.lastChangeSeq()).toBe(0);
-    await store.projections.commit(batch, { fence: b.fence(0) as NonNullable<ReturnType<typeof b.fence>> });
+    await store.projections.commit(batch, {
+      fence: b.fence(0) as NonNullable<ReturnType<typeof b.fence>>,
+    });
     expect(await store.projections.readCheckpoint('p#0')).toMatchObject({ position: 9 });
   });
 });
@@ -219,10 +315,20 @@ interface Child {
   send(line: string): void;
 }
 
-function spawnHolder(schema: string, id: string, partitions: number, leaseMs = 5000, renewEveryMs = 1000): Child {
-  const child = spawn(process.execPath, [HOLDER, pgUrl(), schema, id, String(partitions), String(leaseMs), String(renewEveryMs)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+function spawnHolder(
+  schema: string,
+  id: string,
+  partitions: number,
+  leaseMs = 5000,
+  renewEveryMs = 1000,
+): Child {
+  const child = spawn(
+    process.execPath,
+    [HOLDER, pgUrl(), schema, id, String(partitions), String(leaseMs), String(renewEveryMs)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const handle: Child = {
     id,
     process: child,
@@ -259,18 +365,28 @@ describe.runIf(existsSync(BUILT))('partition leases (real processes)', () => {
     cleanups.push(cleanup);
     // Shipped timing: 5 s leases renewed every second.
     const children = ['a', 'b', 'c'].map((id) => spawnHolder(schema, id, 6));
-    await waitUntil(async () => childUnion(children).size === 6 && children.every((c) => c.owned.length === 2), 'three processes hold 2 each');
+    await waitUntil(
+      async () => childUnion(children).size === 6 && children.every((c) => c.owned.length === 2),
+      'three processes hold 2 each',
+    );
 
     const [victim, ...survivors] = children as [Child, Child, Child];
     const orphaned = victim.owned;
     victim.process.kill('SIGKILL');
     // The deadline is the requirement: every partition held by a live process within 10 s.
-    await waitUntil(async () => childUnion(survivors).size === 6, 'the survivors hold every partition', 10_000);
+    await waitUntil(
+      async () => childUnion(survivors).size === 6,
+      'the survivors hold every partition',
+      10_000,
+    );
     expect(orphaned.every((p) => childUnion(survivors).has(p))).toBe(true);
 
     // Let the new owners apply the orphaned partitions before checking the journals.
     const before = await store.projections.lastChangeSeq();
-    await waitUntil(async () => (await store.projections.lastChangeSeq()) > before + 10, 'work goes on');
+    await waitUntil(
+      async () => (await store.projections.lastChangeSeq()) > before + 10,
+      'work goes on',
+    );
     for (const c of survivors) await stopChild(c);
     await expectLinearChains(store, 6);
   });
@@ -282,32 +398,53 @@ describe.runIf(existsSync(BUILT))('partition leases (real processes)', () => {
     await waitUntil(async () => a.owned.length === 2, 'a holds both partitions');
     // a's next worker reads its state, then waits for "go" before committing.
     a.send('hold');
-    await waitUntil(async () => a.messages.some((m) => m.type === 'waiting'), 'a has a commit in flight');
+    await waitUntil(
+      async () => a.messages.some((m) => m.type === 'waiting'),
+      'a has a commit in flight',
+    );
     const held = a.messages.find((m) => m.type === 'waiting')?.partition as number;
 
     a.process.kill('SIGSTOP');
     const b = spawnHolder(schema, 'b', 2, 1500, 250);
-    await waitUntil(async () => b.owned.length === 2, 'b takes over both partitions while a is stopped');
+    await waitUntil(
+      async () => b.owned.length === 2,
+      'b takes over both partitions while a is stopped',
+    );
     // b applies a's partition, so a's in-flight step (from an older n) would break the chain.
     const key = `p${held}`;
-    const start = ((await store.projections.readStates('lease-test', [key])).get(key)?.state as { n: number } | undefined)?.n ?? 0;
+    const start =
+      (
+        (await store.projections.readStates('lease-test', [key])).get(key)?.state as
+          { n: number } | undefined
+      )?.n ?? 0;
     await waitUntil(
-      async () => (((await store.projections.readStates('lease-test', [key])).get(key)?.state as { n: number } | undefined)?.n ?? 0) > start,
+      async () =>
+        ((
+          (await store.projections.readStates('lease-test', [key])).get(key)?.state as
+            { n: number } | undefined
+        )?.n ?? 0) > start,
       'b applies the partition',
     );
 
     a.process.kill('SIGCONT');
     a.send('go');
-    await waitUntil(async () => a.messages.some((m) => m.type === 'refused' && m.partition === held), 'a’s stale commit is refused');
+    await waitUntil(
+      async () => a.messages.some((m) => m.type === 'refused' && m.partition === held),
+      'a’s stale commit is refused',
+    );
     await waitUntil(async () => a.owned.length === 1 && b.owned.length === 1, 'the two rebalance');
     await stopChild(a);
     await stopChild(b);
     await expectLinearChains(store, 2);
-    const { rows } = await adminQuery(`SELECT count(*)::int AS n FROM "${schema}".leases WHERE owner IS NOT NULL`);
+    const { rows } = await adminQuery(
+      `SELECT count(*)::int AS n FROM "${schema}".leases WHERE owner IS NOT NULL`,
+    );
     expect(rows[0]).toEqual({ n: 0 });
   });
 });
 
 if (!existsSync(BUILT)) {
-  console.warn(`partition lease process tests skipped: ${BUILT} is missing (run \`npm run build\` first)`);
+  console.warn(
+    `partition lease process tests skipped: ${BUILT} is missing (run \`npm run build\` first)`,
+  );
 }

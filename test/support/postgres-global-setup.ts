@@ -25,12 +25,18 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   const external = process.env.TRUTO_STATE_PG_URL;
   if (external) {
     project.provide('pgUrl', external);
@@ -54,7 +60,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     // Test-only speed: a throwaway cluster need not survive power loss (the adapter still asks
     // for synchronous_commit=on; durability across crashes is PostgreSQL's own job).
     initdbFlags: ['--no-sync'],
-    postgresFlags: ['-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=500', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=500',
+      '-c',
+      'unix_socket_directories=',
+    ],
     onLog: () => undefined,
     onError: (message) => void errors.push(String(message)),
   });
@@ -63,7 +78,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     await server.start();
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`could not start embedded PostgreSQL: ${String(error)}\n${errors.join('\n')}`);
+    throw new Error(`could not start embedded PostgreSQL: ${String(error)}\n${errors.join('\n')}`, {
+      cause: error,
+    });
   }
   project.provide('pgUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
 

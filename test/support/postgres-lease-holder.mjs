@@ -10,13 +10,22 @@
  *              `go` (that worker commits now), `stop` (release everything and exit 0).
  */
 import { createInterface } from 'node:readline';
-import { createPartitionLeases, createPostgresEventStore, isLeaseLost } from '../../dist/src/store/postgres/index.js';
+import {
+  createPartitionLeases,
+  createPostgresEventStore,
+  isLeaseLost,
+} from '../../dist/src/store/postgres/index.js';
 
 const [url, schema, instanceId, partitions, leaseMs, renewEveryMs] = process.argv.slice(2);
 const print = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const store = await createPostgresEventStore({ connectionString: url, schema, poolSize: 4, applicationName: `holder ${instanceId}` });
+const store = await createPostgresEventStore({
+  connectionString: url,
+  schema,
+  poolSize: 4,
+  applicationName: `holder ${instanceId}`,
+});
 const leases = await createPartitionLeases({
   connectionString: url,
   schema,
@@ -51,8 +60,29 @@ async function work(partition) {
           {
             checkpoints: [],
             deadLetters: [],
-            states: [{ projection: 'lease-test', row: { key, state: { n: n + 1, by: instanceId }, lastTime: 0, lastId: instanceId, position: n + 1, poisoned: null } }],
-            changes: [{ projection: 'lease-test', key, before: { n }, after: { n: n + 1 }, eventId: `${instanceId}#${fence.epoch}`, position: n + 1 }],
+            states: [
+              {
+                projection: 'lease-test',
+                row: {
+                  key,
+                  state: { n: n + 1, by: instanceId },
+                  lastTime: 0,
+                  lastId: instanceId,
+                  position: n + 1,
+                  poisoned: null,
+                },
+              },
+            ],
+            changes: [
+              {
+                projection: 'lease-test',
+                key,
+                before: { n },
+                after: { n: n + 1 },
+                eventId: `${instanceId}#${fence.epoch}`,
+                position: n + 1,
+              },
+            ],
           },
           { fence },
         );
@@ -68,7 +98,8 @@ async function work(partition) {
   } finally {
     running.delete(partition);
     // Held again under a newer epoch while this worker was finishing: start afresh.
-    if (!stopping && leases.fence(partition) && leases.fence(partition).epoch !== fence.epoch) void work(partition);
+    if (!stopping && leases.fence(partition) && leases.fence(partition).epoch !== fence.epoch)
+      void work(partition);
   }
 }
 

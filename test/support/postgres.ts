@@ -6,7 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createPostgresEventStore, type PostgresEventStore, type PostgresStoreOptions } from '../../src/store/postgres/index.js';
+import {
+  createPostgresEventStore,
+  type PostgresEventStore,
+  type PostgresStoreOptions,
+} from '../../src/store/postgres/index.js';
 
 /** The server every PostgreSQL test uses. */
 export function pgUrl(): string {
@@ -19,7 +23,11 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Runs one statement on the server (as the admin URL's user), on a short-lived connection. */
-export async function adminQuery(sql: string, values: unknown[] = [], url = pgUrl()): Promise<pg.QueryResult> {
+export async function adminQuery(
+  sql: string,
+  values: unknown[] = [],
+  url = pgUrl(),
+): Promise<pg.QueryResult> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -34,7 +42,12 @@ export async function openFreshPostgresStore(
   options: Partial<PostgresStoreOptions> = {},
 ): Promise<{ store: PostgresEventStore; schema: string; cleanup: () => Promise<void> }> {
   const schema = options.schema ?? uniqueName('t');
-  const store = await createPostgresEventStore({ connectionString: pgUrl(), poolSize: 4, ...options, schema });
+  const store = await createPostgresEventStore({
+    connectionString: pgUrl(),
+    poolSize: 4,
+    ...options,
+    schema,
+  });
   return {
     store,
     schema,
@@ -46,7 +59,9 @@ export async function openFreshPostgresStore(
 }
 
 /** A new, empty database on the server; `drop` removes it (closing leftover connections). */
-export async function createTestDatabase(prefix = 'truto_test'): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(
+  prefix = 'truto_test',
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = uniqueName(prefix);
   await adminQuery(`CREATE DATABASE "${name}"`);
   const url = new URL(pgUrl());
@@ -64,7 +79,11 @@ export async function createTestDatabase(prefix = 'truto_test'): Promise<{ url: 
  * Polls `condition` until it holds (for states only the database can tell, such as "this
  * backend is waiting on a lock"; there is no event to await for those). Fails after `timeoutMs`.
  */
-export async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitUntil(
+  condition: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);

@@ -21,7 +21,16 @@ const BY_SQLSTATE: Readonly<Record<string, StoreErrorCode>> = {
 };
 
 /** Node system errors while connecting or talking to the server. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 function codeFor(error: unknown): StoreErrorCode {
   if (error instanceof pg.DatabaseError) {
@@ -34,7 +43,8 @@ function codeFor(error: unknown): StoreErrorCode {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'store_unavailable';
   // Programming errors (bad values, our bugs) are not worth retrying.
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return 'store_failed';
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError)
+    return 'store_failed';
   // The remaining driver errors carry no code: a connection that ended or timed out while
   // connecting or mid-query. They are connection faults, so retrying later may succeed.
   if (error instanceof Error) return 'store_unavailable';

@@ -18,7 +18,9 @@ export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
   readonly code = 'lease_lost' as const;
   constructor(readonly fence: LeaseFence) {
-    super(`partition ${fence.partition} is no longer held by ${fence.owner} at epoch ${fence.epoch}`);
+    super(
+      `partition ${fence.partition} is no longer held by ${fence.owner} at epoch ${fence.epoch}`,
+    );
   }
 }
 

@@ -74,31 +74,44 @@ const EMPTY: ReadonlySet<number> = new Set();
  * const fence = leases.fence(p); // undefined: not ours any more
  * await store.projections.commit(batch, { fence }); // throws LeaseLostError if p moved on
  */
-export async function createPartitionLeases(options: PartitionLeasesOptions): Promise<PartitionLeases> {
+export async function createPartitionLeases(
+  options: PartitionLeasesOptions,
+): Promise<PartitionLeases> {
   const schema = checkSchemaName(options.schema ?? 'truto_state');
   const s = `"${schema}"`;
   const { instanceId, partitions } = options;
   const leaseMs = options.leaseMs ?? 5000;
   const renewEveryMs = options.renewEveryMs ?? 1000;
-  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError('partitions must be a positive integer');
-  if (!(renewEveryMs > 0 && renewEveryMs * 2 < leaseMs)) throw new RangeError('renewEveryMs must be positive and below leaseMs / 2');
+  if (!Number.isSafeInteger(partitions) || partitions < 1)
+    throw new RangeError('partitions must be a positive integer');
+  if (!(renewEveryMs > 0 && renewEveryMs * 2 < leaseMs))
+    throw new RangeError('renewEveryMs must be positive and below leaseMs / 2');
   if (instanceId.length === 0) throw new RangeError('instanceId must not be empty');
 
   // One dedicated connection: the heartbeat never queues behind projection work.
   const pool = new pg.Pool({
-    ...clientConfig({ connectionString: options.connectionString, applicationName: options.applicationName ?? `truto-state-leases ${instanceId}` }),
+    ...clientConfig({
+      connectionString: options.connectionString,
+      applicationName: options.applicationName ?? `truto-state-leases ${instanceId}`,
+    }),
     max: 1,
   });
   pool.on('error', () => undefined);
   pool.on('connect', (client) => void client.on('error', () => undefined));
 
-  async function q<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  async function q<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
     return (await pool.query<R>(text, values)).rows;
   }
 
   try {
     await migrate(pool, schema);
-    await q(`INSERT INTO ${s}.leases (partition) SELECT generate_series(0, $1::int - 1) ON CONFLICT DO NOTHING`, [partitions]);
+    await q(
+      `INSERT INTO ${s}.leases (partition) SELECT generate_series(0, $1::int - 1) ON CONFLICT DO NOTHING`,
+      [partitions],
+    );
     const [range] = await q<{ top: number }>(`SELECT max(partition) AS top FROM ${s}.leases`);
     if ((range?.top ?? 0) >= partitions) {
       throw new RangeError(
@@ -121,7 +134,8 @@ export async function createPartitionLeases(options: PartitionLeasesOptions): Pr
   const subject = new BehaviorSubject<ReadonlySet<number>>(EMPTY);
 
   function publish(): void {
-    const now = performance.now() < validUntil ? new Set([...held.keys()].sort((a, b) => a - b)) : EMPTY;
+    const now =
+      performance.now() < validUntil ? new Set([...held.keys()].sort((a, b) => a - b)) : EMPTY;
     subject.next(now);
   }
 
@@ -150,9 +164,11 @@ export async function createPartitionLeases(options: PartitionLeasesOptions): Pr
     );
     const next = new Map(renewed.map((r) => [r.partition, r.epoch]));
 
-    const live = (await q<{ instance: string }>(
-      `SELECT instance FROM ${s}.lease_instances WHERE expires_at > clock_timestamp() ORDER BY instance COLLATE "C"`,
-    )).map((r) => r.instance);
+    const live = (
+      await q<{ instance: string }>(
+        `SELECT instance FROM ${s}.lease_instances WHERE expires_at > clock_timestamp() ORDER BY instance COLLATE "C"`,
+      )
+    ).map((r) => r.instance);
     const rank = Math.max(0, live.indexOf(instanceId));
     const count = Math.max(1, live.length);
     const share = Math.floor(partitions / count) + (rank < partitions % count ? 1 : 0);
@@ -162,7 +178,10 @@ export async function createPartitionLeases(options: PartitionLeasesOptions): Pr
       for (const p of extra) next.delete(p);
       // Stop believing first, then release: a commit still running is fenced either way.
       setHeld(next, trustedUntil);
-      await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1 AND partition = ANY($2::int[])`, [instanceId, extra]);
+      await q(
+        `UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1 AND partition = ANY($2::int[])`,
+        [instanceId, extra],
+      );
     } else if (next.size < share) {
       // SKIP LOCKED: a row share-locked by a commit in flight is left for a later round.
       const claimed = await q<{ partition: number; epoch: number }>(
@@ -219,7 +238,9 @@ export async function createPartitionLeases(options: PartitionLeasesOptions): Pr
       publish();
       subject.complete();
       try {
-        await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1`, [instanceId]);
+        await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1`, [
+          instanceId,
+        ]);
         await q(`DELETE FROM ${s}.lease_instances WHERE instance = $1`, [instanceId]);
       } catch {
         // Unreachable: the leases simply expire.
@@ -234,14 +255,18 @@ export async function createPartitionLeases(options: PartitionLeasesOptions): Pr
  * A ProjectionStore view whose `commit` is fenced by one partition's lease: what a partition's
  * runner is given, so every commit it makes fails with LeaseLostError once the lease is gone.
  */
-export function fencedProjectionStore(projections: PostgresProjectionStore, fence: LeaseFence): ProjectionStore {
+export function fencedProjectionStore(
+  projections: PostgresProjectionStore,
+  fence: LeaseFence,
+): ProjectionStore {
   return {
     readCheckpoint: (name) => projections.readCheckpoint(name),
     listCheckpoints: () => projections.listCheckpoints(),
     readStates: (projection, keys) => projections.readStates(projection, keys),
     listStates: (projection, options) => projections.listStates(projection, options),
     countStates: (projection, where) => projections.countStates(projection, where),
-    commit: (batch: ProjectionCommit): Promise<ChangeRecord[]> => projections.commit(batch, { fence }),
+    commit: (batch: ProjectionCommit): Promise<ChangeRecord[]> =>
+      projections.commit(batch, { fence }),
     clearProjection: (name) => projections.clearProjection(name),
     swapProjection: (shadow, live) => projections.swapProjection(shadow, live),
     readDeadLetters: (projection) => projections.readDeadLetters(projection),

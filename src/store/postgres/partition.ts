@@ -20,6 +20,7 @@ export function fnv1a32(text: string): number {
  * partitionOf('integrated_account:abc', 8); // always the same number in 0..7
  */
 export function partitionOf(stream: string, partitions: number): number {
-  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
+  if (!Number.isSafeInteger(partitions) || partitions < 1)
+    throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
   return fnv1a32(stream) % partitions;
 }

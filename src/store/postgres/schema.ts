@@ -119,10 +119,14 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.migrate, schema)})`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer NOT NULL)`);
-    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${s}.schema_version`);
+    const { rows } = await client.query<{ version: number | null }>(
+      `SELECT max(version) AS version FROM ${s}.schema_version`,
+    );
     const version = rows[0]?.version ?? 0;
     if (version > SCHEMA_VERSION) {
-      throw new Error(`schema ${schema} is at version ${version}, newer than this release supports (${SCHEMA_VERSION})`);
+      throw new Error(
+        `schema ${schema} is at version ${version}, newer than this release supports (${SCHEMA_VERSION})`,
+      );
     }
     for (let next = version; next < SCHEMA_VERSION; next += 1) {
       await client.query((MIGRATIONS[next] as (s: string) => string)(s));
