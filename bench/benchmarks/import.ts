@@ -7,7 +7,7 @@
  * does it, in this process) and the CLI itself (`truto-state import`, a real process, its start-up
  * included). Target: import at >= 80% of the raw insert floor.
  */
-import { spawn } from 'node:child_process';
+import { runCliTimed } from '../lib/cli.js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseWebhook, type WebhookEvent } from '../../src/events/index.js';
@@ -168,22 +168,13 @@ async function cliImport(
   file: WorkloadFile,
   dbPath: string,
 ): Promise<string | void> {
-  const main = join(context.root, 'dist/src/cli/main.js');
-  const child = spawn(process.execPath, [main, 'import', file.path, '--db', dbPath, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  if (code !== 0)
-    throw new Error(
-      `truto-state import exited ${code}: ${(err || out).trim().split('\n')[0] ?? ''}`,
-    );
+  const { stdout: out } = await runCliTimed(context.root, [
+    'import',
+    file.path,
+    '--db',
+    dbPath,
+    '--json',
+  ]);
   const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
     stored?: number;
     duplicates?: number;
