@@ -35,15 +35,27 @@ export function openSqlite(
   pageSize = DEFAULT_PAGE_SIZE,
 ): SqliteConnection {
   let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: busyTimeoutMs });
-    // Only takes effect on a file with no content yet, and must precede the switch to WAL.
-    db.pragma(`page_size = ${Math.trunc(pageSize)}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    migrate(db);
-  } catch (error) {
-    throw translateSqliteError(error, `opening ${path}`);
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    let opened: Database.Database | undefined;
+    try {
+      opened = new Database(path, { timeout: busyTimeoutMs });
+      // Only takes effect on a file with no content yet, and must precede the switch to WAL.
+      opened.pragma(`page_size = ${Math.trunc(pageSize)}`);
+      opened.pragma('journal_mode = WAL');
+      opened.pragma('synchronous = FULL');
+      migrate(opened);
+      db = opened;
+      break;
+    } catch (error) {
+      opened?.close();
+      // Two processes creating one new file race on the switch to WAL, which answers BUSY at
+      // once rather than through the busy handler: wait a little and open again.
+      if (!isBusy(error) || Date.now() >= deadline) {
+        throw translateSqliteError(error, `opening ${path}`);
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
   let closed = false;
   const run = <T>(doing: string, fn: () => T): T => {
@@ -67,4 +79,11 @@ export function openSqlite(
       db.close();
     },
   };
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
