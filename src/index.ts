@@ -45,7 +45,7 @@ export {
   runsProjection,
   accountSyncProjection,
   recordsProjection,
-} from '../projections/index.js';
+} from './truto/projections/index.js';
 export type {
   AccountState,
   AccountStatus,
@@ -55,7 +55,7 @@ export type {
   RunTimelineEntry,
   AccountSyncState,
   RecordsState,
-} from '../projections/index.js';
+} from './truto/projections/index.js';
 
 // Webhook events
 export {
@@ -64,7 +64,7 @@ export {
   toIsoTime,
   familyOf,
   isKnownEventType,
-} from './events/index.js';
+} from './truto/index.js';
 export type {
   WebhookEvent,
   ParseResult,
@@ -75,7 +75,7 @@ export type {
   RunFacts,
   RecordFacts,
   SkipReason,
-} from './events/index.js';
+} from './truto/index.js';
 export { verifySignature, signBody, SIGNATURE_HEADER } from './http/signature.js';
 
 // The store port, its errors, and the in-memory store

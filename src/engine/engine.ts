@@ -7,8 +7,8 @@
  * catch-up and swap, so readers never see a half-built projection.
  */
 import { config as rxConfig, filter, Observable, Subject, type Subscription } from 'rxjs';
-import { parseWebhook, parseSourceTime } from '../events/index.js';
-import { trutoProjections } from '../../projections/index.js';
+import { parseWebhook, parseSourceTime } from '../truto/index.js';
+import { trutoProjections } from '../truto/projections/index.js';
 import type {
   AppendOutcome,
   EventStore,

@@ -2,7 +2,7 @@
  * The engine's public surface: open on a store, ingest, query, watch, rebuild, time-travel.
  */
 import type { Observable } from 'rxjs';
-import type { EnvelopeErrorCode, WebhookEvent } from '../events/index.js';
+import type { EnvelopeErrorCode, WebhookEvent } from '../truto/index.js';
 import type {
   AppendOutcome,
   DeadLetter,

@@ -6,7 +6,7 @@
  * entities take `?at=<ISO time | epoch ms>` or `?position=<n>` for time travel.
  */
 import type { Engine } from '../engine/types.js';
-import { parseSourceTime } from '../events/index.js';
+import { parseSourceTime } from '../truto/index.js';
 import type { StateFilter } from '../store/port.js';
 import { errorResponse } from './errors.js';
 import { json, type BufferedResponse, type HttpRequest } from './types.js';

@@ -15,8 +15,8 @@
  */
 import type { DerivedProjection, Projection, ProjectionEvent } from '../engine/projection.js';
 import { sortDistinct } from '../engine/fold.js';
-import type { EventFacts } from '../events/facts.js';
-import { parseWebhook } from '../events/parse.js';
+import type { EventFacts } from '../truto/facts.js';
+import { parseWebhook } from '../truto/parse.js';
 
 /** A webhook envelope as Truto POSTs it: an object, or its JSON text. */
 export type WebhookBody = object | string;

@@ -15,7 +15,7 @@
  *
  * Used by the benchmarks (`bench/`) and by `truto-state demo`.
  */
-import { familyOf } from '../events/catalogue.js';
+import { familyOf } from '../truto/catalogue.js';
 import { MinHeap } from './heap.js';
 import {
   accountPayload,

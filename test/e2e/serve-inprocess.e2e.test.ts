@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import type { Engine } from '../../src/engine/types.js';
-import { parseWebhook } from '../../src/events/index.js';
+import { parseWebhook } from '../../src/truto/index.js';
 import {
   createHttpService,
   type HttpService,

@@ -10,7 +10,7 @@ import { createEngine } from '../../src/engine/engine.js';
 import { defineProjection } from '../../src/engine/projection.js';
 import { PoisonEventError } from '../../src/engine/runner.js';
 import type { Change, Engine } from '../../src/engine/types.js';
-import type { AccountFacts } from '../../src/events/index.js';
+import type { AccountFacts } from '../../src/truto/index.js';
 import type { ProjectionStore } from '../../src/store/port.js';
 import { storeKinds, type StoreHandle } from '../support/engine.js';
 
@@ -161,7 +161,7 @@ describe('poison events and unknown types', () => {
     const engine = await open(sqlite(), {
       projections: [
         countingProjection(),
-        ...(await import('../../projections/index.js')).trutoProjections,
+        ...(await import('../../src/truto/projections/index.js')).trutoProjections,
       ],
     });
     await engine.ingest(accountBody('e1', 'created', 1, { id: 'acc-bad', status: 'connecting' }));

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import { defineProjection } from '../../src/engine/projection.js';
 import type { Engine } from '../../src/engine/types.js';
-import type { AccountFacts } from '../../src/events/index.js';
+import type { AccountFacts } from '../../src/truto/index.js';
 import type { EventStore, ProjectionStore } from '../../src/store/port.js';
 import { storeKinds, type StoreHandle } from '../support/engine.js';
 

@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { trutoProjections } from '../../projections/index.js';
+import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { Projection } from '../../src/engine/projection.js';
 import { ProjectionRunner, toProjectionEvent } from '../../src/engine/runner.js';
-import { parseWebhook } from '../../src/events/index.js';
+import { parseWebhook } from '../../src/truto/index.js';
 import {
   createMemoryEventStore,
   createMemoryProjectionStore,

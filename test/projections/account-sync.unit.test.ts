@@ -8,7 +8,7 @@ import {
   runsProjection,
   type AccountSyncState,
   type RunState,
-} from '../../projections/index.js';
+} from '../../src/truto/projections/index.js';
 import {
   deriveAll,
   eventFor,

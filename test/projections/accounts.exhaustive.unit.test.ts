@@ -12,9 +12,9 @@ import {
   USABLE_ACCOUNT_STATUSES,
   accountsProjection,
   type AccountState,
-} from '../../projections/index.js';
+} from '../../src/truto/projections/index.js';
 import type { ProjectionEvent } from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/events/facts.js';
+import type { EventFacts } from '../../src/truto/facts.js';
 import { foldEvents, foldInArrivalOrder } from '../../src/testing/index.js';
 import { accountEvent } from './builders.js';
 

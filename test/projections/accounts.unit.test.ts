@@ -3,8 +3,8 @@
  * hand-written fixture scenarios end to end (bodies → parseWebhook → fold).
  */
 import { describe, expect, it } from 'vitest';
-import { accountsProjection, type AccountState } from '../../projections/index.js';
-import { TRUTO_ACCOUNT_STATUSES } from '../../src/events/catalogue.js';
+import { accountsProjection, type AccountState } from '../../src/truto/projections/index.js';
+import { TRUTO_ACCOUNT_STATUSES } from '../../src/truto/catalogue.js';
 import { eventsFor, foldEvents, givenEvents } from '../../src/testing/index.js';
 import {
   QUICKBOOKS_ACCOUNT,

@@ -12,14 +12,14 @@ import {
   accountsProjection,
   recordsProjection,
   runsProjection,
-} from '../../projections/index.js';
+} from '../../src/truto/projections/index.js';
 import type { Projection, ProjectionEvent } from '../../src/engine/projection.js';
 import {
   INTEGRATED_ACCOUNT_EVENTS,
   RUN_STATUSES,
   TRUTO_ACCOUNT_STATUSES,
-} from '../../src/events/catalogue.js';
-import type { EventFacts } from '../../src/events/facts.js';
+} from '../../src/truto/catalogue.js';
+import type { EventFacts } from '../../src/truto/facts.js';
 import { deriveAll, eventsFor, foldInArrivalOrder } from '../../src/testing/index.js';
 
 const ORIGIN = Date.UTC(2024, 8, 10, 12);

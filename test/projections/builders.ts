@@ -4,7 +4,7 @@
  * tests read `at(3)` instead of timestamps.
  */
 import type { ProjectionEvent } from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/events/facts.js';
+import type { EventFacts } from '../../src/truto/facts.js';
 import { eventFor } from '../../src/testing/index.js';
 
 const ORIGIN = Date.UTC(2024, 8, 10, 12, 0, 0);

@@ -6,8 +6,8 @@
  * <projection>` should print after importing `all.ndjson` (regenerate with `npx vitest run test/projections/fixtures.unit.test.ts -u`).
  */
 import { describe, expect, it } from 'vitest';
-import { trutoProjections } from '../../projections/index.js';
-import { parseWebhook } from '../../src/events/parse.js';
+import { trutoProjections } from '../../src/truto/projections/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import { deriveAll, foldAll, toProjectionEvent } from '../../src/testing/index.js';
 import { allBodies, scenarios, toNdjson } from '../fixtures/index.js';
 

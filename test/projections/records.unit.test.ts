@@ -2,7 +2,7 @@
  * `records`: every field of projections.md, the key, and the fixture scenario.
  */
 import { describe, expect, it } from 'vitest';
-import { recordsProjection, type RecordsState } from '../../projections/index.js';
+import { recordsProjection, type RecordsState } from '../../src/truto/projections/index.js';
 import { eventsFor, foldAll, givenEvents } from '../../src/testing/index.js';
 import { SALESFORCE_ACCOUNT } from '../fixtures/accounts.js';
 import { recordChanges } from '../fixtures/records.js';

@@ -8,8 +8,8 @@ import {
   runsProjection,
   type RunState,
   type RunStatus,
-} from '../../projections/index.js';
-import { parseWebhook } from '../../src/events/parse.js';
+} from '../../src/truto/projections/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import { eventFor, eventsFor, foldAll, givenEvents } from '../../src/testing/index.js';
 import { HUBSPOT_ACCOUNT, SALESFORCE_ACCOUNT } from '../fixtures/accounts.js';
 import {

@@ -8,7 +8,7 @@ import {
   defineProjection,
   type ProjectionEvent,
 } from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/events/facts.js';
+import type { EventFacts } from '../../src/truto/facts.js';
 import {
   ProjectionAssertionError,
   assertJsonState,

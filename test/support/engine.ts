@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trutoProjections } from '../../projections/index.js';
-import { parseWebhook } from '../../src/events/index.js';
+import { trutoProjections } from '../../src/truto/projections/index.js';
+import { parseWebhook } from '../../src/truto/index.js';
 import type { DerivedProjection, Projection } from '../../src/engine/projection.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';

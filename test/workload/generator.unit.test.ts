@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWebhook } from '../../src/events/index.js';
-import type { RunFacts } from '../../src/events/index.js';
+import { parseWebhook } from '../../src/truto/index.js';
+import type { RunFacts } from '../../src/truto/index.js';
 import {
   generateDeliveries,
   generateHistory,

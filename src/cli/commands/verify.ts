@@ -1,6 +1,6 @@
 /** `truto-state verify`: rebuild into scratch and compare with the live state, entity by entity. */
 import { verifyProjections } from '../../engine/verify.js';
-import { trutoProjections } from '../../../projections/index.js';
+import { trutoProjections } from '../../truto/projections/index.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
 import { openSession, writeLine } from '../session.js';

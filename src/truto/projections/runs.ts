@@ -27,10 +27,10 @@
  *   the event.
  * - `syncJobId` / `integratedAccountId`: the latest payload (in source order) that has them.
  */
-import { defineProjection, type ProjectionEvent } from '../src/engine/projection.js';
-import { RUN_STATUSES, SYNC_JOB_RUN_EVENTS } from '../src/events/catalogue.js';
-import type { EventFacts } from '../src/events/facts.js';
-import { toIsoTime } from '../src/events/time.js';
+import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
+import { RUN_STATUSES, SYNC_JOB_RUN_EVENTS } from '../catalogue.js';
+import type { EventFacts } from '../facts.js';
+import { toIsoTime } from '../time.js';
 import { actionOf, isOneOf, millisBetween } from './shared.js';
 
 export { RUN_STATUSES };

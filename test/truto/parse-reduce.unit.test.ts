@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWebhook, type ParseResult } from '../../src/events/index.js';
-import { reduceWebhookJson } from '../../src/events/json-reduce.js';
+import { parseWebhook, type ParseResult } from '../../src/truto/index.js';
+import { reduceWebhookJson } from '../../src/truto/json-reduce.js';
 
 const decoder = new TextDecoder();
 

@@ -26,10 +26,10 @@
  *   fields keep their last values.
  * - An event type the reducer does not know leaves the status unchanged but is still counted.
  */
-import { defineProjection, type ProjectionEvent } from '../src/engine/projection.js';
-import { INTEGRATED_ACCOUNT_EVENTS, TRUTO_ACCOUNT_STATUSES } from '../src/events/catalogue.js';
-import type { AccountFacts, EventFacts } from '../src/events/facts.js';
-import { toIsoTime } from '../src/events/time.js';
+import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
+import { INTEGRATED_ACCOUNT_EVENTS, TRUTO_ACCOUNT_STATUSES } from '../catalogue.js';
+import type { AccountFacts, EventFacts } from '../facts.js';
+import { toIsoTime } from '../time.js';
 import { actionOf, isOneOf } from './shared.js';
 
 /** Every status the `accounts` projection can show. */

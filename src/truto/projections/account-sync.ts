@@ -18,7 +18,7 @@
  * - `lastSuccessAt` / `lastFailureAt`: the latest `finishedAt` of completed / failed runs, `null`
  *   when none has one.
  */
-import { defineDerivedProjection } from '../src/engine/projection.js';
+import { defineDerivedProjection } from '../../engine/projection.js';
 import { ACTIVE_RUN_STATUSES, type RunState, type RunStatus } from './runs.js';
 
 export interface AccountSyncState {

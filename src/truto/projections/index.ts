@@ -3,7 +3,7 @@
  * clock). Field names and semantics: shared/docs/projections.md; each module's header lists the
  * choices made where that document is silent.
  */
-import type { AnyProjection } from '../src/engine/projection.js';
+import type { AnyProjection } from '../../engine/projection.js';
 import { accountSyncProjection } from './account-sync.js';
 import { accountsProjection } from './accounts.js';
 import { recordsProjection } from './records.js';

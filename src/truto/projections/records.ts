@@ -16,10 +16,10 @@
  * - Each event copies `live` (reducers are pure and the engine keeps the previous state), which
  *   costs O(live records) per event: fine for thousands of records per account and resource.
  */
-import { defineProjection, type ProjectionEvent } from '../src/engine/projection.js';
-import { RECORD_EVENTS } from '../src/events/catalogue.js';
-import type { EventFacts } from '../src/events/facts.js';
-import { toIsoTime } from '../src/events/time.js';
+import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
+import { RECORD_EVENTS } from '../catalogue.js';
+import type { EventFacts } from '../facts.js';
+import { toIsoTime } from '../time.js';
 import { actionOf } from './shared.js';
 
 export interface RecordsState {
