@@ -1,10 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers by file suffix: unit (pure, in-process), integration (real SQLite files, real
-// PostgreSQL), end-to-end (the built CLI and HTTP server as real processes over real ports).
+// Tiers by file suffix: types (`*.test-d.ts`, compile-time), unit (pure, in-process),
+// integration (real SQLite files, real PostgreSQL), end-to-end (the built CLI and HTTP server as
+// real processes over real ports).
 export default defineConfig({
   test: {
     projects: [
+      {
+        // Type-level tests of the public API: `expectTypeOf` and `@ts-expect-error`, checked by tsc.
+        test: {
+          name: 'types',
+          include: [],
+          typecheck: {
+            enabled: true,
+            only: true,
+            include: ['test/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      },
       {
         test: {
           name: 'unit',

@@ -1,6 +1,8 @@
 /** The README's library example runs, and the README shows it as it is in examples/library.ts. */
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { example } from '../examples/library.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 8, 10, 12, 0, seconds)).toISOString();
@@ -11,26 +13,50 @@ const body = (id: string, event: string, seconds: number, status?: string) =>
     created_at: at(seconds),
     payload: { id: 'acc-1', ...(status ? { status } : {}) },
   });
+const record = (id: string, event: string, seconds: number, name?: string) =>
+  JSON.stringify({
+    id,
+    event: `record:${event}`,
+    created_at: at(seconds),
+    payload: {
+      id: 'c-1',
+      integrated_account_id: 'acc-1',
+      resource: 'crm/contacts',
+      ...(name ? { record: { id: 'c-1', name } } : {}),
+    },
+  });
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('the README example', () => {
-  it('ingests, queries, time-travels and watches', async () => {
-    const result = await example([
+  it('ingests, queries, time-travels, watches, and folds a custom projection on payload fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'truto-state-example-'));
+    dirs.push(dir);
+    const result = await example(join(dir, 'app.db'), [
       body('e1', 'created', 0, 'connecting'),
       body('e3', 'authentication_error', 40),
       body('e2', 'active', 20), // late
+      record('r1', 'created', 10, 'Ada Lovelace'),
     ]);
     expect(result.account?.status).toBe('needs_reauth');
     expect(result.usable).toEqual([]);
     expect(result.before?.status).toBe('active');
+    expect(result.contact).toEqual({ id: 'c-1', name: 'Ada Lovelace', deleted: false });
     expect(result.history[0]).toBeUndefined();
     expect(result.history.at(-1)).toBe('needs_reauth');
   });
 
-  it('is quoted verbatim in README.md', () => {
+  it('is quoted in README.md as a complete program, with the package import paths', () => {
     const source = readFileSync(new URL('../examples/library.ts', import.meta.url), 'utf8');
-    const snippet = /\/\/ README:start\n([\s\S]*?)\s*\/\/ README:end/.exec(source)?.[1];
+    const snippet = /\/\/ README:start\n([\s\S]*?)\n\/\/ README:end/.exec(source)?.[1];
     expect(snippet).toBeTruthy();
-    const dedented = (snippet as string).replace(/^ {2}/gm, '');
-    expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain(dedented);
+    const published = (snippet as string)
+      .replace("'../src/index.js'", "'truto-state'")
+      .replace("'../src/store/sqlite/index.js'", "'truto-state/sqlite'");
+    expect(published).toContain("from 'truto-state'");
+    expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain(published);
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { generateDeliveries } from '../../src/workload/generator.js';
-import type { Engine } from '../../src/engine/types.js';
+import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { runChild } from '../lib/child.js';
 import { failed, latencyFields, now, throughput, versusFloor } from '../lib/measure.js';
 import { pace } from '../lib/pace.js';
@@ -56,10 +56,12 @@ type CreateEngine = (options: {
 /** The engine module, or why it cannot be used yet (it is written in parallel with this bench). */
 async function loadEngine(): Promise<CreateEngine | string> {
   try {
-    const module = (await import('../../src/engine/engine.js')) as { createEngine?: CreateEngine };
-    return typeof module.createEngine === 'function'
-      ? module.createEngine
-      : 'src/engine/engine.ts exports no createEngine yet';
+    const module = (await import('../../src/truto/engine.js')) as unknown as {
+      createTrutoEngine?: CreateEngine;
+    };
+    return typeof module.createTrutoEngine === 'function'
+      ? module.createTrutoEngine
+      : 'src/truto/engine.ts exports no createTrutoEngine';
   } catch (error) {
     return `the engine cannot be loaded: ${(error as Error).message}`;
   }
@@ -126,7 +128,7 @@ async function changeLatency(context: BenchContext, createEngine: CreateEngine):
     let lastChangeAt = now();
     const subscription = engine.changes$.subscribe((change) => {
       lastChangeAt = now();
-      tracker.published(change.position, lastChangeAt);
+      if (change.kind === 'change') tracker.published(change.position, lastChangeAt);
     });
     // A different seed from the throughput runs: another history, same shape.
     const deliveries = [...generateDeliveries({ events: count, seed: context.seed + 1000 })];

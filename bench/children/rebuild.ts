@@ -7,7 +7,7 @@
  *   the bodies without parsing (`readMs`), so the parse-only cost is `ms - readMs`.
  * - `rebuild`: `engine.rebuild()` of every projection, from an engine that is not live.
  */
-import { createEngine } from '../../src/engine/engine.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 
 async function readBodies(
@@ -39,7 +39,7 @@ async function readBodies(
 async function rebuild(path: string): Promise<{ ms: number; events: number }> {
   const store = createSqliteEventStore({ path });
   try {
-    const engine = await createEngine({ store, live: false });
+    const engine = await createTrutoEngine({ store, live: false });
     const start = performance.now();
     const report = await engine.rebuild();
     const ms = performance.now() - start;

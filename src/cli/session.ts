@@ -1,12 +1,12 @@
 /** Opens the configured store and an engine on it, for the one-shot commands. */
-import { createEngine } from '../engine/engine.js';
-import type { Engine, EngineOptions } from '../engine/types.js';
+import { createTrutoEngine, type TrutoEngine, type TrutoEngineOptions } from '../truto/engine.js';
 import { openBackend, type Backend } from './backend.js';
+import { UsageError } from './command.js';
 import type { StoreConfig } from './config.js';
 
 export interface Session {
   readonly backend: Backend;
-  readonly engine: Engine;
+  readonly engine: TrutoEngine;
   close(): Promise<void>;
 }
 
@@ -35,11 +35,11 @@ export async function openSession(config: StoreConfig): Promise<Session> {
  */
 export async function openEngine(
   backend: Backend,
-  options: Omit<EngineOptions, 'store' | 'projectionStore' | 'partitions'> = {},
-): Promise<Engine> {
+  options: Omit<TrutoEngineOptions<readonly []>, 'store' | 'projectionStore' | 'partitions'> = {},
+): Promise<TrutoEngine> {
   const joined = await backend.joinPartitions?.();
   try {
-    const engine = await createEngine({
+    const engine = await createTrutoEngine({
       ...options,
       store: backend.store,
       projectionStore: backend.projectionStore,
@@ -64,4 +64,16 @@ export async function writeLine(stream: NodeJS.WritableStream, line: string): Pr
   if (!stream.write(`${line}\n`)) {
     await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
   }
+}
+
+/** A projection name from the command line, checked against the engine's. */
+export function projectionNamed(
+  engine: TrutoEngine,
+  name: string,
+): TrutoEngine['projectionNames'][number] {
+  const known: readonly string[] = engine.projectionNames;
+  if (!known.includes(name)) {
+    throw new UsageError(`unknown projection "${name}" (known: ${known.join(', ')})`);
+  }
+  return name as TrutoEngine['projectionNames'][number];
 }

@@ -3,7 +3,7 @@
  * (by id) sorted by (source time, event id). Shared by the runner (late events), time travel,
  * and the testing helpers, so there is one definition of the order.
  */
-import type { Projection, ProjectionEvent } from './projection.js';
+import type { AnyEvent, Projection } from './projection.js';
 
 /** Orders two events by (source time, id); ids compare as strings, by code unit. */
 export function compareSourceOrder(
@@ -29,10 +29,10 @@ export function sortDistinct<E extends { readonly sourceTime: number; readonly i
  * @example
  * foldInOrder(accounts, 'acc-1', events) // state after every distinct event, in source order
  */
-export function foldInOrder<S, D>(
-  projection: Projection<S, D>,
+export function foldInOrder<S, E extends AnyEvent>(
+  projection: Projection<string, S, E>,
   key: string,
-  events: Iterable<ProjectionEvent<D>>,
+  events: Iterable<E>,
 ): S {
   let state = projection.initialState(key);
   for (const event of sortDistinct(events)) state = projection.evolve(state, event);

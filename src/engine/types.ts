@@ -1,8 +1,12 @@
 /**
  * The engine's public surface: open on a store, ingest, query, watch, rebuild, time-travel.
+ *
+ * Typed by its projection list: `Engine<typeof projections>` knows every projection's name and
+ * state, so `get('accounts', id)` is `Promise<AccountState | undefined>` and an unknown name does
+ * not compile. An engine over an untyped list (`AnyProjection[]`) takes any name and returns
+ * `unknown` states.
  */
-import type { Observable } from 'rxjs';
-import type { EnvelopeErrorCode, WebhookEvent } from '../truto/index.js';
+import type { Observable, SchedulerLike } from 'rxjs';
 import type {
   AppendOutcome,
   DeadLetter,
@@ -11,16 +15,20 @@ import type {
   EventToAppend,
   ListOptions,
   ProjectionStore,
+  StateFilter,
 } from '../store/port.js';
-import type { AnyProjection } from './projection.js';
+import type { EventCodec } from './codec.js';
+import type { Logger } from './logger.js';
+import type { AnyProjection, ProjectionName, StateOf } from './projection.js';
 
 /**
  * A committed state change, published only after its transaction committed. The runner commits
  * in batches: an entity touched by several events of one batch yields one change, from its state
  * before the batch to its state after it, naming the batch's last event for that entity.
  */
-export interface Change<S = unknown> {
-  readonly projection: string;
+export interface Change<S = unknown, N extends string = string> {
+  readonly kind: 'change';
+  readonly projection: N;
   readonly key: string;
   /** `undefined` when the entity is new. */
   readonly before: S | undefined;
@@ -32,9 +40,25 @@ export interface Change<S = unknown> {
   readonly seq: number;
 }
 
-export type IngestResult =
-  | (AppendOutcome & { readonly event: WebhookEvent })
-  | { readonly status: 'rejected'; readonly code: EnvelopeErrorCode; readonly message: string };
+/**
+ * A projection's state was replaced wholesale (a rebuild swapped it in): a mirror built from
+ * changes must reload that projection's state. Journalled, so resuming across it sees it too.
+ */
+export interface ProjectionReset<N extends string = string> {
+  readonly kind: 'reset';
+  readonly projection: N;
+  readonly reason: 'rebuilt';
+  readonly seq: number;
+}
+
+/** What change streams carry for the projections `P`: a change of one of them, or a reset. */
+export type ChangeOf<P extends readonly AnyProjection[]> =
+  | { [N in ProjectionName<P>]: Change<StateOf<P, N>, N> }[ProjectionName<P>]
+  | ProjectionReset<ProjectionName<P>>;
+
+export type IngestResult<Parsed = EventToAppend> =
+  | (AppendOutcome & { readonly event: Parsed })
+  | { readonly status: 'rejected'; readonly code: string; readonly message: string };
 
 /**
  * Scale-out: several engines on one shared store, each applying only the partitions it holds.
@@ -52,29 +76,45 @@ export interface PartitionSource {
   storeFor(partition: number): ProjectionStore | undefined;
 }
 
-export interface EngineOptions {
+export interface EngineOptions<
+  P extends readonly AnyProjection[] = readonly AnyProjection[],
+  Parsed extends EventToAppend = EventToAppend,
+> {
   readonly store: EventStore;
   /** Where state lives; defaults to the store's own (`store.projections`) when it has one. */
   readonly projectionStore?: ProjectionStore;
-  /** Defaults to the Truto projections. */
-  readonly projections?: readonly AnyProjection[];
+  /** The projections, stream ones before the derived ones that read them. */
+  readonly projections: P;
+  /** How raw bodies are parsed (`ingest`) and stored bodies decoded (payloads). */
+  readonly codec?: EventCodec<Parsed>;
+  /** Close the store when the engine closes (default false: whoever opened it closes it). */
+  readonly closeStore?: boolean;
   /** Follow new appends live (default true). `false`: project only on `catchUp()`. */
   readonly live?: boolean;
+  /**
+   * A projection whose version changed is rebuilt on start. `wait` (default): `createEngine`
+   * resolves once it is swapped in. `background`: it resolves at once and serves the old state
+   * until the swap; `engine.ready` resolves after it.
+   */
+  readonly startupRebuild?: 'wait' | 'background';
   /** Events per projection transaction (default 500). */
   readonly batchSize?: number;
   /** Journalled changes kept for resume (default 100 000). */
   readonly changeRetention?: number;
   /** Live changes buffered per slow subscriber before it is cut off (default 10 000). */
   readonly subscriberBuffer?: number;
-  /**
-   * Share projection work with other instances on the same store. Changes are then published
-   * from the shared journal, so every instance sees every change.
-   */
+  /** Share projection work with other instances on the same store. */
   readonly partitions?: PartitionSource;
-  /** How often the shared journal is read for other instances' changes (default 200 ms). */
+  /**
+   * How often the change journal is read for changes other processes committed (default 200 ms).
+   */
   readonly journalPollMs?: number;
   /** How long `catchUp` waits for other instances' partitions to reach the head (default 60 s). */
   readonly catchUpTimeoutMs?: number;
+  /** Where the engine reports what it cannot throw to a caller (pino-compatible; default silent). */
+  readonly logger?: Logger;
+  /** Timers (coalescing, retries, journal polling) run on this scheduler; tests pass virtual time. */
+  readonly scheduler?: SchedulerLike;
 }
 
 export interface ProjectionStatus {
@@ -122,35 +162,62 @@ export interface ListResult<S> {
   readonly nextKey?: string;
 }
 
-export interface Engine {
+export interface Engine<
+  P extends readonly AnyProjection[] = readonly AnyProjection[],
+  Parsed extends EventToAppend = EventToAppend,
+> {
   readonly store: EventStore;
-  readonly projectionNames: readonly string[];
-  /** Parses (no signature check: that is the receiver's job) and appends one raw body. */
-  ingest(body: Uint8Array | string): Promise<IngestResult>;
+  readonly projectionNames: readonly ProjectionName<P>[];
+  /** Resolves once a startup rebuild (see `startupRebuild`) has been swapped in. */
+  readonly ready: Promise<void>;
+  /**
+   * Parses with the codec (no signature check: that is the receiver's job) and appends. A body
+   * the codec refuses is kept aside in the store's rejects (`rejectSource` names where it came
+   * from, default `ingest`) and answered `rejected`.
+   */
+  ingest(
+    body: Uint8Array | string,
+    options?: { readonly rejectSource?: string },
+  ): Promise<IngestResult<Parsed>>;
   /** Appends already-parsed events. */
   append(events: readonly EventToAppend[]): Promise<AppendOutcome[]>;
   /** Projects up to the current head; resolves with the position reached. */
   catchUp(): Promise<number>;
-  get<S = unknown>(projection: string, key: string): Promise<S | undefined>;
-  list<S = unknown>(projection: string, options?: ListOptions): Promise<ListResult<S>>;
-  count(projection: string, where?: ListOptions['where']): Promise<number>;
-  /** Every committed change, live. */
-  readonly changes$: Observable<Change>;
-  changesOf(projection: string): Observable<Change>;
-  /** The current state first (or `undefined`), then the state after each change. */
-  watch<S = unknown>(projection: string, key: string): Observable<S | undefined>;
-  /** Journalled changes after `seq`, then live ones, without gap or repeat. */
-  changesSince(seq: number): Observable<Change>;
-  rebuild(projections?: readonly string[], options?: RebuildOptions): Promise<RebuildReport>;
+  get<N extends ProjectionName<P>>(projection: N, key: string): Promise<StateOf<P, N> | undefined>;
+  list<N extends ProjectionName<P>>(
+    projection: N,
+    options?: ListOptions,
+  ): Promise<ListResult<StateOf<P, N>>>;
+  count(projection: ProjectionName<P>, where?: StateFilter): Promise<number>;
+  /** Every committed change and reset, live, in journal order. */
+  readonly changes$: Observable<ChangeOf<P>>;
+  changesOf<N extends ProjectionName<P>>(
+    projection: N,
+  ): Observable<Change<StateOf<P, N>, N> | ProjectionReset<N>>;
+  /** The current state first (or `undefined`), then the state after each change (or reset). */
+  watch<N extends ProjectionName<P>>(
+    projection: N,
+    key: string,
+  ): Observable<StateOf<P, N> | undefined>;
+  /**
+   * Journalled changes after `seq`, then live ones, without gap or repeat. Errors with
+   * `JournalGapError` when the journal no longer covers `seq`.
+   */
+  changesSince(seq: number): Observable<ChangeOf<P>>;
+  rebuild(
+    projections?: readonly ProjectionName<P>[],
+    options?: RebuildOptions,
+  ): Promise<RebuildReport>;
   /** Progress of the rebuild under way, if any. */
   readonly rebuildProgress$: Observable<RebuildProgress>;
   /** An entity's state as of a source time (ISO string or epoch ms) or a log position. */
-  stateAt<S = unknown>(
-    projection: string,
+  stateAt<N extends ProjectionName<P>>(
+    projection: N,
     key: string,
     at: TimeTravelPoint,
-  ): Promise<S | undefined>;
+  ): Promise<StateOf<P, N> | undefined>;
   stats(): Promise<EngineStats>;
-  deadLetters(projection?: string): Promise<DeadLetter[]>;
+  deadLetters(projection?: ProjectionName<P>): Promise<DeadLetter[]>;
+  /** Stops projecting and completes every stream; closes the store only with `closeStore`. */
   close(): Promise<void>;
 }

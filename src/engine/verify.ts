@@ -5,7 +5,9 @@
 import { createMemoryProjectionStore } from '../store/memory/projection-store.js';
 import type { EventStore, ProjectionStore, StateRow } from '../store/port.js';
 import { jsonEqual } from './json-equal.js';
-import type { AnyProjection, Projection } from './projection.js';
+import { plainJsonCodec, type EventCodec } from './codec.js';
+import { silentLogger } from './logger.js';
+import type { AnyProjection, AnyStreamProjection } from './projection.js';
 import { ProjectionRunner } from './runner.js';
 
 export interface StateDifference {
@@ -29,6 +31,8 @@ export interface VerifyOptions {
   readonly store: EventStore;
   readonly projectionStore: ProjectionStore;
   readonly projections: readonly AnyProjection[];
+  /** The codec the projections' events were stored with (default: plain JSON). */
+  readonly codec?: EventCodec;
   /** Log position both sides are compared at. */
   readonly upTo: number;
   /** Stop collecting after this many differences (default 1000). */
@@ -36,13 +40,13 @@ export interface VerifyOptions {
 }
 
 export async function verifyProjections(options: VerifyOptions): Promise<VerifyReport> {
-  const streams = options.projections.filter(
-    (p): p is Projection<unknown, unknown> => p.kind === 'stream',
-  );
+  const streams = options.projections.filter((p): p is AnyStreamProjection => p.kind === 'stream');
   const scratch = createMemoryProjectionStore();
   const runner = new ProjectionRunner({
     store: options.store,
     projectionStore: scratch,
+    codec: options.codec ?? plainJsonCodec,
+    logger: silentLogger,
     projections: streams,
     journal: false,
     failFast: true,

@@ -5,7 +5,7 @@
  * `limit` (default 100, at most 1000) and `after` (the `next` of the previous page). Single
  * entities take `?at=<ISO time | epoch ms>` or `?position=<n>` for time travel.
  */
-import type { Engine } from '../engine/types.js';
+import type { TrutoEngine as Engine } from '../truto/engine.js';
 import { parseSourceTime } from '../truto/index.js';
 import type { StateFilter } from '../store/port.js';
 import { errorResponse } from './errors.js';
@@ -22,8 +22,10 @@ interface FilterSpec {
 }
 
 /** The list routes: projection and filters. */
+type ProjectionName = Engine['projectionNames'][number];
+
 export const LISTS: Readonly<
-  Record<string, { projection: string; filters: readonly FilterSpec[] }>
+  Record<string, { projection: ProjectionName; filters: readonly FilterSpec[] }>
 > = {
   '/accounts': {
     projection: 'accounts',
@@ -93,7 +95,7 @@ export function listHandler(
  */
 export function entityHandler(
   engine: Engine,
-  projection: string,
+  projection: ProjectionName,
 ): (request: HttpRequest, key: string) => Promise<BufferedResponse> {
   return async (request, key) => {
     const at = request.query.get('at');

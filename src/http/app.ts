@@ -7,8 +7,8 @@
  * read API, `/changes`, `/metrics`) needs `Authorization: Bearer <token>` when a token is set.
  */
 import type { Logger } from 'pino';
-import { EngineError } from '../engine/engine.js';
-import type { Engine } from '../engine/types.js';
+import { EngineError } from '../engine/errors.js';
+import type { TrutoEngine as Engine } from '../truto/engine.js';
 import { isStoreError } from '../store/errors.js';
 import { entityHandler, healthHandler, listHandler, statsHandler } from './api.js';
 import { createTokenCheck } from './auth.js';
@@ -17,6 +17,14 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { changesHandler } from './sse.js';
 import type { BufferedResponse, HttpRequest, HttpResponse } from './types.js';
 import { createWebhookHandler } from './webhook.js';
+
+/** The list routes and the projection each reads. */
+const PROJECTION_OF = {
+  '/accounts': 'accounts',
+  '/runs': 'runs',
+  '/account-sync': 'account-sync',
+  '/records': 'records',
+} as const;
 
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 export const WEBHOOK_PATH = '/webhooks/truto';
@@ -83,7 +91,7 @@ export function createApp(options: AppOptions): App {
     logger,
     metrics,
   });
-  const entity = (projection: string) => {
+  const entity = (projection: Engine['projectionNames'][number]) => {
     const handler = entityHandler(engine, projection);
     return (request: HttpRequest, params: readonly string[]) => handler(request, params[0] ?? '');
   };
@@ -117,7 +125,7 @@ export function createApp(options: AppOptions): App {
       access: 'token',
       run: changesHandler(engine),
     },
-    ...(['/accounts', '/runs', '/account-sync', '/records'] as const).flatMap((list): Route[] => [
+    ...(Object.keys(PROJECTION_OF) as (keyof typeof PROJECTION_OF)[]).flatMap((list): Route[] => [
       {
         method: 'GET',
         name: list,
@@ -131,7 +139,7 @@ export function createApp(options: AppOptions): App {
         // A records key is `<accountId>/<resource>`, and resources may hold `/` too.
         pattern: new RegExp(list === '/records' ? `^${list}/(.+)$` : `^${list}/([^/]+)$`),
         access: 'token',
-        run: entity(list.slice(1)),
+        run: entity(PROJECTION_OF[list]),
       },
     ]),
   ];

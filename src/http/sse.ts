@@ -1,7 +1,11 @@
 /**
  * `GET /changes`: committed state changes as server-sent events.
  *
- * Each message is `id: <seq>`, `event: change`, `data: <the change as JSON>`. Filters:
+ * Each message is `id: <seq>`, `event: change`, `data: <the change as JSON>`. A message
+ * `event: reset` tells the client to reload state instead of applying changes: after a rebuild
+ * swapped a projection in (`data: {"kind":"reset","projection":…,"reason":"rebuilt"}`), or when
+ * its resume point is no longer covered by the journal (`"reason":"journal_gap"`, with the oldest
+ * and latest seq kept; the stream then goes on live from the latest). Filters:
  * `projection` (repeatable, or a comma list) and `key`. Resuming: a client that reconnects with
  * `Last-Event-ID: <seq>` (or `?since=<seq>`) gets every change after that seq from the engine's
  * journal and then live ones, without a gap or a repeat (`engine.changesSince`). Without either,
@@ -13,8 +17,10 @@
  * `sseDrainTimeoutMs` is cut off; it resumes with Last-Event-ID (EventSource does so by itself)
  * from the journal, losing nothing while the journal retains it.
  */
-import { filter, map, startWith, type Observable } from 'rxjs';
-import type { Change, Engine } from '../engine/types.js';
+import { catchError, concat, filter, map, of, startWith, throwError, type Observable } from 'rxjs';
+import type { EngineChange } from '../engine/change-hub.js';
+import { JournalGapError } from '../engine/errors.js';
+import type { TrutoEngine } from '../truto/engine.js';
 import { errorResponse } from './errors.js';
 import { header, type HttpRequest, type HttpResponse, type StreamMessage } from './types.js';
 
@@ -25,7 +31,7 @@ const PREAMBLE = 'retry: 2000\n: connected\n\n';
  * @example
  * const response = changesHandler(engine)(request); // StreamResponse of SSE text frames
  */
-export function changesHandler(engine: Engine): (request: HttpRequest) => HttpResponse {
+export function changesHandler(engine: TrutoEngine): (request: HttpRequest) => HttpResponse {
   return (request) => {
     const projections = new Set(
       request.query
@@ -34,7 +40,8 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
         .map((p) => p.trim())
         .filter((p) => p !== ''),
     );
-    const unknown = [...projections].filter((p) => !engine.projectionNames.includes(p));
+    const known: readonly string[] = engine.projectionNames;
+    const unknown = [...projections].filter((p) => !known.includes(p));
     if (unknown.length > 0) {
       return errorResponse(
         'bad_request',
@@ -49,9 +56,9 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
         'Last-Event-ID / since must be a change seq (a non-negative integer)',
       );
     }
-    const matches = (change: Change): boolean =>
+    const matches = (change: EngineChange): boolean =>
       (projections.size === 0 || projections.has(change.projection)) &&
-      (key === null || change.key === key);
+      (key === null || change.kind === 'reset' || change.key === key);
     return {
       status: 200,
       headers: {
@@ -61,16 +68,19 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
         'x-accel-buffering': 'no',
       },
       open: (after) => {
-        const source: Observable<Change> =
-          after !== undefined
-            ? engine.changesSince(Number(after))
-            : resumeFrom === undefined
-              ? engine.changes$
-              : engine.changesSince(Number(resumeFrom));
-        const messages = source.pipe(
-          filter(matches),
-          map((change): StreamMessage => ({ id: String(change.seq), text: formatChange(change) })),
-        );
+        const toMessages = (changes: Observable<EngineChange>) =>
+          changes.pipe(
+            filter(matches),
+            map((change): StreamMessage => ({
+              id: String(change.seq),
+              text: formatChange(change),
+            })),
+          );
+        const resume = after ?? resumeFrom;
+        const messages =
+          resume === undefined
+            ? toMessages(engine.changes$)
+            : resumed(Number(resume), (seq) => toMessages(engine.changesSince(seq)));
         // The preamble goes out once, on the first open, before any change.
         return after === undefined
           ? messages.pipe(startWith<StreamMessage>({ text: PREAMBLE }))
@@ -80,7 +90,35 @@ export function changesHandler(engine: Engine): (request: HttpRequest) => HttpRe
   };
 }
 
+/**
+ * Messages after `seq`. A resume point the journal no longer covers is never a silent gap: the
+ * client gets a reset (reload state), then the changes after the journal's latest seq.
+ */
+function resumed(
+  seq: number,
+  since: (seq: number) => Observable<StreamMessage>,
+): Observable<StreamMessage> {
+  return since(seq).pipe(
+    catchError((error: unknown) => {
+      if (!(error instanceof JournalGapError)) return throwError(() => error);
+      const reset = {
+        kind: 'reset',
+        reason: 'journal_gap',
+        requestedSeq: error.requestedSeq,
+        oldestSeq: error.oldestSeq,
+        latestSeq: error.latestSeq,
+        message: error.message,
+      };
+      const id = String(error.latestSeq);
+      return concat(
+        of({ id, text: `id: ${id}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n` }),
+        resumed(error.latestSeq, since),
+      );
+    }),
+  );
+}
+
 /** One change as an SSE message (JSON never contains a raw newline, so one `data:` line). */
-export function formatChange(change: Change): string {
-  return `id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`;
+export function formatChange(change: EngineChange): string {
+  return `id: ${change.seq}\nevent: ${change.kind}\ndata: ${JSON.stringify(change)}\n\n`;
 }

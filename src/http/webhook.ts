@@ -10,7 +10,8 @@
  * something retrying cannot fix.
  */
 import type { Logger } from 'pino';
-import type { Engine } from '../engine/types.js';
+import type { TrutoEngine as Engine } from '../truto/engine.js';
+import type { EnvelopeErrorCode } from '../truto/parse.js';
 import { isStoreError } from '../store/errors.js';
 import { errorResponse } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -92,15 +93,10 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
       );
     }
     try {
-      const result = await engine.ingest(body);
+      // Authentic but unusable: the engine keeps it aside (never silently dropped); say why.
+      const result = await engine.ingest(body, { rejectSource: 'http' });
       if (result.status === 'rejected') {
-        // Authentic but unusable: keep it aside (never silently dropped), then say why.
-        await engine.store
-          .recordReject({ source: 'http', reason: result.code, message: result.message, body })
-          .catch((error: unknown) =>
-            logger.warn({ err: error }, 'could not keep a refused webhook aside'),
-          );
-        return refuse(result.code, result.message);
+        return refuse(result.code as EnvelopeErrorCode, result.message);
       }
       metrics.webhooks.inc({ status: result.status });
       if (result.status === 'duplicate') metrics.duplicates.inc();

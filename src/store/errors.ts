@@ -2,6 +2,7 @@
  * Faults of a store, as a small hierarchy with a literal `code`. Each adapter translates its
  * driver's errors into these once, inside the adapter; callers match on `code`, never on text.
  */
+import type { ChangeRecord, CommitResult } from './port.js';
 
 export type StoreErrorCode =
   /** The database is locked or busy past the busy timeout: retry later (HTTP 503). */
@@ -45,4 +46,24 @@ export function checkpointMoved(
 ): StoreError {
   const detail = moved.map((m) => `${m.name} is at ${m.actual}, not ${m.expected}`).join('; ');
   return new StoreError('checkpoint_moved', `another projector committed first: ${detail}`);
+}
+
+/**
+ * The port's commit result from a commit that throws its refusals inside the transaction (the
+ * throw is what rolls it back): a moved checkpoint or a lost lease become `{ ok: false }`.
+ */
+export async function commitResult(commit: () => Promise<ChangeRecord[]>): Promise<CommitResult> {
+  try {
+    return { ok: true, changes: await commit() };
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if ((isStoreError(error) && code === 'checkpoint_moved') || code === 'lease_lost') {
+      return {
+        ok: false,
+        reason: code as 'checkpoint_moved' | 'lease_lost',
+        message: (error as Error).message,
+      };
+    }
+    throw error;
+  }
 }

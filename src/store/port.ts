@@ -164,7 +164,7 @@ export interface ProjectionCommit {
   /**
    * Compare-and-set: the positions the committer read these checkpoints at (a missing row reads
    * as 0). When any has moved (another process projected meanwhile), the commit writes nothing
-   * and fails with StoreError `checkpoint_moved`.
+   * and answers `{ ok: false, reason: 'checkpoint_moved' }`.
    */
   readonly expected?: readonly { readonly name: string; readonly position: number }[];
   readonly states: readonly { readonly projection: string; readonly row: StateRow }[];
@@ -172,6 +172,19 @@ export interface ProjectionCommit {
   /** Journalled in the same transaction; `seq` is assigned by the store. */
   readonly changes: readonly Omit<ChangeRecord, 'seq'>[];
 }
+
+/**
+ * How a projection commit ended. Expected refusals are data: another projector moved a
+ * checkpoint first (`checkpoint_moved`: re-read and retry), or this instance no longer holds the
+ * partition it committed for (`lease_lost`). Nothing was written either way.
+ */
+export type CommitResult =
+  | { readonly ok: true; readonly changes: ChangeRecord[] }
+  | {
+      readonly ok: false;
+      readonly reason: 'checkpoint_moved' | 'lease_lost';
+      readonly message: string;
+    };
 
 /**
  * Where projected state lives: checkpoints, entity states, dead letters, the change journal. For
@@ -185,8 +198,11 @@ export interface ProjectionStore {
   readStates(projection: string, keys: readonly string[]): Promise<Map<string, StateRow>>;
   listStates(projection: string, options?: ListOptions): Promise<StateRow[]>;
   countStates(projection: string, where?: StateFilter): Promise<number>;
-  /** Commits states, checkpoints, dead letters and changes in one transaction; returns the journalled changes with their `seq`. */
-  commit(batch: ProjectionCommit): Promise<ChangeRecord[]>;
+  /**
+   * Commits states, checkpoints, dead letters and changes in one transaction; answers the
+   * journalled changes with their `seq`, or why nothing was written.
+   */
+  commit(batch: ProjectionCommit): Promise<CommitResult>;
   /**
    * Removes a projection's states, checkpoints and dead letters (used for shadows and rebuilds).
    * A projection's checkpoints are the row named after it and its partitions' rows, `<name>#p<i>`.

@@ -13,70 +13,74 @@
  *   .when(eventFor(createdBody), eventFor(activeBody))
  *   .thenMatches({ status: 'active', usable: true });
  */
-import type { DerivedProjection, Projection, ProjectionEvent } from '../engine/projection.js';
+import type { StoredEvent } from '../store/port.js';
+import { toProjectionEvent as viewOf } from '../engine/event-view.js';
 import { sortDistinct } from '../engine/fold.js';
-import type { EventFacts } from '../truto/facts.js';
+import type { AnyEvent, DerivedProjection, Projection } from '../engine/projection.js';
+import { trutoCodec } from '../truto/codec.js';
+import type { TrutoEvent } from '../truto/events.js';
 import { parseWebhook } from '../truto/parse.js';
 
 /** A webhook envelope as Truto POSTs it: an object, or its JSON text. */
 export type WebhookBody = object | string;
 
+/** Any stream projection, whatever its name, state type and events. */
+type StreamProjection<S> = Projection<string, S, any>;
+
 /**
- * Runs one webhook body through `parseWebhook` and returns what a reducer would see. Throws when
- * the body is refused or its event is not projected (the reason is in the message).
+ * Runs one webhook body through `parseWebhook` and returns what a reducer would see: envelope,
+ * typed payload and facts, exactly as the engine shows a stored event. Throws when the body is
+ * refused or its event cannot be projected (the reason is in the message).
  *
  * @example
  * toProjectionEvent({ id: 'e1', event: 'integrated_account:active', created_at: '2024-09-10 12:00:00',
  *   payload: { id: 'acc-1', status: 'active' } }, 1).stream; // 'integrated_account:acc-1'
  */
-export function toProjectionEvent(
-  body: WebhookBody,
-  position: number,
-): ProjectionEvent<EventFacts> {
+export function toProjectionEvent(body: WebhookBody, position: number): TrutoEvent {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const parsed = parseWebhook(text);
   if (!parsed.ok) throw new Error(`webhook body refused (${parsed.code}): ${parsed.message}`);
   const { event } = parsed;
-  if (event.data === null || event.stream === null) {
-    const issues = event.skipped?.issues
-      ?.map((i) => `${i.path.join('.')}: ${i.message}`)
-      .join('; ');
+  if (event.stream === null) {
+    const issues = event.skipped?.issues?.map((i) => i.message).join('; ');
     throw new Error(
       `event ${event.id} (${event.type}) is not projected: ${event.skipped?.reason ?? 'unknown'}` +
         (issues ? ` (${issues})` : ''),
     );
   }
-  return {
+  const stored: StoredEvent = {
     position,
     id: event.id,
     type: event.type,
-    sourceTime: event.sourceTime,
     stream: event.stream,
+    sourceTime: event.sourceTime,
     data: event.data,
+    body: event.body,
   };
+  return viewOf(stored, trutoCodec) as TrutoEvent;
 }
 
 /** `toProjectionEvent(body, position)`, position defaulting to 0 (reducers do not read it). */
-export function eventFor(body: WebhookBody, position = 0): ProjectionEvent<EventFacts> {
+export function eventFor(body: WebhookBody, position = 0): TrutoEvent {
   return toProjectionEvent(body, position);
 }
 
 /** Each body as a projection event, positions 1, 2, … in the given (arrival) order. */
-export function eventsFor(bodies: readonly WebhookBody[]): ProjectionEvent<EventFacts>[] {
+export function eventsFor(bodies: readonly WebhookBody[]): TrutoEvent[] {
   return bodies.map((body, index) => toProjectionEvent(body, index + 1));
 }
 
 /** The events of `projection`'s types that belong to `key` (the engine shows it no others). */
-function eventsOfKey<S, D>(
-  projection: Projection<S, D>,
-  events: readonly ProjectionEvent<D>[],
+function eventsOfKey<S>(
+  projection: StreamProjection<S>,
+  events: readonly AnyEvent[],
   key: string | undefined,
-): { key: string; events: ProjectionEvent<D>[] } {
+): { key: string; events: AnyEvent[] } {
   const types = new Set(projection.eventTypes);
   const keyed = events
     .filter((event) => types.has(event.type))
     .map((event) => ({ event, key: projection.keyOf(event) }))
-    .filter((entry): entry is { event: ProjectionEvent<D>; key: string } => entry.key !== null);
+    .filter((entry): entry is { event: AnyEvent; key: string } => entry.key !== null);
   if (key === undefined) {
     const keys = [...new Set(keyed.map((entry) => entry.key))];
     if (keys.length !== 1) {
@@ -99,9 +103,9 @@ function eventsOfKey<S, D>(
  * @example
  * foldEvents(runsProjection, eventsFor(runCompletedBodies)).status; // 'completed'
  */
-export function foldEvents<S, D>(
-  projection: Projection<S, D>,
-  events: readonly ProjectionEvent<D>[],
+export function foldEvents<S>(
+  projection: StreamProjection<S>,
+  events: readonly AnyEvent[],
   key?: string,
 ): S {
   const selected = eventsOfKey(projection, events, key);
@@ -118,16 +122,16 @@ export function foldEvents<S, D>(
  * the entity's events from the start when it comes earlier (a late event). Equal to `foldEvents`
  * for any pure reducer; a reducer that keeps hidden state or mutates its input shows here.
  */
-export function foldInArrivalOrder<S, D>(
-  projection: Projection<S, D>,
-  events: readonly ProjectionEvent<D>[],
+export function foldInArrivalOrder<S>(
+  projection: StreamProjection<S>,
+  events: readonly AnyEvent[],
   key?: string,
 ): S {
   const selected = eventsOfKey(projection, events, key);
-  const seen: ProjectionEvent<D>[] = [];
+  const seen: AnyEvent[] = [];
   const ids = new Set<string>();
   let state = deepFreeze(projection.initialState(selected.key));
-  let last: ProjectionEvent<D> | undefined;
+  let last: AnyEvent | undefined;
   for (const event of selected.events) {
     if (ids.has(event.id)) continue;
     ids.add(event.id);
@@ -152,12 +156,12 @@ export function foldInArrivalOrder<S, D>(
  * @example
  * foldAll(runsProjection, eventsFor(bodies)).get('run-1')?.status; // 'completed'
  */
-export function foldAll<S, D>(
-  projection: Projection<S, D>,
-  events: readonly ProjectionEvent<D>[],
+export function foldAll<S>(
+  projection: StreamProjection<S>,
+  events: readonly AnyEvent[],
 ): Map<string, S> {
-  const types = new Set(projection.eventTypes);
-  const byKey = new Map<string, ProjectionEvent<D>[]>();
+  const types = new Set<string>(projection.eventTypes);
+  const byKey = new Map<string, AnyEvent[]>();
   for (const event of events) {
     if (!types.has(event.type)) continue;
     const key = projection.keyOf(event);
@@ -181,7 +185,7 @@ export function foldAll<S, D>(
  * deriveAll(accountSyncProjection, foldAll(runsProjection, events)).get('acc-1')?.failed; // 1
  */
 export function deriveAll<S, T>(
-  projection: DerivedProjection<S, T>,
+  projection: DerivedProjection<string, S, T>,
   sources: ReadonlyMap<string, T>,
 ): Map<string, S> {
   const groups = new Map<string, T[]>();
@@ -218,9 +222,9 @@ export type DeepPartial<T> = T extends readonly (infer U)[]
     ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
-export interface Given<S, D> {
+export interface Given<S> {
   /** Folds these events (in any arrival order, duplicates allowed) into the entity's state. */
-  when(...events: ProjectionEvent<D>[]): Outcome<S>;
+  when(...events: AnyEvent[]): Outcome<S>;
 }
 
 /**
@@ -232,7 +236,7 @@ export interface Given<S, D> {
  *   .when(eventFor(createdBody), eventFor(authErrorBody))
  *   .then((state) => state.status === 'needs_reauth');
  */
-export function givenEvents<S, D>(projection: Projection<S, D>, key?: string): Given<S, D> {
+export function givenEvents<S>(projection: StreamProjection<S>, key?: string): Given<S> {
   return { when: (...events) => outcome(foldEvents(projection, events, key)) };
 }
 
@@ -243,7 +247,7 @@ export function givenEvents<S, D>(projection: Projection<S, D>, key?: string): G
  * givenSources(accountSyncProjection, 'acc-1').when(runA, runB).thenMatches({ runs: 2 });
  */
 export function givenSources<S, T>(
-  projection: DerivedProjection<S, T>,
+  projection: DerivedProjection<string, S, T>,
   key: string,
 ): { when(...sources: T[]): Outcome<S> } {
   return { when: (...sources) => outcome(deepFreeze(projection.derive(key, deepFreeze(sources)))) };

@@ -53,6 +53,9 @@ export type IntegratedAccountEventType = (typeof INTEGRATED_ACCOUNT_EVENTS)[numb
 export type SyncJobRunEventType = (typeof SYNC_JOB_RUN_EVENTS)[number];
 export type RecordEventType = (typeof RECORD_EVENTS)[number];
 export type ProjectedEventType = IntegratedAccountEventType | SyncJobRunEventType | RecordEventType;
+export type OtherKnownEventType = (typeof OTHER_KNOWN_EVENTS)[number];
+/** Every event name of the catalogue. */
+export type TrutoEventType = ProjectedEventType | OtherKnownEventType;
 
 export type EventFamily = 'integrated_account' | 'sync_job_run' | 'record' | 'other';
 

@@ -17,15 +17,21 @@ import {
   syncJobRunPayloadSchema,
   syncJobRunRecordPayloadSchema,
 } from './schemas.js';
+import { accountStream, otherStream, recordsStream, runStream } from './streams.js';
 import { normaliseTime, parseSourceTime } from './time.js';
 
 /** Why an event is stored but not projected. */
 export type SkipReason = 'unknown_type' | 'not_projected' | 'invalid_payload' | 'no_run_id';
 
+/** One reason a payload does not match its schema: where, what was expected, what came. */
 export interface PayloadIssue {
   readonly code: string;
   readonly path: readonly (string | number)[];
+  /** Readable, naming the field: `payload.id: expected a non-empty string or a number, received nothing`. */
   readonly message: string;
+  readonly expected?: string;
+  /** What came, described (`nothing`, `null`, `the number 7`, `an object`…). */
+  readonly received: string;
 }
 
 export interface SkipNote {
@@ -42,7 +48,10 @@ export interface WebhookEvent {
   readonly known: boolean;
   /** Envelope `created_at`, epoch milliseconds. */
   readonly sourceTime: number;
-  /** The entity stream (`integrated_account:<id>`, `sync_job_run:<run>`, `record:<account>/<resource>`). */
+  /**
+   * The entity stream (streams.ts); `null` when the event cannot be projected (a payload that
+   * fails its schema, a record batch without a run id).
+   */
   readonly stream: string | null;
   /** What projections read; `null` when the event is not projected (see `skipped`). */
   readonly data: EventFacts | null;
@@ -126,7 +135,7 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
     return fail('not_an_object', 'body must be a JSON object (one event per delivery)');
   }
   const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) return envelopeFailure(envelope.error);
+  if (!envelope.success) return envelopeFailure(envelope.error, json);
   const { id, created_at: createdAt, payload } = envelope.data;
   const type = envelope.data.event ?? envelope.data.event_type;
   if (type === undefined)
@@ -141,6 +150,11 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
   const family = familyOf(type);
   const known = isKnownEventType(type);
   const projected = extractFacts(family, type, payload ?? {});
+  const stream = projected.ok
+    ? projected.stream
+    : family === 'other'
+      ? otherStream(type, payload, id)
+      : null;
   return {
     ok: true,
     event: {
@@ -149,7 +163,7 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
       family,
       known,
       sourceTime,
-      stream: projected.ok ? projected.stream : null,
+      stream,
       data: projected.ok ? projected.data : null,
       skipped: projected.ok
         ? null
@@ -165,19 +179,81 @@ function fail(code: EnvelopeErrorCode, message: string): ParseResult {
   return { ok: false, code, message };
 }
 
-function envelopeFailure(error: z.ZodError): ParseResult {
-  const first = error.issues[0];
-  const field = first?.path[0];
-  if (field === 'id') return fail('missing_id', 'envelope has no usable "id" (a non-empty string)');
-  if (field === 'created_at')
-    return fail('missing_created_at', 'envelope has no "created_at" string');
-  if (field === 'event' || field === 'event_type') {
-    return fail('missing_event', `envelope "${String(field)}" must be a non-empty string`);
+function envelopeFailure(error: z.ZodError, json: object): ParseResult {
+  const fields = new Set(error.issues.map((issue) => String(issue.path[0])));
+  const all = error.issues.map((issue) => describeIssue(issue, json, 'envelope')).join('; ');
+  if (fields.has('id')) {
+    return fail('missing_id', `envelope has no usable "id" (a non-empty string): ${all}`);
   }
-  return fail(
-    'not_an_object',
-    `envelope is malformed at "${String(field)}": ${first?.message ?? ''}`,
-  );
+  if (fields.has('created_at')) {
+    const value = (json as { created_at?: unknown }).created_at;
+    return value === undefined || value === null
+      ? fail('missing_created_at', 'envelope has no "created_at"')
+      : fail(
+          'invalid_created_at',
+          `"created_at" must be an ISO-8601 string or "YYYY-MM-DD HH:MM:SS" (UTC), received ${describeValue(value)}`,
+        );
+  }
+  if (fields.has('event') || fields.has('event_type')) {
+    return fail(
+      'missing_event',
+      `envelope "event"/"event_type" must be a non-empty string: ${all}`,
+    );
+  }
+  return fail('not_an_object', `envelope is malformed: ${all}`);
+}
+
+/** `the number 7`, `nothing`, `an empty string`…: what came, for error messages. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return value === '' ? 'an empty string' : `the string ${JSON.stringify(value.slice(0, 40))}`;
+    case 'number':
+    case 'boolean':
+      return `the ${typeof value} ${String(value)}`;
+    case 'object':
+      return 'an object';
+    default:
+      return typeof value;
+  }
+}
+
+/** The value at a path of a parsed JSON document (undefined when absent). */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = Object.prototype.hasOwnProperty.call(value, key)
+      ? (value as Record<PropertyKey, unknown>)[key]
+      : undefined;
+  }
+  return value;
+}
+
+/** What a zod issue expected, in words. */
+function expectedOf(issue: z.core.$ZodIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected;
+    case 'invalid_union':
+      return 'a non-empty string or a number';
+    case 'too_small':
+      return issue.origin === 'string' ? 'a non-empty string' : `at least ${String(issue.minimum)}`;
+    default:
+      return undefined;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: unknown, prefix: string): string {
+  const path = [prefix, ...issue.path.map(String)].join('.');
+  const expected = expectedOf(issue);
+  const received = describeValue(valueAt(root, issue.path));
+  return expected
+    ? `${path}: expected ${expected}, received ${received}`
+    : `${path}: ${issue.message} (received ${received})`;
 }
 
 type Extracted = { ok: true; stream: string; data: EventFacts } | { ok: false; skip: SkipNote };
@@ -197,18 +273,23 @@ function extractFacts(family: EventFamily, type: string, payload: unknown): Extr
   }
 }
 
-function invalid(error: z.ZodError): Extracted {
-  const issues = error.issues.map((issue) => ({
-    code: issue.code,
-    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
-    message: issue.message,
-  }));
+function invalid(error: z.ZodError, payload: unknown): Extracted {
+  const issues = error.issues.map((issue): PayloadIssue => {
+    const expected = expectedOf(issue);
+    return {
+      code: issue.code,
+      path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+      message: describeIssue(issue, payload, 'payload'),
+      ...(expected === undefined ? {} : { expected }),
+      received: describeValue(valueAt(payload, issue.path)),
+    };
+  });
   return { ok: false, skip: { reason: 'invalid_payload', issues } };
 }
 
 function accountFacts(payload: unknown): Extracted {
   const parsed = integratedAccountPayloadSchema.safeParse(payload);
-  if (!parsed.success) return invalid(parsed.error);
+  if (!parsed.success) return invalid(parsed.error, payload);
   const p = parsed.data;
   const data: AccountFacts = {
     kind: 'account',
@@ -220,12 +301,12 @@ function accountFacts(payload: unknown): Extracted {
     ...defined('lastError', p.last_error),
     ...defined('lastForbiddenError', p.last_forbidden_error),
   };
-  return { ok: true, stream: `integrated_account:${p.id}`, data };
+  return { ok: true, stream: accountStream(p.id), data };
 }
 
 function runFacts(payload: unknown): Extracted {
   const parsed = syncJobRunPayloadSchema.safeParse(payload);
-  if (!parsed.success) return invalid(parsed.error);
+  if (!parsed.success) return invalid(parsed.error, payload);
   const p = parsed.data;
   const data: RunFacts = {
     kind: 'run',
@@ -237,12 +318,12 @@ function runFacts(payload: unknown): Extracted {
     ...defined('startedAt', normaliseTime(p.started_at)),
     ...defined('finishedAt', normaliseTime(p.finished_at)),
   };
-  return { ok: true, stream: `sync_job_run:${p.id}`, data };
+  return { ok: true, stream: runStream(p.id), data };
 }
 
 function runRecordFacts(type: string, payload: unknown): Extracted {
   const parsed = syncJobRunRecordPayloadSchema.safeParse(payload);
-  if (!parsed.success) return invalid(parsed.error);
+  if (!parsed.success) return invalid(parsed.error, payload);
   const p = parsed.data;
   const runId = p.sync_job_run_id ?? p.meta?.sync_job_run_id ?? p.sync_job_run?.id;
   if (runId === null || runId === undefined) return { ok: false, skip: { reason: 'no_run_id' } };
@@ -259,12 +340,12 @@ function runRecordFacts(type: string, payload: unknown): Extracted {
       ? { records: p.records?.length ?? 0 }
       : { errors: Array.isArray(p.errors) ? p.errors.length : 1 }),
   };
-  return { ok: true, stream: `sync_job_run:${runId}`, data };
+  return { ok: true, stream: runStream(runId), data };
 }
 
 function recordFacts(payload: unknown): Extracted {
   const parsed = recordPayloadSchema.safeParse(payload);
-  if (!parsed.success) return invalid(parsed.error);
+  if (!parsed.success) return invalid(parsed.error, payload);
   const p = parsed.data;
   const data: RecordFacts = {
     kind: 'record',
@@ -272,7 +353,7 @@ function recordFacts(payload: unknown): Extracted {
     resource: p.resource,
     recordId: p.id,
   };
-  return { ok: true, stream: `record:${p.integrated_account_id}/${p.resource}`, data };
+  return { ok: true, stream: recordsStream(p.integrated_account_id, p.resource), data };
 }
 
 /** `{ [key]: value }` when the value is present, `{}` otherwise (exactOptionalPropertyTypes). */

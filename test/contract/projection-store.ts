@@ -24,6 +24,13 @@ const row = (key: string, state: unknown, position = 1): StateRow => ({
 
 const empty: ProjectionCommit = { checkpoints: [], states: [], deadLetters: [], changes: [] };
 
+/** The journalled changes of a commit that must succeed. */
+async function committed(store: ProjectionStore, batch: ProjectionCommit) {
+  const result = await store.commit(batch);
+  if (!result.ok) throw new Error(`commit refused: ${result.reason}: ${result.message}`);
+  return result.changes;
+}
+
 const letter = (projection: string, eventId: string, position: number): DeadLetter => ({
   projection,
   key: `k-${eventId}`,
@@ -53,7 +60,7 @@ export function projectionStoreContract(
 
     it('commits states, checkpoint, dead letters and changes together', async () => {
       expect(await store.readCheckpoint('accounts')).toBeUndefined();
-      const changes = await store.commit({
+      const changes = await committed(store, {
         checkpoints: [{ name: 'accounts', position: 7, version: 2 }],
         states: [
           { projection: 'accounts', row: row('a', { status: 'active' }, 5) },
@@ -101,6 +108,40 @@ export function projectionStoreContract(
       expect(await store.readDeadLetters('accounts')).toEqual([letter('accounts', 'e6', 6)]);
       expect(await store.readChanges(0)).toEqual(changes);
       expect(await store.lastChangeSeq()).toBe(changes[1]?.seq);
+    });
+
+    it('a commit whose expected checkpoint moved writes nothing and answers checkpoint_moved', async () => {
+      await committed(store, {
+        ...empty,
+        checkpoints: [{ name: 'accounts', position: 4, version: 1 }],
+      });
+      const refused = await store.commit({
+        ...empty,
+        checkpoints: [{ name: 'accounts', position: 9, version: 1 }],
+        expected: [{ name: 'accounts', position: 2 }],
+        states: [{ projection: 'accounts', row: row('late', { n: 1 }, 9) }],
+        changes: [
+          {
+            projection: 'accounts',
+            key: 'late',
+            before: null,
+            after: { n: 1 },
+            eventId: 'e9',
+            position: 9,
+          },
+        ],
+      });
+      expect(refused).toMatchObject({ ok: false, reason: 'checkpoint_moved' });
+      expect((await store.readCheckpoint('accounts'))?.position).toBe(4);
+      expect((await store.readStates('accounts', ['late'])).size).toBe(0);
+      expect(await store.readChanges(0)).toEqual([]);
+      const accepted = await store.commit({
+        ...empty,
+        checkpoints: [{ name: 'accounts', position: 9, version: 1 }],
+        expected: [{ name: 'accounts', position: 4 }],
+      });
+      expect(accepted.ok).toBe(true);
+      expect((await store.readCheckpoint('accounts'))?.position).toBe(9);
     });
 
     it('a batch that cannot be stored leaves nothing behind', async () => {
@@ -338,8 +379,8 @@ export function projectionStoreContract(
         eventId: `e${i}`,
         position: i + 1,
       });
-      const first = await store.commit({ ...empty, changes: [0, 1, 2].map(change) });
-      const second = await store.commit({ ...empty, changes: [3, 4].map(change) });
+      const first = await committed(store, { ...empty, changes: [0, 1, 2].map(change) });
+      const second = await committed(store, { ...empty, changes: [3, 4].map(change) });
       const all = [...first, ...second];
       const seqs = all.map((c) => c.seq);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
@@ -354,7 +395,7 @@ export function projectionStoreContract(
       await store.pruneChanges(seqs[4] as number);
       expect(await store.readChanges(0)).toEqual([]);
       expect(await store.lastChangeSeq()).toBe(seqs[4]);
-      const [next] = await store.commit({ ...empty, changes: [change(5)] });
+      const [next] = await committed(store, { ...empty, changes: [change(5)] });
       expect(next?.seq).toBeGreaterThan(seqs[4] as number);
     });
   });

@@ -11,8 +11,8 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
-import type { Engine } from '../../src/engine/types.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
+import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { parseWebhook } from '../../src/truto/index.js';
 import {
   createHttpService,
@@ -75,7 +75,7 @@ async function start(
   store: EventStore,
   options: Partial<HttpServiceOptions> = {},
 ): Promise<Running> {
-  const engine = await createEngine({ store });
+  const engine = await createTrutoEngine({ store });
   const service = createHttpService({
     engine,
     secrets: [SECRET],
@@ -125,7 +125,7 @@ describe('in-process service', () => {
     await engine.catchUp();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('polluted');
-    const state = (await engine.get('accounts', 'acc-pp')) as Record<string, unknown>;
+    const state = (await engine.get('accounts', 'acc-pp')) as unknown as Record<string, unknown>;
     expect(state).toMatchObject({ id: 'acc-pp', status: 'active', usable: true });
     expect(Object.keys(state)).not.toContain('polluted');
     expect(Object.getPrototypeOf(state)).toBe(Object.prototype);
@@ -175,7 +175,7 @@ describe('in-process service', () => {
   it('a long replay reaches a reading client whole; a client that does not read is cut off', async () => {
     const capture = capturingLogger();
     const store = createMemoryEventStore();
-    const engine = await createEngine({ store, live: false });
+    const engine = await createTrutoEngine({ store, live: false });
     // 20 000 changes (~ 15 MB of SSE) journalled before the clients connect.
     const bodies = Array.from({ length: 20_000 }, (_, i) =>
       accountEvent(`slow-${i}`, 'integrated_account:created', { id: `slow-${i}` }),

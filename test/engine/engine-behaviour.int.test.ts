@@ -3,14 +3,16 @@
  * slow subscribers, poison events, unknown types, time travel, watch, resume, version rebuilds,
  * restarts and online rebuilds.
  */
-import { config as rxConfig, firstValueFrom, take, toArray } from 'rxjs';
+import { config as rxConfig, firstValueFrom, take, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SlowSubscriberError } from '../../src/engine/changes.js';
+import { SlowSubscriberError } from '../../src/engine/change-hub.js';
 import { createEngine } from '../../src/engine/engine.js';
-import { defineProjection } from '../../src/engine/projection.js';
-import { PoisonEventError } from '../../src/engine/runner.js';
-import type { Change, Engine } from '../../src/engine/types.js';
-import type { AccountFacts } from '../../src/truto/index.js';
+import { PoisonEventError } from '../../src/engine/errors.js';
+import type { AnyProjection } from '../../src/engine/projection.js';
+import type { Change, Engine, EngineOptions, ListResult } from '../../src/engine/types.js';
+import { trutoCodec } from '../../src/truto/codec.js';
+import { defineTrutoProjection } from '../../src/truto/events.js';
+import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { ProjectionStore } from '../../src/store/port.js';
 import { storeKinds, type StoreHandle } from '../support/engine.js';
 
@@ -45,18 +47,27 @@ function sqlite(): StoreHandle {
   return handle;
 }
 
-async function open(
-  handle: StoreHandle,
-  options: Partial<Parameters<typeof createEngine>[0]> = {},
-): Promise<Engine> {
-  const engine = await createEngine({ store: handle.store, live: false, ...options });
+/** Engines over the Truto projections or test ones: loosely typed, states read as `unknown`. */
+type AnyEngine = Engine<readonly AnyProjection[]>;
+
+async function open(handle: StoreHandle, options: Partial<EngineOptions> = {}): Promise<AnyEngine> {
+  const engine = (await createEngine({
+    store: handle.store,
+    live: false,
+    codec: trutoCodec,
+    projections: trutoProjections as readonly AnyProjection[],
+    ...options,
+  })) as unknown as AnyEngine;
   cleanups.push(() => engine.close());
   return engine;
 }
 
+/** Changes only: these tests run no rebuild, so no reset is ever published. */
+const changesOnly = (engine: AnyEngine) => engine.changes$ as Observable<Change>;
+
 /** Counts events per account and throws on a payload status of `poison`. */
 function countingProjection(version = 1, calls = { count: 0 }) {
-  return defineProjection<{ id: string; events: number; version: number }, AccountFacts>({
+  return defineTrutoProjection({
     name: 'counting',
     version,
     eventTypes: [
@@ -64,11 +75,12 @@ function countingProjection(version = 1, calls = { count: 0 }) {
       'integrated_account:active',
       'integrated_account:created',
     ],
-    keyOf: (event) => event.data.accountId,
+    keyOf: (event) => event.facts.accountId,
     initialState: (key) => ({ id: key, events: 0, version }),
     evolve: (state, event) => {
       calls.count++;
-      if (event.data.status === 'poison') throw new Error('cannot fold a poison status');
+      // Read from the payload (the stored body), not the facts: custom projections see it all.
+      if (event.payload.status === 'poison') throw new Error('cannot fold a poison status');
       return { ...state, events: state.events + 1 };
     },
     streamOf: (key) => `integrated_account:${key}`,
@@ -93,7 +105,7 @@ describe('publication', () => {
     });
     const engine = await open(handle, { projectionStore: flaky });
     const seen: Change[] = [];
-    engine.changes$.subscribe((change) => seen.push(change));
+    changesOnly(engine).subscribe((change) => seen.push(change));
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await expect(engine.catchUp()).rejects.toThrow('injected failure');
     await deliveries();
@@ -117,7 +129,7 @@ describe('publication', () => {
       engine.changes$.subscribe(() => {
         throw new Error('subscriber bug');
       });
-      const good = firstValueFrom(engine.changes$.pipe(take(2), toArray()));
+      const good = firstValueFrom(changesOnly(engine).pipe(take(2), toArray()));
       // Two batches: changes are coalesced per entity within one batch.
       await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
       await engine.catchUp();
@@ -135,7 +147,7 @@ describe('publication', () => {
     const engine = await open(sqlite(), { subscriberBuffer: 3 });
     const received: Change[] = [];
     const cutOff = new Promise<SlowSubscriberError>((resolve) =>
-      engine.changes$.subscribe({ next: (c) => received.push(c), error: resolve }),
+      changesOnly(engine).subscribe({ next: (c) => received.push(c), error: resolve }),
     );
     for (let i = 0; i < 10; i++)
       await engine.ingest(
@@ -147,7 +159,10 @@ describe('publication', () => {
     const error = await cutOff;
     expect(error).toBeInstanceOf(SlowSubscriberError);
     const rest = await firstValueFrom(
-      engine.changesSince(error.lastSeq).pipe(take(10 - received.length), toArray()),
+      (engine.changesSince(error.lastSeq) as Observable<Change>).pipe(
+        take(10 - received.length),
+        toArray(),
+      ),
     );
     const all = [...received, ...rest].filter((c) => c.projection === 'accounts');
     expect(all.map((c) => c.key).sort()).toEqual(
@@ -159,10 +174,7 @@ describe('publication', () => {
 describe('poison events and unknown types', () => {
   it('dead-letters a throwing reducer, marks the entity, and keeps everything else going', async () => {
     const engine = await open(sqlite(), {
-      projections: [
-        countingProjection(),
-        ...(await import('../../src/truto/projections/index.js')).trutoProjections,
-      ],
+      projections: [countingProjection(), ...trutoProjections],
     });
     await engine.ingest(accountBody('e1', 'created', 1, { id: 'acc-bad', status: 'connecting' }));
     await engine.ingest(accountBody('e2', 'updated', 2, { id: 'acc-bad', status: 'poison' }));
@@ -183,7 +195,10 @@ describe('poison events and unknown types', () => {
       version: 1,
     });
     expect(await engine.get('counting', 'acc-ok')).toEqual({ id: 'acc-ok', events: 1, version: 1 });
-    expect((await engine.get<{ status: string }>('accounts', 'acc-bad'))?.status).toBe('active');
+    expect(
+      (await (engine.get('accounts', 'acc-bad') as Promise<{ status: string } | undefined>))
+        ?.status,
+    ).toBe('active');
     const stats = await engine.stats();
     const counting = stats.projections.find((p) => p.name === 'counting');
     expect(counting).toMatchObject({ deadLetters: 2, stalledEntities: 1, position: head, lag: 0 });
@@ -219,7 +234,7 @@ describe('batches', () => {
     const engine = await open(sqlite());
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await engine.catchUp();
-    const next = firstValueFrom(engine.changesOf('accounts'));
+    const next = firstValueFrom(engine.changesOf('accounts') as Observable<Change>);
     await engine.ingest(accountBody('e2', 'active', 2));
     await engine.ingest(accountBody('e3', 'authentication_error', 3));
     await engine.catchUp();
@@ -238,16 +253,20 @@ describe('time travel, watch and resume', () => {
     await engine.ingest(accountBody('e2', 'active', 20)); // arrives late
     await engine.catchUp();
     const status = async (point: Parameters<Engine['stateAt']>[2]) =>
-      (await engine.stateAt<{ status: string }>('accounts', 'acc-1', point))?.status;
+      (
+        await (engine.stateAt('accounts', 'acc-1', point) as Promise<
+          { status: string } | undefined
+        >)
+      )?.status;
     expect(await engine.stateAt('accounts', 'acc-1', { time: at(5) })).toBeUndefined();
     expect(await status({ time: at(10) })).toBe('connecting');
     expect(await status({ time: T0 + 25_000 })).toBe('active');
     expect(await status({ time: at(30) })).toBe('needs_reauth');
     expect(await status({ position: 2 })).toBe('needs_reauth');
     expect(await status({ position: 1 })).toBe('connecting');
-    expect((await engine.get<{ status: string }>('accounts', 'acc-1'))?.status).toBe(
-      'needs_reauth',
-    );
+    expect(
+      (await (engine.get('accounts', 'acc-1') as Promise<{ status: string } | undefined>))?.status,
+    ).toBe('needs_reauth');
     await expect(engine.stateAt('accounts', 'acc-1', { time: 'yesterday' })).rejects.toMatchObject({
       code: 'invalid_time',
     });
@@ -273,9 +292,11 @@ describe('time travel, watch and resume', () => {
     await engine.ingest(run('r4', 'completed', 40, 'run-2'));
     await engine.catchUp();
     type Sync = { runs: number; failed: number; completed: number; consecutiveFailures: number };
-    const at25 = await engine.stateAt<Sync>('account-sync', 'acc-1', { time: at(25) });
+    const at25 = await (engine.stateAt('account-sync', 'acc-1', { time: at(25) }) as Promise<
+      Sync | undefined
+    >);
     expect(at25).toMatchObject({ runs: 1, failed: 1, completed: 0, consecutiveFailures: 1 });
-    const now = await engine.get<Sync>('account-sync', 'acc-1');
+    const now = await (engine.get('account-sync', 'acc-1') as Promise<Sync | undefined>);
     expect(now).toMatchObject({ runs: 2, failed: 1, completed: 1, consecutiveFailures: 0 });
     expect(await engine.stateAt('account-sync', 'acc-1', { time: at(5) })).toBeUndefined();
   });
@@ -285,7 +306,10 @@ describe('time travel, watch and resume', () => {
     await engine.ingest(accountBody('e1', 'created', 1, { status: 'connecting' }));
     await engine.catchUp();
     const states = firstValueFrom(
-      engine.watch<{ status: string }>('accounts', 'acc-1').pipe(take(3), toArray()),
+      (engine.watch('accounts', 'acc-1') as Observable<{ status: string } | undefined>).pipe(
+        take(3),
+        toArray(),
+      ),
     );
     await deliveries();
     await engine.ingest(accountBody('e2', 'active', 2));
@@ -302,9 +326,10 @@ describe('time travel, watch and resume', () => {
         accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }),
       );
     await engine.catchUp();
-    const journal = await firstValueFrom(engine.changesSince(0).pipe(take(5), toArray()));
+    const since = (seq: number) => engine.changesSince(seq) as Observable<Change>;
+    const journal = await firstValueFrom(since(0).pipe(take(5), toArray()));
     const resumeAt = journal[1]?.seq as number;
-    const resumed = firstValueFrom(engine.changesSince(resumeAt).pipe(take(5), toArray()));
+    const resumed = firstValueFrom(since(resumeAt).pipe(take(5), toArray()));
     for (let i = 6; i <= 7; i++)
       await engine.ingest(
         accountBody(`e${i}`, 'created', i, { id: `acc-${i}`, status: 'connecting' }),
@@ -330,6 +355,7 @@ describe('restarts, versions and online rebuilds', () => {
     const second = await createEngine({
       store: reopened,
       live: false,
+      codec: trutoCodec,
       projections: [countingProjection(1, calls)],
     });
     cleanups.push(() => second.close());
@@ -350,6 +376,7 @@ describe('restarts, versions and online rebuilds', () => {
     const second = await createEngine({
       store: handle.reopen?.() ?? handle.store,
       live: false,
+      codec: trutoCodec,
       projections: [countingProjection(2)],
     });
     cleanups.push(() => second.close());
@@ -358,8 +385,7 @@ describe('restarts, versions and online rebuilds', () => {
 
   it('rebuilds online while live projection goes on, then swaps', async () => {
     const handle = sqlite();
-    const engine = await createEngine({ store: handle.store, batchSize: 50 });
-    cleanups.push(() => engine.close());
+    const engine = await open(handle, { batchSize: 50, live: true });
     for (let i = 0; i < 300; i++)
       await engine.ingest(
         accountBody(`a${i}`, 'created', i, { id: `acc-${i % 40}`, status: 'connecting' }),
@@ -373,7 +399,9 @@ describe('restarts, versions and online rebuilds', () => {
     await engine.catchUp();
     expect(report.projections).toEqual(['accounts', 'runs', 'records']);
     expect(progress.length).toBeGreaterThan(1);
-    const accounts = (await engine.list<{ status: string }>('accounts', { limit: 1000 })).items;
+    const accounts = (
+      await (engine.list('accounts', { limit: 1000 }) as Promise<ListResult<{ status: string }>>)
+    ).items;
     expect(accounts).toHaveLength(40);
     expect(accounts.every((a) => a.status === 'active')).toBe(true);
   });

@@ -5,10 +5,13 @@
  */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Observable } from 'rxjs';
 import { createEngine } from '../../src/engine/engine.js';
-import { defineProjection } from '../../src/engine/projection.js';
-import type { Engine } from '../../src/engine/types.js';
-import type { AccountFacts } from '../../src/truto/index.js';
+import type { AnyProjection } from '../../src/engine/projection.js';
+import type { Change, Engine, EngineOptions } from '../../src/engine/types.js';
+import { trutoCodec } from '../../src/truto/codec.js';
+import { defineTrutoProjection } from '../../src/truto/events.js';
+import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { EventStore, ProjectionStore } from '../../src/store/port.js';
 import { storeKinds, type StoreHandle } from '../support/engine.js';
 
@@ -50,8 +53,17 @@ function sqlite(): StoreHandle {
   return handle;
 }
 
-async function open(options: Parameters<typeof createEngine>[0]): Promise<Engine> {
-  const engine = await createEngine({ live: false, ...options });
+type AnyEngine = Engine<readonly AnyProjection[]>;
+
+async function open(
+  options: Partial<EngineOptions> & Pick<EngineOptions, 'store'>,
+): Promise<AnyEngine> {
+  const engine = (await createEngine({
+    live: false,
+    codec: trutoCodec,
+    projections: trutoProjections as readonly AnyProjection[],
+    ...options,
+  })) as unknown as AnyEngine;
   cleanups.push(() => engine.close());
   return engine;
 }
@@ -92,7 +104,9 @@ describe('a second projector on the same SQLite file', () => {
     await cli.catchUp();
     await serve.catchUp();
     for (const engine of [serve, cli]) {
-      const state = await engine.get<{ eventCount: number; status: string }>('accounts', 'acc-1');
+      const state = await (engine.get('accounts', 'acc-1') as Promise<
+        { eventCount: number; status: string } | undefined
+      >);
       expect(state).toMatchObject({ eventCount: 3, status: 'needs_reauth' });
     }
   });
@@ -149,11 +163,12 @@ describe('a rebuild on start that dies', () => {
   it('leaves the old version stamped, so the next start rebuilds again', async () => {
     const handle = sqlite();
     const counting = (version: number, poison: boolean) =>
-      defineProjection<{ n: number; version: number }, AccountFacts>({
+      defineTrutoProjection({
         name: 'counting',
         version,
         eventTypes: ['integrated_account:created', 'integrated_account:active'],
-        keyOf: (event) => event.data.accountId,
+        reads: 'facts',
+        keyOf: (event) => event.facts.accountId,
         initialState: () => ({ n: 0, version }),
         evolve: (state, event) => {
           if (poison && event.id === 'e1') throw new Error('version 2 cannot fold e1 yet');
@@ -181,7 +196,9 @@ describe('a long catch-up', () => {
     const engine = await open({ store: handle.store, subscriberBuffer: 1_000, batchSize: 500 });
     for (let i = 0; i < 3_000; i++)
       await engine.ingest(account(`e${i}`, 'created', i % 60, `acc-${i}`, 'connecting'));
-    const received = firstValueFrom(engine.changesOf('accounts').pipe(take(3_000), toArray()));
+    const received = firstValueFrom(
+      (engine.changesOf('accounts') as Observable<Change>).pipe(take(3_000), toArray()),
+    );
     await engine.catchUp();
     expect(new Set((await received).map((c) => c.key)).size).toBe(3_000);
   });

@@ -6,8 +6,9 @@
 import fc from 'fast-check';
 import { BehaviorSubject, firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
-import type { Engine, PartitionSource } from '../../src/engine/types.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
+import type { PartitionSource } from '../../src/engine/types.js';
+import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStoreWithProjections } from '../../src/store/port.js';
 import { fnv1a32 } from '../../src/store/postgres/partition.js';
@@ -43,10 +44,20 @@ describe('partitioned engines', () => {
           const engines: Engine[] = [];
           try {
             engines.push(
-              await createEngine({ store, live: false, batchSize: 5, partitions: a.partitions }),
+              await createTrutoEngine({
+                store,
+                live: false,
+                batchSize: 5,
+                partitions: a.partitions,
+              }),
             );
             engines.push(
-              await createEngine({ store, live: false, batchSize: 5, partitions: b.partitions }),
+              await createTrutoEngine({
+                store,
+                live: false,
+                batchSize: 5,
+                partitions: b.partitions,
+              }),
             );
             const [first, second] = engines as [Engine, Engine];
             const half = Math.floor(order.length / 2);
@@ -75,10 +86,12 @@ describe('partitioned engines', () => {
     const store = createMemoryEventStore();
     const a = source(store, [0, 1, 2, 3]);
     const b = source(store, []);
-    const holder = await createEngine({ store, live: false, partitions: a.partitions });
-    const watcher = await createEngine({ store, partitions: b.partitions, journalPollMs: 10 });
+    const holder = await createTrutoEngine({ store, live: false, partitions: a.partitions });
+    const watcher = await createTrutoEngine({ store, partitions: b.partitions, journalPollMs: 10 });
     try {
-      const seen = firstValueFrom(watcher.changes$.pipe(filter((c) => c.key === 'acc-9')));
+      const seen = firstValueFrom(
+        watcher.changes$.pipe(filter((c) => c.kind === 'change' && c.key === 'acc-9')),
+      );
       await holder.ingest(
         JSON.stringify({
           id: 'e1',
@@ -89,7 +102,9 @@ describe('partitioned engines', () => {
       );
       await holder.catchUp();
       const change = await seen;
-      expect((change.after as { status: string }).status).toBe('active');
+      expect(change.kind === 'change' && (change.after as { status: string }).status).toBe(
+        'active',
+      );
       await expect(watcher.rebuild()).rejects.toMatchObject({ code: 'not_supported' });
     } finally {
       await holder.close();

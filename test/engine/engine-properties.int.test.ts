@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
 import { allStates, expectedStates, storeKinds } from '../support/engine.js';
 import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
 
@@ -21,7 +21,7 @@ describe.each(Object.keys(storeKinds))('live state equals the sorted fold (%s st
         fc.integer({ min: 1, max: 8 }),
         async ({ bodies, order, catchUps }, batchSize) => {
           const handle = (storeKinds[kind] as () => ReturnType<(typeof storeKinds)['memory']>)();
-          const engine = await createEngine({ store: handle.store, live: false, batchSize });
+          const engine = await createTrutoEngine({ store: handle.store, live: false, batchSize });
           try {
             for (const [i, body] of order.entries()) {
               const result = await engine.ingest(body);

@@ -7,8 +7,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { trutoProjections } from '../../src/truto/projections/index.js';
-import type { Projection } from '../../src/engine/projection.js';
-import { ProjectionRunner, toProjectionEvent } from '../../src/engine/runner.js';
+import { toProjectionEvent } from '../../src/engine/event-view.js';
+import { silentLogger } from '../../src/engine/logger.js';
+import type { AnyProjection, AnyStreamProjection } from '../../src/engine/projection.js';
+import { ProjectionRunner } from '../../src/engine/runner.js';
+import { trutoCodec } from '../../src/truto/codec.js';
 import { parseWebhook } from '../../src/truto/index.js';
 import {
   createMemoryEventStore,
@@ -17,8 +20,8 @@ import {
 import { expectedStates } from '../support/engine.js';
 import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
 
-const streams = trutoProjections.filter(
-  (p): p is Projection<unknown, unknown> => p.kind === 'stream',
+const streams = (trutoProjections as readonly AnyProjection[]).filter(
+  (p): p is AnyStreamProjection => p.kind === 'stream',
 );
 
 describe('rebuild runner with small batches', () => {
@@ -40,6 +43,8 @@ describe('rebuild runner with small batches', () => {
             const runner = new ProjectionRunner({
               store,
               projectionStore,
+              codec: trutoCodec,
+              logger: silentLogger,
               projections: streams,
               journal: false,
               failFast: true,
@@ -56,7 +61,7 @@ describe('rebuild runner with small batches', () => {
                 if (stored.stream === null) continue;
                 for (const projection of streams) {
                   if (!projection.eventTypes.includes(stored.type)) continue;
-                  const key = projection.keyOf(toProjectionEvent(stored));
+                  const key = projection.keyOf(toProjectionEvent(stored, trutoCodec));
                   if (key === null) continue;
                   const id = `${projection.name}/${key}`;
                   highest.set(id, Math.max(highest.get(id) ?? 0, stored.position));

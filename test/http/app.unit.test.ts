@@ -4,8 +4,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
-import type { Engine } from '../../src/engine/types.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
+import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createApp, type App } from '../../src/http/app.js';
 import { signBody } from '../../src/http/signature.js';
 import type { BufferedResponse, HttpResponse } from '../../src/http/types.js';
@@ -26,7 +26,7 @@ let engine: Engine;
 let app: App;
 
 beforeEach(async () => {
-  engine = await createEngine({ store: createMemoryEventStore(), live: false });
+  engine = await createTrutoEngine({ store: createMemoryEventStore(), live: false });
   app = createApp({ engine, secrets: ['old-secret', SECRET], logger, maxBody: 4096 });
 });
 afterEach(async () => {

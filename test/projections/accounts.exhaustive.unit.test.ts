@@ -13,13 +13,12 @@ import {
   accountsProjection,
   type AccountState,
 } from '../../src/truto/projections/index.js';
-import type { ProjectionEvent } from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/truto/facts.js';
+import type { IntegratedAccountEvent } from '../../src/truto/events.js';
 import { foldEvents, foldInArrivalOrder } from '../../src/testing/index.js';
 import { accountEvent } from './builders.js';
 
 /** One template per (type, payload status) variant; ids and times are set per sequence. */
-const VARIANTS: readonly ProjectionEvent<EventFacts>[] = [
+const VARIANTS: readonly IntegratedAccountEvent[] = [
   accountEvent('created', { status: 'connecting' }),
   accountEvent('created', { status: 'active' }),
   accountEvent('created', {}),
@@ -47,10 +46,14 @@ function* sequences(maxLength: number): Generator<number[]> {
   }
 }
 
-/** Events of a sequence, ids `e0` < `e1` < … in sequence order, all at one source time. */
-function eventsOf(seq: readonly number[]): ProjectionEvent<EventFacts>[] {
+/**
+ * Events of a sequence, ids `e0` < `e1` < … in sequence order, all at one source time. The copies
+ * keep the templates' stored columns and facts, not the payload and envelope decoded lazily from
+ * the body: `accounts` reads facts only (`reads: 'facts'`), as the engine folds it without bodies.
+ */
+function eventsOf(seq: readonly number[]): IntegratedAccountEvent[] {
   return seq.map((v, i) => ({
-    ...(VARIANTS[v] as ProjectionEvent<EventFacts>),
+    ...(VARIANTS[v] as IntegratedAccountEvent),
     id: `e${i}`,
     sourceTime: SOURCE_TIME,
     position: i + 1,
@@ -71,7 +74,7 @@ function* permutations<T>(items: readonly T[]): Generator<T[]> {
 /** The invariants every folded account satisfies; returns the broken ones (plain code: fast). */
 function brokenInvariants(
   state: AccountState,
-  events: readonly ProjectionEvent<EventFacts>[],
+  events: readonly IntegratedAccountEvent[],
 ): string[] {
   const broken: string[] = [];
   if (!ACCOUNT_STATUSES.includes(state.status)) broken.push(`invalid status ${state.status}`);
@@ -122,7 +125,7 @@ describe('accounts: every event sequence up to length 4', () => {
         // The first arrival delivered again at the end: a duplicate must change nothing.
         const arrived = foldInArrivalOrder(accountsProjection, [
           ...order,
-          order[0] as ProjectionEvent<EventFacts>,
+          order[0] as IntegratedAccountEvent,
         ]);
         if (JSON.stringify(arrived) !== expected) {
           expect(
@@ -145,9 +148,7 @@ describe('accounts: every event sequence up to length 4', () => {
       ['integrated_account:authentication_error', 'needs_reauth'],
       ['integrated_account:deleted', undefined],
     ].map(([type, status]) =>
-      VARIANTS.findIndex(
-        (e) => e.type === type && (e.data as { status?: string }).status === status,
-      ),
+      VARIANTS.findIndex((e) => e.type === type && e.facts.status === status),
     );
     expect(core).not.toContain(-1);
     for (const seq of sequences(4)) {
@@ -164,9 +165,6 @@ describe('accounts: every event sequence up to length 4', () => {
 
 function describeSeq(seq: readonly number[]): string {
   return seq
-    .map(
-      (v) =>
-        `${VARIANTS[v]?.type}(${JSON.stringify((VARIANTS[v]?.data as { status?: string }).status)})`,
-    )
+    .map((v) => `${VARIANTS[v]?.type}(${JSON.stringify(VARIANTS[v]?.facts.status)})`)
     .join(' → ');
 }

@@ -13,14 +13,19 @@ import {
   recordsProjection,
   runsProjection,
 } from '../../src/truto/projections/index.js';
-import type { Projection, ProjectionEvent } from '../../src/engine/projection.js';
+import type { AnyEvent, Projection } from '../../src/engine/projection.js';
 import {
   INTEGRATED_ACCOUNT_EVENTS,
   RUN_STATUSES,
   TRUTO_ACCOUNT_STATUSES,
 } from '../../src/truto/catalogue.js';
-import type { EventFacts } from '../../src/truto/facts.js';
-import { deriveAll, eventsFor, foldInArrivalOrder } from '../../src/testing/index.js';
+import type { TrutoEvent } from '../../src/truto/events.js';
+import {
+  deriveAll,
+  eventsFor,
+  foldInArrivalOrder,
+  toProjectionEvent,
+} from '../../src/testing/index.js';
 
 const ORIGIN = Date.UTC(2024, 8, 10, 12);
 
@@ -182,7 +187,8 @@ const recordChangeDraft = fc
 
 /**
  * A history and one way it may arrive: the distinct events, then the same events shuffled with
- * some delivered again at random places.
+ * some delivered again at random places (each arrival a stored event of its own, as the engine
+ * would read it back).
  */
 function deliveries(draft: fc.Arbitrary<Draft>, maxLength: number) {
   return fc
@@ -196,53 +202,56 @@ function deliveries(draft: fc.Arbitrary<Draft>, maxLength: number) {
         }),
       ),
     )
-    .map(([drafts, prefixes]) => eventsFor(envelopes(drafts, prefixes)))
-    .chain((events) =>
-      fc.tuple(
-        fc.constant(events),
-        fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
-        fc.array(fc.tuple(fc.nat({ max: events.length - 1 }), fc.nat()), { maxLength: 6 }),
-      ),
-    )
-    .map(([events, shuffled, repeats]) => {
-      const arrivals = [...shuffled];
-      for (const [which, where] of repeats) {
-        arrivals.splice(
-          where % (arrivals.length + 1),
-          0,
-          events[which] as ProjectionEvent<EventFacts>,
-        );
-      }
+    .map(([drafts, prefixes]) => envelopes(drafts, prefixes))
+    .chain((bodies) => {
+      const indices = bodies.map((_, i) => i);
+      return fc.tuple(
+        fc.constant(bodies),
+        fc.shuffledSubarray(indices, { minLength: indices.length, maxLength: indices.length }),
+        fc.array(fc.tuple(fc.nat({ max: bodies.length - 1 }), fc.nat()), { maxLength: 6 }),
+      );
+    })
+    .map(([bodies, shuffled, repeats]) => {
+      const order = [...shuffled];
+      for (const [which, where] of repeats) order.splice(where % (order.length + 1), 0, which);
       // Log positions follow arrival, not source order: a reducer must not depend on them.
-      return { events, arrivals: arrivals.map((event, i) => ({ ...event, position: i + 1 })) };
+      const arrivals = order.map((which, i) => toProjectionEvent(bodies[which] as object, i + 1));
+      return { events: eventsFor(bodies), arrivals };
     });
 }
 
+/** Whether `projection` folds `event` (one of its event types), narrowing it to its events. */
+function isFoldedBy<E extends AnyEvent>(
+  projection: Projection<string, unknown, E>,
+  event: AnyEvent,
+): event is E {
+  return (projection.eventTypes as readonly string[]).includes(event.type);
+}
+
 /** The reference fold, written independently of the testing helpers: group, dedupe, sort, fold. */
-function referenceFold<S>(
-  projection: Projection<S, EventFacts | null>,
-  events: readonly ProjectionEvent<EventFacts>[],
+function referenceFold<S, E extends AnyEvent>(
+  projection: Projection<string, S, E>,
+  events: readonly TrutoEvent[],
 ): Map<string, S> {
-  const byKey = new Map<string, Map<string, ProjectionEvent<EventFacts>>>();
+  const byKey = new Map<string, Map<string, E>>();
   for (const event of events) {
-    if (!projection.eventTypes.includes(event.type)) continue;
+    if (!isFoldedBy(projection, event)) continue;
     const key = projection.keyOf(event);
     if (key === null) continue;
-    const distinct = byKey.get(key) ?? new Map<string, ProjectionEvent<EventFacts>>();
+    const distinct = byKey.get(key) ?? new Map<string, E>();
     if (!distinct.has(event.id)) distinct.set(event.id, event);
     byKey.set(key, distinct);
   }
   const states = new Map<string, S>();
   for (const key of [...byKey.keys()].sort()) {
-    const sorted = [...(byKey.get(key) as Map<string, ProjectionEvent<EventFacts>>).values()].sort(
-      (a, b) =>
-        a.sourceTime !== b.sourceTime
-          ? a.sourceTime - b.sourceTime
-          : a.id < b.id
-            ? -1
-            : a.id > b.id
-              ? 1
-              : 0,
+    const sorted = [...(byKey.get(key) as Map<string, E>).values()].sort((a, b) =>
+      a.sourceTime !== b.sourceTime
+        ? a.sourceTime - b.sourceTime
+        : a.id < b.id
+          ? -1
+          : a.id > b.id
+            ? 1
+            : 0,
     );
     states.set(
       key,
@@ -257,9 +266,9 @@ function referenceFold<S>(
 
 /** Folds each key's arrivals the engine's live way, then checks they match the reference. */
 function arrivalStates<S>(
-  projection: Projection<S, EventFacts | null>,
+  projection: Projection<string, S, AnyEvent>,
   reference: ReadonlyMap<string, S>,
-  arrivals: readonly ProjectionEvent<EventFacts>[],
+  arrivals: readonly TrutoEvent[],
 ): Map<string, S> {
   const states = new Map<string, S>();
   for (const key of reference.keys())
@@ -309,8 +318,12 @@ describe('arrival order never changes state', () => {
           for (const e of [...events].sort(
             (a, b) => a.sourceTime - b.sourceTime || (a.id < b.id ? -1 : 1),
           )) {
-            if (recordsProjection.keyOf(e) === key && e.data.kind === 'record')
-              latest.set(e.data.recordId, e.type);
+            if (
+              isFoldedBy(recordsProjection, e) &&
+              recordsProjection.keyOf(e) === key &&
+              e.facts.kind === 'record'
+            )
+              latest.set(e.facts.recordId, e.type);
           }
           const live = [...latest]
             .filter(([, type]) => type !== 'record:deleted')

@@ -1,10 +1,14 @@
 /**
  * Terse webhook-body builders for table tests: each returns a realistic envelope (through
- * `eventFor`, so it goes through `parseWebhook`). Times are minutes after a fixed origin, so
+ * `eventFor`, so it goes through `parseWebhook` and is a real view of a stored event, typed as
+ * the member of `TrutoEvent` its family gives). Times are minutes after a fixed origin, so
  * tests read `at(3)` instead of timestamps.
  */
-import type { ProjectionEvent } from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/truto/facts.js';
+import type {
+  IntegratedAccountEvent,
+  RecordEvent,
+  SyncJobRunEvent,
+} from '../../src/truto/events.js';
 import { eventFor } from '../../src/testing/index.js';
 
 const ORIGIN = Date.UTC(2024, 8, 10, 12, 0, 0);
@@ -44,8 +48,10 @@ export function accountEvent(
   action: string,
   payload: Record<string, unknown> = {},
   options: BodyOptions = {},
-): ProjectionEvent<EventFacts> {
-  return eventFor(envelope(`integrated_account:${action}`, { id: ACCOUNT, ...payload }, options));
+): IntegratedAccountEvent {
+  return eventFor(
+    envelope(`integrated_account:${action}`, { id: ACCOUNT, ...payload }, options),
+  ) as IntegratedAccountEvent;
 }
 
 export const RUN = 'run-1';
@@ -55,8 +61,10 @@ export function runEvent(
   action: string,
   payload: Record<string, unknown> = {},
   options: BodyOptions = {},
-): ProjectionEvent<EventFacts> {
-  return eventFor(envelope(`sync_job_run:${action}`, { id: RUN, ...payload }, options));
+): SyncJobRunEvent {
+  return eventFor(
+    envelope(`sync_job_run:${action}`, { id: RUN, ...payload }, options),
+  ) as SyncJobRunEvent;
 }
 
 /** A `sync_job_run:record` batch of `count` records for `run-1`. */
@@ -64,11 +72,11 @@ export function recordBatch(
   resource: string,
   count: number,
   options: BodyOptions = {},
-): ProjectionEvent<EventFacts> {
+): SyncJobRunEvent {
   const records = Array.from({ length: count }, (_, i) => ({ id: `r${i}` }));
   return eventFor(
     envelope('sync_job_run:record', { sync_job_run_id: RUN, resource, records }, options),
-  );
+  ) as SyncJobRunEvent;
 }
 
 /** A `record:<action>` event for one record of `acc-1`'s `resource`. */
@@ -77,12 +85,12 @@ export function recordEvent(
   recordId: string,
   resource = 'crm/contacts',
   options: BodyOptions = {},
-): ProjectionEvent<EventFacts> {
+): RecordEvent {
   return eventFor(
     envelope(
       `record:${action}`,
       { id: recordId, integrated_account_id: ACCOUNT, resource },
       options,
     ),
-  );
+  ) as RecordEvent;
 }

@@ -6,6 +6,7 @@
  * <projection>` should print after importing `all.ndjson` (regenerate with `npx vitest run test/projections/fixtures.unit.test.ts -u`).
  */
 import { describe, expect, it } from 'vitest';
+import type { AnyProjection } from '../../src/engine/projection.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import { parseWebhook } from '../../src/truto/parse.js';
 import { deriveAll, foldAll, toProjectionEvent } from '../../src/testing/index.js';
@@ -87,7 +88,8 @@ describe('expected dumps of ndjson/all.ndjson', () => {
     .filter((p) => p.event.data !== null)
     .map((p, i) => toProjectionEvent(JSON.stringify(p.body), i + 1));
   const states = new Map<string, ReadonlyMap<string, unknown>>();
-  for (const projection of trutoProjections) {
+  // One loop over projections of different state types: the list as the engine's untyped form.
+  for (const projection of trutoProjections as readonly AnyProjection[]) {
     states.set(
       projection.name,
       projection.kind === 'stream'
@@ -115,7 +117,7 @@ describe('streamOf', () => {
       .filter((p) => p.event.data !== null)
       .map((p) => toProjectionEvent(JSON.stringify(p.body), 0));
     let checked = 0;
-    for (const projection of trutoProjections) {
+    for (const projection of trutoProjections as readonly AnyProjection[]) {
       if (projection.kind !== 'stream') continue;
       for (const event of streams) {
         if (!projection.eventTypes.includes(event.type)) continue;

@@ -9,6 +9,7 @@ import {
   type RunState,
   type RunStatus,
 } from '../../src/truto/projections/index.js';
+import type { SyncJobRunEvent } from '../../src/truto/events.js';
 import { parseWebhook } from '../../src/truto/parse.js';
 import { eventFor, eventsFor, foldAll, givenEvents } from '../../src/testing/index.js';
 import { HUBSPOT_ACCOUNT, SALESFORCE_ACCOUNT } from '../fixtures/accounts.js';
@@ -291,7 +292,7 @@ describe('runs: the run id of record events', () => {
   ])('%s', (_name, payload, runId) => {
     const event = eventFor(
       envelope('sync_job_run:record', { resource: 'crm/contacts', records: [{}], ...payload }),
-    );
+    ) as SyncJobRunEvent;
     expect(runsProjection.keyOf(event)).toBe(runId);
   });
 

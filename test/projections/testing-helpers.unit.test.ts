@@ -3,12 +3,10 @@
  * reducers, non-JSON state), not only pass when they should. Exercised on a user-style projection.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  defineDerivedProjection,
-  defineProjection,
-  type ProjectionEvent,
-} from '../../src/engine/projection.js';
-import type { EventFacts } from '../../src/truto/facts.js';
+import { defineDerivedProjection, type ProjectionEvent } from '../../src/engine/projection.js';
+import { defineTrutoProjection, type TrutoEnvelope } from '../../src/truto/events.js';
+import type { RecordFacts } from '../../src/truto/facts.js';
+import type { RecordPayload } from '../../src/truto/schemas.js';
 import {
   ProjectionAssertionError,
   assertJsonState,
@@ -29,14 +27,13 @@ interface Touched {
   readonly resource: string;
   readonly ids: readonly string[];
 }
-const touched = defineProjection<Touched, EventFacts | null>({
+const touched = defineTrutoProjection({
   name: 'touched',
   version: 1,
   eventTypes: ['record:created', 'record:updated'],
-  keyOf: (e) => (e.data?.kind === 'record' ? e.data.resource : null),
-  initialState: (resource) => ({ resource, ids: [] }),
-  evolve: (state, e) =>
-    e.data?.kind === 'record' ? { ...state, ids: [...state.ids, e.data.recordId] } : state,
+  keyOf: (e) => e.facts.resource,
+  initialState: (resource): Touched => ({ resource, ids: [] }),
+  evolve: (state, e) => ({ ...state, ids: [...state.ids, e.facts.recordId] }),
 });
 
 const record = (
@@ -78,31 +75,53 @@ describe('event builders', () => {
       },
       7,
     );
-    expect(event).toEqual({
+    const { position, id, type, sourceTime, stream, facts } = event;
+    expect({ position, id, type, sourceTime, stream, facts }).toEqual({
       position: 7,
       id: 'e1',
       type: 'record:created',
       sourceTime: Date.UTC(2024, 8, 10, 12),
       stream: 'record:a/x',
-      data: { kind: 'record', integratedAccountId: 'a', resource: 'x', recordId: 'r' },
+      facts: { kind: 'record', integratedAccountId: 'a', resource: 'x', recordId: 'r' },
     });
+    // The payload and envelope are decoded from the stored body, as the engine shows them.
+    expect(event.payload).toEqual({ id: 'r', integrated_account_id: 'a', resource: 'x' });
+    expect(event.envelope).toEqual({ environmentId: null, webhookId: null });
   });
 
-  it('refused bodies and unprojected events throw with the reason', () => {
+  it('refused bodies and events without a stream throw with the reason', () => {
     expect(() => eventFor({ event: 'test', created_at: '2024-09-10 12:00:00' })).toThrow(
       /missing_id/,
     );
-    expect(() =>
-      eventFor({ id: 'e', event: 'test', created_at: '2024-09-10 12:00:00', payload: {} }),
-    ).toThrow(/not_projected/);
-    expect(() =>
+    const invalid = () =>
       eventFor({
         id: 'e',
         event: 'record:created',
         created_at: '2024-09-10 12:00:00',
         payload: {},
-      }),
-    ).toThrow(/invalid_payload/);
+      });
+    expect(invalid).toThrow(/invalid_payload/);
+    expect(invalid).toThrow(
+      'payload.id: expected a non-empty string or a number, received nothing',
+    );
+  });
+
+  it('events of other families get a stream (the payload id, else the event) and no facts', () => {
+    const test = eventFor({
+      id: 'e',
+      event: 'test',
+      created_at: '2024-09-10 12:00:00',
+      payload: {},
+    });
+    expect([test.type, test.stream, test.facts]).toEqual(['test', 'event:["test","e"]', null]);
+    const batch = eventFor({
+      id: 'e2',
+      event: 'batch_job:completed',
+      created_at: '2024-09-10 12:00:00',
+      payload: { id: 'b-1', status: 'done' },
+    });
+    expect([batch.stream, batch.facts]).toEqual(['other:["batch_job","b-1"]', null]);
+    expect(batch.payload).toEqual({ id: 'b-1', status: 'done' });
   });
 
   it('eventsFor numbers positions in arrival order; JSON text is accepted too', () => {
@@ -151,11 +170,11 @@ describe('foldEvents', () => {
   });
 
   it('a reducer that mutates its state fails loudly (states are frozen while folding)', () => {
-    const mutating = defineProjection<{ ids: string[] }, EventFacts | null>({
+    const mutating = defineTrutoProjection({
       ...touched,
-      initialState: () => ({ ids: [] }),
+      initialState: (): { ids: string[] } => ({ ids: [] }),
       evolve: (state, e) => {
-        if (e.data?.kind === 'record') state.ids.push(e.data.recordId);
+        state.ids.push(e.facts.recordId);
         return state;
       },
     });
@@ -164,9 +183,9 @@ describe('foldEvents', () => {
 
   it('foldInArrivalOrder exposes a reducer with hidden state that the sorted fold would not', () => {
     let calls = 0;
-    const leaky = defineProjection<number, EventFacts | null>({
+    const leaky = defineTrutoProjection({
       ...touched,
-      initialState: () => 0,
+      initialState: (): number => 0,
       evolve: () => ++calls,
     });
     const events = [record('created', 'b', 2), record('created', 'a', 1)];
@@ -219,9 +238,9 @@ describe('given / when / then', () => {
   });
 
   it('rejects state that is not plain JSON', () => {
-    const withMap = defineProjection<{ seen: Map<string, number> }, EventFacts | null>({
+    const withMap = defineTrutoProjection({
       ...touched,
-      initialState: () => ({ seen: new Map() }),
+      initialState: (): { seen: Map<string, number> } => ({ seen: new Map() }),
       evolve: (s) => s,
     });
     const error = thrown(() =>
@@ -237,13 +256,14 @@ describe('given / when / then', () => {
   });
 
   it('givenSources runs a derived projection over source states', () => {
-    const count = defineDerivedProjection<{ n: number }, Touched>({
+    const count = defineDerivedProjection({
       name: 'count',
       version: 1,
-      from: 'touched',
+      from: touched,
       groupOf: () => 'all',
-      derive: (_key, sources) => ({ n: sources.length }),
+      derive: (_key, sources): { n: number } => ({ n: sources.length }),
     });
+    expect(count.from).toBe('touched');
     givenSources(count, 'all')
       .when({ resource: 'a', ids: [] }, { resource: 'b', ids: [] })
       .then({ n: 2 });
@@ -255,6 +275,8 @@ describe('given / when / then', () => {
   });
 });
 
-// The helper signatures accept the engine's event type as well as the facts one.
-const _typeCheck: (e: ProjectionEvent<EventFacts>) => string | null = (e) => touched.keyOf(e);
+// A projection defined over Truto events accepts the engine's event type spelled out.
+const _typeCheck: (
+  e: ProjectionEvent<'record:created', RecordPayload, RecordFacts, TrutoEnvelope>,
+) => string | null = (e) => touched.keyOf(e);
 void _typeCheck;

@@ -243,7 +243,8 @@ describe('postgres gap safety', () => {
     await gate.query('SELECT pg_terminate_backend($1)', [pid]);
 
     expect(isStoreError(await heldCommit)).toBe(true);
-    const [committed] = await laterCommit;
+    const later$ = await laterCommit;
+    const [committed] = later$.ok ? later$.changes : [];
     await reader.poll();
     expect(reader.seen.map((c) => c.key)).toEqual(['l1']);
     expect(await later.projections.lastChangeSeq()).toBe(committed?.seq);

@@ -18,7 +18,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   createPartitionLeases,
   createPostgresEventStore,
-  isLeaseLost,
   partitionOf,
   type PartitionLeases,
   type PostgresEventStore,
@@ -95,7 +94,7 @@ async function startHolder(
               { n: number } | undefined
           )?.n ?? 0;
         try {
-          await store.projections.commit(
+          const result = await store.projections.commit(
             {
               checkpoints: [],
               deadLetters: [],
@@ -125,9 +124,9 @@ async function startHolder(
             },
             { fence },
           );
+          if (!result.ok && result.reason === 'lease_lost') return;
           commits += 1;
-        } catch (error) {
-          if (isLeaseLost(error)) return;
+        } catch {
           await pause(20);
         }
         await pause(5);
@@ -291,10 +290,10 @@ describe('partition leases (in-process instances)', () => {
         { projection: 'p', key: 'k', before: undefined, after: 1, eventId: 'e', position: 9 },
       ],
     };
-    const refused = await store.projections
-      .commit(batch, { fence: stale as NonNullable<typeof stale> })
-      .catch((error: unknown) => error);
-    expect(isLeaseLost(refused)).toBe(true);
+    const refused = await store.projections.commit(batch, {
+      fence: stale as NonNullable<typeof stale>,
+    });
+    expect(refused).toMatchObject({ ok: false, reason: 'lease_lost' });
     expect(await store.projections.readCheckpoint('p#0')).toBeUndefined();
     expect(await store.projections.lastChangeSeq()).toBe(0);
     await store.projections.commit(batch, {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import { parseWebhook } from '../../src/truto/index.js';
-import type { DerivedProjection, Projection } from '../../src/engine/projection.js';
+import type { AnyProjection } from '../../src/engine/projection.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStoreWithProjections } from '../../src/store/port.js';
@@ -44,11 +44,14 @@ export const storeKinds: Record<string, () => StoreHandle> = {
 };
 
 /** Every state of a projection, in key order, through the engine's paged `list`. */
-export async function allStates(engine: Engine, projection: string): Promise<unknown[]> {
+export async function allStates(
+  engine: Engine<readonly AnyProjection[], never> | Engine<any, any>,
+  projection: string,
+): Promise<unknown[]> {
   const items: unknown[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const page = await engine.list(projection, {
+    const page: { items: unknown[]; nextKey?: string } = await (engine as Engine).list(projection, {
       limit: 7,
       ...(afterKey === undefined ? {} : { afterKey }),
     });
@@ -62,22 +65,26 @@ export async function allStates(engine: Engine, projection: string): Promise<unk
 export function expectedStates(bodies: readonly string[]): Record<string, unknown[]> {
   const projected = [...new Set(bodies)].filter((body) => {
     const parsed = parseWebhook(body);
-    return parsed.ok && parsed.event.data !== null;
+    return parsed.ok && parsed.event.data !== null && parsed.event.stream !== null;
   });
   const events = eventsFor(projected);
   const folded = new Map<string, Map<string, unknown>>();
   const out: Record<string, unknown[]> = {};
   for (const projection of trutoProjections) {
     if (projection.kind === 'stream') {
-      const states = foldAll(projection as Projection<unknown, unknown>, events as never);
+      const states = foldAll<unknown>(projection, events);
       folded.set(projection.name, states);
       out[projection.name] = [...states.values()];
     }
   }
   for (const projection of trutoProjections) {
     if (projection.kind === 'derived') {
-      const derived = projection as DerivedProjection<unknown, unknown>;
-      out[derived.name] = [...deriveAll(derived, folded.get(derived.from) ?? new Map()).values()];
+      out[projection.name] = [
+        ...deriveAll<unknown, unknown>(
+          projection,
+          folded.get(projection.from) ?? new Map(),
+        ).values(),
+      ];
     }
   }
   return out;

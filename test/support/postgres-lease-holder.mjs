@@ -13,7 +13,6 @@ import { createInterface } from 'node:readline';
 import {
   createPartitionLeases,
   createPostgresEventStore,
-  isLeaseLost,
 } from '../../dist/src/store/postgres/index.js';
 
 const [url, schema, instanceId, partitions, leaseMs, renewEveryMs] = process.argv.slice(2);
@@ -56,7 +55,7 @@ async function work(partition) {
         await go;
       }
       try {
-        await store.projections.commit(
+        const result = await store.projections.commit(
           {
             checkpoints: [],
             deadLetters: [],
@@ -86,11 +85,11 @@ async function work(partition) {
           },
           { fence },
         );
-      } catch (error) {
-        if (isLeaseLost(error)) {
+        if (!result.ok && result.reason === 'lease_lost') {
           print({ type: 'refused', partition });
           return;
         }
+      } catch {
         await pause(20); // a store fault (e.g. a killed connection): try again
       }
       await pause(5);

@@ -2,7 +2,7 @@
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { openSession, writeLine } from '../session.js';
+import { openSession, projectionNamed, writeLine } from '../session.js';
 
 export const command: Command = {
   summary:
@@ -21,15 +21,11 @@ ${STORE_USAGE}`,
     const session = await openSession(readStoreConfig(values, context.env));
     try {
       const { engine } = session;
-      if (!engine.projectionNames.includes(projection)) {
-        throw new UsageError(
-          `unknown projection "${projection}" (known: ${engine.projectionNames.join(', ')})`,
-        );
-      }
+      const name = projectionNamed(engine, projection);
       await engine.catchUp();
       let afterKey: string | undefined;
       for (;;) {
-        const page = await engine.list(projection, {
+        const page = await engine.list(name, {
           limit: 1_000,
           ...(afterKey === undefined ? {} : { afterKey }),
         });

@@ -1,9 +1,8 @@
 /** `truto-state rebuild [projection…]`: rebuild from the log into a shadow copy, then swap. */
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from '../command.js';
-import { UsageError } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { openSession } from '../session.js';
+import { openSession, projectionNamed } from '../session.js';
 
 export const command: Command = {
   summary:
@@ -20,13 +19,7 @@ ${STORE_USAGE}`,
     const session = await openSession(readStoreConfig(values, context.env));
     try {
       const { engine } = session;
-      for (const name of positionals) {
-        if (!engine.projectionNames.includes(name)) {
-          throw new UsageError(
-            `unknown projection "${name}" (known: ${engine.projectionNames.join(', ')})`,
-          );
-        }
-      }
+      const names = positionals.map((name) => projectionNamed(engine, name));
       const bar = context.stderr.isTTY
         ? new SingleBar(
             {
@@ -37,7 +30,7 @@ ${STORE_USAGE}`,
           )
         : undefined;
       let started = false;
-      const report = await engine.rebuild(positionals.length > 0 ? positionals : undefined, {
+      const report = await engine.rebuild(names.length > 0 ? names : undefined, {
         onProgress: (progress) => {
           if (!bar) return;
           if (!started) {

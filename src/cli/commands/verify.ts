@@ -1,5 +1,6 @@
 /** `truto-state verify`: rebuild into scratch and compare with the live state, entity by entity. */
 import { verifyProjections } from '../../engine/verify.js';
+import { trutoCodec } from '../../truto/codec.js';
 import { trutoProjections } from '../../truto/projections/index.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
@@ -28,6 +29,7 @@ ${STORE_USAGE}`,
         store: backend.store,
         projectionStore: backend.projectionStore,
         projections: trutoProjections,
+        codec: trutoCodec,
         upTo: position,
       });
       if (values.json) {

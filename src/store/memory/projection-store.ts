@@ -12,7 +12,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
-import { checkpointMoved } from '../errors.js';
+import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField, compareKeys, matchesFilter } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 
@@ -108,41 +108,43 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
       return filtered(projection, where).length;
     },
 
-    async commit(batch) {
-      // Everything is serialised before anything changes, so a bad value leaves no half commit.
-      const keptStates = batch.states.map(({ projection, row }) => ({
-        projection,
-        kept: toKept(row),
-      }));
-      const keptChanges = batch.changes.map((change) => ({
-        ...change,
-        before: encodeOptional(change.before),
-        after: encodeOptional(change.after),
-      }));
-      const moved = (batch.expected ?? [])
-        .map((e) => ({
-          ...e,
-          expected: e.position,
-          actual: checkpoints.get(e.name)?.position ?? 0,
-        }))
-        .filter((m) => m.actual !== m.expected);
-      if (moved.length > 0) throw checkpointMoved(moved);
-      for (const checkpoint of batch.checkpoints)
-        checkpoints.set(checkpoint.name, { ...checkpoint });
-      for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
-      for (const letter of batch.deadLetters) {
-        const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
-        map.set(letter.eventId, { ...letter });
-        deadLetters.set(letter.projection, map);
-      }
-      const journalled: ChangeRecord[] = [];
-      for (const change of keptChanges) {
-        lastSeq += 1;
-        const kept: KeptChange = { ...change, seq: lastSeq };
-        changes.push(kept);
-        journalled.push(fromKeptChange(kept));
-      }
-      return journalled;
+    commit(batch) {
+      return commitResult(async () => {
+        // Everything is serialised before anything changes, so a bad value leaves no half commit.
+        const keptStates = batch.states.map(({ projection, row }) => ({
+          projection,
+          kept: toKept(row),
+        }));
+        const keptChanges = batch.changes.map((change) => ({
+          ...change,
+          before: encodeOptional(change.before),
+          after: encodeOptional(change.after),
+        }));
+        const moved = (batch.expected ?? [])
+          .map((e) => ({
+            ...e,
+            expected: e.position,
+            actual: checkpoints.get(e.name)?.position ?? 0,
+          }))
+          .filter((m) => m.actual !== m.expected);
+        if (moved.length > 0) throw checkpointMoved(moved);
+        for (const checkpoint of batch.checkpoints)
+          checkpoints.set(checkpoint.name, { ...checkpoint });
+        for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
+        for (const letter of batch.deadLetters) {
+          const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
+          map.set(letter.eventId, { ...letter });
+          deadLetters.set(letter.projection, map);
+        }
+        const journalled: ChangeRecord[] = [];
+        for (const change of keptChanges) {
+          lastSeq += 1;
+          const kept: KeptChange = { ...change, seq: lastSeq };
+          changes.push(kept);
+          journalled.push(fromKeptChange(kept));
+        }
+        return journalled;
+      });
     },
 
     async clearProjection(name) {

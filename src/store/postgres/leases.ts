@@ -24,7 +24,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
-import type { ChangeRecord, ProjectionCommit, ProjectionStore } from '../port.js';
+import type { ProjectionCommit, ProjectionStore } from '../port.js';
 import { translatePgError } from './errors.js';
 import type { LeaseFence } from './fence.js';
 import type { PostgresProjectionStore } from './projection-store.js';
@@ -72,7 +72,7 @@ const EMPTY: ReadonlySet<number> = new Set();
  * leases.owned$.subscribe((owned) => engine.runPartitions(owned));
  * // in partition p's runner:
  * const fence = leases.fence(p); // undefined: not ours any more
- * await store.projections.commit(batch, { fence }); // throws LeaseLostError if p moved on
+ * await store.projections.commit(batch, { fence }); // { ok: false, reason: 'lease_lost' } if p moved on
  */
 export async function createPartitionLeases(
   options: PartitionLeasesOptions,
@@ -253,7 +253,7 @@ export async function createPartitionLeases(
 
 /**
  * A ProjectionStore view whose `commit` is fenced by one partition's lease: what a partition's
- * runner is given, so every commit it makes fails with LeaseLostError once the lease is gone.
+ * runner is given, so every commit it makes answers `lease_lost` once the lease is gone.
  */
 export function fencedProjectionStore(
   projections: PostgresProjectionStore,
@@ -265,8 +265,7 @@ export function fencedProjectionStore(
     readStates: (projection, keys) => projections.readStates(projection, keys),
     listStates: (projection, options) => projections.listStates(projection, options),
     countStates: (projection, where) => projections.countStates(projection, where),
-    commit: (batch: ProjectionCommit): Promise<ChangeRecord[]> =>
-      projections.commit(batch, { fence }),
+    commit: (batch: ProjectionCommit) => projections.commit(batch, { fence }),
     clearProjection: (name) => projections.clearProjection(name),
     swapProjection: (shadow, live) => projections.swapProjection(shadow, live),
     readDeadLetters: (projection) => projections.readDeadLetters(projection),

@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import type {
   ChangeRecord,
+  CommitResult,
   Checkpoint,
   DeadLetter,
   ListOptions,
@@ -19,7 +20,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
-import { checkpointMoved } from '../errors.js';
+import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import { translatePgError, isConnectionFault } from './errors.js';
@@ -27,13 +28,13 @@ import { LeaseLostError, fenceSql, type LeaseFence } from './fence.js';
 import { LockPurpose, lockArgs } from './sql.js';
 
 export interface CommitOptions {
-  /** Refuse the commit (LeaseLostError, nothing written) unless this lease is still held. */
+  /** Refuse the commit (`lease_lost`, nothing written) unless this lease is still held. */
   readonly fence?: LeaseFence;
 }
 
 export interface PostgresProjectionStore extends ProjectionStore {
   /** As the port's `commit`, optionally fenced by a partition lease. */
-  commit(batch: ProjectionCommit, options?: CommitOptions): Promise<ChangeRecord[]>;
+  commit(batch: ProjectionCommit, options?: CommitOptions): Promise<CommitResult>;
   listCheckpoints(): Promise<Checkpoint[]>;
 }
 
@@ -194,124 +195,130 @@ export function createPostgresProjectionStore(
       return rows[0]?.n ?? 0;
     },
 
-    async commit(batch, options: CommitOptions = {}) {
-      // Serialise every value before the transaction: a bad value fails with nothing written.
-      const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(
-        ({ projection, row }) => ({
-          projection,
-          key: row.key,
-          state: encodeState(row.state),
-          last_time: row.lastTime,
-          last_id: row.lastId,
-          position: row.position,
-          poisoned: row.poisoned ?? null,
-          grp: row.group ?? null,
-        }),
-      );
-      const checkpoints = lastBy(batch.checkpoints, (c) => c.name);
-      const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map(
-        (l) => ({
-          projection: l.projection,
-          event_id: l.eventId,
-          key: l.key,
-          position: l.position,
-          error: l.error,
-        }),
-      );
-      const changes = batch.changes.map((c, i) => ({
-        i,
-        projection: c.projection,
-        key: c.key,
-        before: encodeOptional(c.before),
-        after: encodeOptional(c.after),
-        event_id: c.eventId,
-        position: c.position,
-      }));
+    commit(batch, options: CommitOptions = {}) {
+      return commitResult(async () => {
+        // Serialise every value before the transaction: a bad value fails with nothing written.
+        const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(
+          ({ projection, row }) => ({
+            projection,
+            key: row.key,
+            state: encodeState(row.state),
+            last_time: row.lastTime,
+            last_id: row.lastId,
+            position: row.position,
+            poisoned: row.poisoned ?? null,
+            grp: row.group ?? null,
+          }),
+        );
+        const checkpoints = lastBy(batch.checkpoints, (c) => c.name);
+        const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map(
+          (l) => ({
+            projection: l.projection,
+            event_id: l.eventId,
+            key: l.key,
+            position: l.position,
+            error: l.error,
+          }),
+        );
+        const changes = batch.changes.map((c, i) => ({
+          i,
+          projection: c.projection,
+          key: c.key,
+          before: encodeOptional(c.before),
+          after: encodeOptional(c.after),
+          event_id: c.eventId,
+          position: c.position,
+        }));
 
-      const seqs = await transaction('committing projection state', async (client) => {
-        const fence = options.fence;
-        if (fence) {
-          const held = await client.query(fenceSql(s), [fence.partition, fence.owner, fence.epoch]);
-          if (held.rowCount !== 1) throw new LeaseLostError(fence);
-        }
-        const expected = batch.expected ?? [];
-        if (expected.length > 0) {
-          const { rows } = await client.query<{ name: string; position: string }>(
-            `SELECT name, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
-            [expected.map((e) => e.name)],
-          );
-          const actual = new Map(rows.map((r) => [r.name, Number(r.position)]));
-          const moved = expected
-            .map((e) => ({ ...e, expected: e.position, actual: actual.get(e.name) ?? 0 }))
-            .filter((m) => m.actual !== m.expected);
-          if (moved.length > 0) throw checkpointMoved(moved);
-        }
-        if (states.length > 0) {
-          await client.query(
-            `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
+        const seqs = await transaction('committing projection state', async (client) => {
+          const fence = options.fence;
+          if (fence) {
+            const held = await client.query(fenceSql(s), [
+              fence.partition,
+              fence.owner,
+              fence.epoch,
+            ]);
+            if (held.rowCount !== 1) throw new LeaseLostError(fence);
+          }
+          const expected = batch.expected ?? [];
+          if (expected.length > 0) {
+            const { rows } = await client.query<{ name: string; position: string }>(
+              `SELECT name, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
+              [expected.map((e) => e.name)],
+            );
+            const actual = new Map(rows.map((r) => [r.name, Number(r.position)]));
+            const moved = expected
+              .map((e) => ({ ...e, expected: e.position, actual: actual.get(e.name) ?? 0 }))
+              .filter((m) => m.actual !== m.expected);
+            if (moved.length > 0) throw checkpointMoved(moved);
+          }
+          if (states.length > 0) {
+            await client.query(
+              `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
              SELECT projection, key, state::json, last_time, last_id, position, poisoned, grp
                FROM jsonb_to_recordset($1::jsonb)
                  AS x(projection text, key text, state text, last_time bigint, last_id text, position bigint, poisoned text, grp text)
              ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
                last_id = excluded.last_id, position = excluded.position, poisoned = excluded.poisoned, grp = excluded.grp`,
-            [JSON.stringify(states)],
-          );
-        }
-        if (checkpoints.length > 0) {
-          await client.query(
-            `INSERT INTO ${s}.checkpoints (name, position, version)
+              [JSON.stringify(states)],
+            );
+          }
+          if (checkpoints.length > 0) {
+            await client.query(
+              `INSERT INTO ${s}.checkpoints (name, position, version)
              SELECT name, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, position bigint, version integer)
              ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
-            [JSON.stringify(checkpoints)],
-          );
-        }
-        if (letters.length > 0) {
-          await client.query(
-            `INSERT INTO ${s}.dead_letters (projection, event_id, key, position, error)
+              [JSON.stringify(checkpoints)],
+            );
+          }
+          if (letters.length > 0) {
+            await client.query(
+              `INSERT INTO ${s}.dead_letters (projection, event_id, key, position, error)
              SELECT projection, event_id, key, position, error
                FROM jsonb_to_recordset($1::jsonb) AS x(projection text, event_id text, key text, position bigint, error text)
              ON CONFLICT (projection, event_id) DO UPDATE SET key = excluded.key, position = excluded.position, error = excluded.error`,
-            [JSON.stringify(letters)],
+              [JSON.stringify(letters)],
+            );
+          }
+          if (changes.length === 0) return [];
+          // Last, so the journal lock is held only for this insert and the COMMIT (see header).
+          await client.query(
+            `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
           );
-        }
-        if (changes.length === 0) return [];
-        // Last, so the journal lock is held only for this insert and the COMMIT (see header).
-        await client.query(
-          `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
-        );
-        const inserted = await client.query<{ seq: number }>(
-          `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
+          const inserted = await client.query<{ seq: number }>(
+            `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
            SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
              FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
                      AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
                    ORDER BY i) ordered
            RETURNING seq`,
-          [JSON.stringify(changes)],
-        );
-        // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
-        const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
-        const last = assigned.at(-1) as number;
-        await client.query(
-          `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
+            [JSON.stringify(changes)],
+          );
+          // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
+          const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
+          const last = assigned.at(-1) as number;
+          await client.query(
+            `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
            ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-          [last],
-        );
-        await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
-        return assigned;
-      });
+            [last],
+          );
+          await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
+          return assigned;
+        });
 
-      const journalled = changes.map((c, i): ChangeRecord => ({
-        seq: seqs[i] as number,
-        projection: c.projection,
-        key: c.key,
-        before: decodeOptional(c.before),
-        after: decodeOptional(c.after),
-        eventId: c.event_id,
-        position: c.position,
-      }));
-      const last = seqs.at(-1);
-      if (last !== undefined) ctx.onJournalled(last);
-      return journalled;
+        const journalled = changes.map((c, i): ChangeRecord => ({
+          seq: seqs[i] as number,
+          projection: c.projection,
+          key: c.key,
+          before: decodeOptional(c.before),
+          after: decodeOptional(c.after),
+          eventId: c.event_id,
+          position: c.position,
+        }));
+        const last = seqs.at(-1);
+        if (last !== undefined) ctx.onJournalled(last);
+        return journalled;
+      });
     },
 
     async clearProjection(name) {

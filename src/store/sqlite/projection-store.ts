@@ -11,7 +11,7 @@ import type {
   StateFilter,
   StateRow,
 } from '../port.js';
-import { checkpointMoved } from '../errors.js';
+import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import type { SqliteConnection } from './connection.js';
@@ -192,51 +192,54 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       ) as number;
     },
 
-    async commit(batch) {
-      // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
-      const states = batch.states.map(({ projection, row }) => [
-        projection,
-        row.key,
-        encodeState(row.state),
-        row.lastTime,
-        row.lastId,
-        row.position,
-        row.poisoned ?? null,
-        row.group ?? null,
-      ]);
-      const changes = batch.changes.map((c) => ({
-        ...c,
-        before: encodeOptional(c.before),
-        after: encodeOptional(c.after),
-      }));
-      return writeDerived('committing projection state', () => {
-        const moved = (batch.expected ?? [])
-          .map((e) => ({
-            ...e,
-            expected: e.position,
-            actual: (sql.checkpoint.get(e.name) as Checkpoint | undefined)?.position ?? 0,
-          }))
-          .filter((m) => m.actual !== m.expected);
-        if (moved.length > 0) throw checkpointMoved(moved);
-        for (const c of batch.checkpoints) sql.upsertCheckpoint.run(c.name, c.position, c.version);
-        for (const params of states) sql.upsertState.run(...params);
-        for (const l of batch.deadLetters)
-          sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
-        return changes.map((c): ChangeRecord => {
-          const info = sql.insertChange.run(
-            c.projection,
-            c.key,
-            c.before,
-            c.after,
-            c.eventId,
-            c.position,
-          );
-          return {
-            ...c,
-            seq: Number(info.lastInsertRowid),
-            before: decodeOptional(c.before),
-            after: decodeOptional(c.after),
-          };
+    commit(batch) {
+      return commitResult(async () => {
+        // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
+        const states = batch.states.map(({ projection, row }) => [
+          projection,
+          row.key,
+          encodeState(row.state),
+          row.lastTime,
+          row.lastId,
+          row.position,
+          row.poisoned ?? null,
+          row.group ?? null,
+        ]);
+        const changes = batch.changes.map((c) => ({
+          ...c,
+          before: encodeOptional(c.before),
+          after: encodeOptional(c.after),
+        }));
+        return writeDerived('committing projection state', () => {
+          const moved = (batch.expected ?? [])
+            .map((e) => ({
+              ...e,
+              expected: e.position,
+              actual: (sql.checkpoint.get(e.name) as Checkpoint | undefined)?.position ?? 0,
+            }))
+            .filter((m) => m.actual !== m.expected);
+          if (moved.length > 0) throw checkpointMoved(moved);
+          for (const c of batch.checkpoints)
+            sql.upsertCheckpoint.run(c.name, c.position, c.version);
+          for (const params of states) sql.upsertState.run(...params);
+          for (const l of batch.deadLetters)
+            sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
+          return changes.map((c): ChangeRecord => {
+            const info = sql.insertChange.run(
+              c.projection,
+              c.key,
+              c.before,
+              c.after,
+              c.eventId,
+              c.position,
+            );
+            return {
+              ...c,
+              seq: Number(info.lastInsertRowid),
+              before: decodeOptional(c.before),
+              after: decodeOptional(c.after),
+            };
+          });
         });
       });
     },

@@ -19,7 +19,7 @@
  *   when none has one.
  */
 import { defineDerivedProjection } from '../../engine/projection.js';
-import { ACTIVE_RUN_STATUSES, type RunState, type RunStatus } from './runs.js';
+import { ACTIVE_RUN_STATUSES, runsProjection, type RunState, type RunStatus } from './runs.js';
 
 export interface AccountSyncState {
   readonly integratedAccountId: string;
@@ -107,10 +107,10 @@ export function deriveAccountSync(
  * @example
  * deriveAll(accountSyncProjection, foldAll(runsProjection, events)); // { 'acc-1': { runs: 3, … } }
  */
-export const accountSyncProjection = defineDerivedProjection<AccountSyncState, RunState>({
+export const accountSyncProjection = defineDerivedProjection({
   name: 'account-sync',
   version: 1,
-  from: 'runs',
+  from: runsProjection,
   groupOf: (run) => run.integratedAccountId ?? null,
-  derive: deriveAccountSync,
+  derive: (key, runs): AccountSyncState => deriveAccountSync(key, runs),
 });

@@ -26,9 +26,10 @@
  *   fields keep their last values.
  * - An event type the reducer does not know leaves the status unchanged but is still counted.
  */
-import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
 import { INTEGRATED_ACCOUNT_EVENTS, TRUTO_ACCOUNT_STATUSES } from '../catalogue.js';
-import type { AccountFacts, EventFacts } from '../facts.js';
+import { defineTrutoProjection, type IntegratedAccountEvent } from '../events.js';
+import type { AccountFacts } from '../facts.js';
+import { accountStream } from '../streams.js';
 import { toIsoTime } from '../time.js';
 import { actionOf, isOneOf } from './shared.js';
 
@@ -140,11 +141,8 @@ export function accountStatusAfter(
 }
 
 /** Folds one integrated-account event into the account's state. */
-export function evolveAccount(
-  state: AccountState,
-  event: ProjectionEvent<EventFacts | null>,
-): AccountState {
-  const facts = event.data;
+export function evolveAccount(state: AccountState, event: IntegratedAccountEvent): AccountState {
+  const facts = event.facts;
   if (facts?.kind !== 'account') return state;
   // Deletion is final: later events are only counted.
   if (state.deleted) return { ...state, ignoredEvents: state.ignoredEvents + 1 };
@@ -201,12 +199,14 @@ function snapshotFields(facts: AccountFacts): Partial<AccountState> {
  * const state = foldEvents(accountsProjection, [eventFor(createdBody), eventFor(activeBody)]);
  * state.status; // 'active'
  */
-export const accountsProjection = defineProjection<AccountState, EventFacts | null>({
+export const accountsProjection = defineTrutoProjection({
   name: 'accounts',
   version: 1,
   eventTypes: INTEGRATED_ACCOUNT_EVENTS,
-  keyOf: (event) => (event.data?.kind === 'account' ? event.data.accountId : null),
+  // Facts hold every field the fold reads: rebuilds never load bodies.
+  reads: 'facts',
+  keyOf: (event) => (event.facts?.kind === 'account' ? event.facts.accountId : null),
   initialState: initialAccountState,
-  streamOf: (key) => `integrated_account:${key}`,
+  streamOf: accountStream,
   evolve: evolveAccount,
 });

@@ -3,7 +3,6 @@
  * clock). Field names and semantics: shared/docs/projections.md; each module's header lists the
  * choices made where that document is silent.
  */
-import type { AnyProjection } from '../../engine/projection.js';
 import { accountSyncProjection } from './account-sync.js';
 import { accountsProjection } from './accounts.js';
 import { recordsProjection } from './records.js';
@@ -39,10 +38,13 @@ export type { AccountSyncState } from './account-sync.js';
 export { recordsProjection, recordsKey, evolveRecords, initialRecordsState } from './records.js';
 export type { RecordsState } from './records.js';
 
-/** The projections the engine registers by default; `account-sync` after its source `runs`. */
-export const trutoProjections: readonly AnyProjection[] = [
+/** The Truto projections, in registration order (`account-sync` after its source `runs`). */
+export const trutoProjections = [
   accountsProjection,
   runsProjection,
   accountSyncProjection,
   recordsProjection,
-];
+] as const;
+
+/** The type of the Truto projection list: names and states for a typed engine. */
+export type TrutoProjections = typeof trutoProjections;

@@ -16,9 +16,9 @@
  * - Each event copies `live` (reducers are pure and the engine keeps the previous state), which
  *   costs O(live records) per event: fine for thousands of records per account and resource.
  */
-import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
 import { RECORD_EVENTS } from '../catalogue.js';
-import type { EventFacts } from '../facts.js';
+import { defineTrutoProjection, type RecordEvent } from '../events.js';
+import { recordsStream } from '../streams.js';
 import { toIsoTime } from '../time.js';
 import { actionOf } from './shared.js';
 
@@ -84,11 +84,8 @@ function withoutLive(ids: readonly string[], id: string): readonly string[] {
 }
 
 /** Folds one `record:*` event into the resource's state. */
-export function evolveRecords(
-  state: RecordsState,
-  event: ProjectionEvent<EventFacts | null>,
-): RecordsState {
-  const facts = event.data;
+export function evolveRecords(state: RecordsState, event: RecordEvent): RecordsState {
+  const facts = event.facts;
   if (facts?.kind !== 'record') return state;
   const at = toIsoTime(event.sourceTime);
   const action = actionOf(event.type);
@@ -124,15 +121,19 @@ export function evolveRecords(
  * @example
  * foldEvents(recordsProjection, [eventFor(contactCreated)]).live; // ['c-1']
  */
-export const recordsProjection = defineProjection<RecordsState, EventFacts | null>({
+export const recordsProjection = defineTrutoProjection({
   name: 'records',
   version: 1,
   eventTypes: RECORD_EVENTS,
+  reads: 'facts',
   keyOf: (event) =>
-    event.data?.kind === 'record'
-      ? recordsKey(event.data.integratedAccountId, event.data.resource)
+    event.facts?.kind === 'record'
+      ? recordsKey(event.facts.integratedAccountId, event.facts.resource)
       : null,
   initialState: initialRecordsState,
-  streamOf: (key) => `record:${key}`,
+  streamOf: (key) => {
+    const state = initialRecordsState(key);
+    return recordsStream(state.integratedAccountId, state.resource);
+  },
   evolve: evolveRecords,
 });

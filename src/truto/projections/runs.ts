@@ -27,9 +27,9 @@
  *   the event.
  * - `syncJobId` / `integratedAccountId`: the latest payload (in source order) that has them.
  */
-import { defineProjection, type ProjectionEvent } from '../../engine/projection.js';
 import { RUN_STATUSES, SYNC_JOB_RUN_EVENTS } from '../catalogue.js';
-import type { EventFacts } from '../facts.js';
+import { defineTrutoProjection, type SyncJobRunEvent } from '../events.js';
+import { runStream } from '../streams.js';
 import { toIsoTime } from '../time.js';
 import { actionOf, isOneOf, millisBetween } from './shared.js';
 
@@ -136,8 +136,8 @@ export function nextRunStatus(current: RunStatus, requested: RunStatus | null): 
 }
 
 /** Folds one sync-job-run event into the run's state. */
-export function evolveRun(state: RunState, event: ProjectionEvent<EventFacts | null>): RunState {
-  const facts = event.data;
+export function evolveRun(state: RunState, event: SyncJobRunEvent): RunState {
+  const facts = event.facts;
   if (facts?.kind !== 'run') return state;
   const at = toIsoTime(event.sourceTime);
   const action = actionOf(event.type);
@@ -200,13 +200,14 @@ function ownCount(counts: Readonly<Record<string, number>>, key: string): number
  * const run = foldEvents(runsProjection, [eventFor(createdBody), eventFor(completedBody)]);
  * run.status; // 'completed'
  */
-export const runsProjection = defineProjection<RunState, EventFacts | null>({
+export const runsProjection = defineTrutoProjection({
   name: 'runs',
   version: 1,
   eventTypes: SYNC_JOB_RUN_EVENTS,
-  keyOf: (event) => (event.data?.kind === 'run' ? event.data.runId : null),
+  reads: 'facts',
+  keyOf: (event) => (event.facts?.kind === 'run' ? event.facts.runId : null),
   initialState: initialRunState,
   // Record events are filed under their run's stream at parse time, so one stream holds a run.
-  streamOf: (key) => `sync_job_run:${key}`,
+  streamOf: runStream,
   evolve: evolveRun,
 });

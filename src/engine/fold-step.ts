@@ -1,0 +1,373 @@
+/**
+ * The fold step: one batch of log events folded into entity states, as pure functions that
+ * return data. The runner (runner.ts) is the thin driver around them: it reads the batch and the
+ * histories asked for, calls these, and commits what they return.
+ *
+ *   planBatch     events → work items (which projection folds which event into which entity)
+ *   historyReads  work items → the entity streams a late event needs re-read
+ *   foldBatch     work items + entities + histories → new entity states, changes, dead letters
+ *   derivedPlan / deriveChanges   the changes of derived projections from their sources' changes
+ *
+ * Source-time order: an event newer (by source time, then id) than everything already folded
+ * into its entity is folded on top; an older one (a late delivery) refolds the entity from its
+ * stream's events up to that one, so state always equals the fold of the entity's distinct events
+ * sorted by (source time, id).
+ */
+import type { ChangeRecord, DeadLetter, StateRow } from '../store/port.js';
+import { describeError, PoisonEventError } from './errors.js';
+import { compareSourceOrder, foldInOrder } from './fold.js';
+import { jsonEqual } from './json-equal.js';
+import type { AnyDerivedProjection, AnyStreamProjection, ProjectionEvent } from './projection.js';
+
+/** What the runner knows of one entity of one projection. */
+export interface Entity {
+  readonly exists: boolean;
+  readonly state: unknown;
+  /** Source order of the latest event folded in. */
+  readonly lastTime: number;
+  readonly lastId: string;
+  /** Highest log position folded in. */
+  readonly position: number;
+  /** Set when a reducer threw: the entity is stalled until a fix and rebuild. */
+  readonly poisoned: string | null;
+}
+
+export const BLANK_ENTITY: Entity = {
+  exists: false,
+  state: undefined,
+  lastTime: Number.NEGATIVE_INFINITY,
+  lastId: '',
+  position: 0,
+  poisoned: null,
+};
+
+/** One event to fold into one projection's entity (`key` undefined: keyOf threw). */
+export interface WorkItem {
+  readonly projection: AnyStreamProjection;
+  /** Storage name (the shadow's during a rebuild). */
+  readonly name: string;
+  readonly key: string | undefined;
+  readonly keyError?: string;
+  readonly event: ProjectionEvent;
+}
+
+export type ChangeToJournal = Omit<ChangeRecord, 'seq'>;
+
+/** Reads entities by storage name and key (the runner's cache, prefetched). */
+export type EntityLookup = (name: string, key: string) => Entity;
+
+const entityId = (name: string, key: string) => `${name}\u0000${key}`;
+
+/**
+ * Which projection folds which event into which entity, in log order. Events at or below a
+ * projection's checkpoint, of types it does not fold, or without a stream are left out.
+ */
+export function planBatch(
+  events: readonly ProjectionEvent[],
+  projections: ReadonlyMap<AnyStreamProjection, string>,
+  checkpointOf: (name: string) => number,
+  handles: (projection: AnyStreamProjection, type: string) => boolean,
+): WorkItem[] {
+  const work: WorkItem[] = [];
+  for (const event of events) {
+    if (event.stream === '') continue;
+    for (const [projection, name] of projections) {
+      if (event.position <= checkpointOf(name) || !handles(projection, event.type)) continue;
+      try {
+        const key = projection.keyOf(event);
+        if (key !== null) work.push({ projection, name, key, event });
+      } catch (error) {
+        work.push({ projection, name, key: undefined, keyError: describeError(error), event });
+      }
+    }
+  }
+  return work;
+}
+
+/** A stream to re-read up to a position, for the late events of one entity. */
+export interface HistoryRead {
+  readonly name: string;
+  readonly key: string;
+  readonly stream: string;
+  readonly upTo: number;
+}
+
+/**
+ * The histories the fold will need: for each entity with an event older than what precedes it
+ * (its stored state, then earlier events of the batch), its stream up to the last such event.
+ */
+export function historyReads(
+  work: readonly WorkItem[],
+  lookup: EntityLookup,
+  streamOf: (projection: AnyStreamProjection, key: string, event: ProjectionEvent) => string,
+): HistoryRead[] {
+  const last = new Map<string, { sourceTime: number; id: string } | null>();
+  const reads = new Map<string, HistoryRead>();
+  for (const { projection, name, key, event } of work) {
+    if (key === undefined) continue;
+    const id = entityId(name, key);
+    if (!last.has(id)) {
+      const entity = lookup(name, key);
+      if (entity.poisoned !== null) continue;
+      last.set(id, entity.exists ? { sourceTime: entity.lastTime, id: entity.lastId } : null);
+    }
+    const previous = last.get(id);
+    const order = previous ? compareSourceOrder(event, previous) : 1;
+    if (order > 0) last.set(id, event);
+    else if (order < 0) {
+      const upTo = Math.max(reads.get(id)?.upTo ?? 0, event.position);
+      reads.set(id, { name, key, stream: streamOf(projection, key, event), upTo });
+    }
+  }
+  return [...reads.values()];
+}
+
+export interface FoldInput {
+  readonly work: readonly WorkItem[];
+  readonly lookup: EntityLookup;
+  /** The stream events read for `historyReads`, by `name\0key`. */
+  readonly histories: ReadonlyMap<string, readonly ProjectionEvent[]>;
+  /** Stop at the first reducer that throws (rebuilds) instead of dead-lettering it. */
+  readonly failFast: boolean;
+  /** Produce one change per touched entity (live runs; a rebuild journals nothing). */
+  readonly journal: boolean;
+  readonly handles: (projection: AnyStreamProjection, type: string) => boolean;
+}
+
+export interface FoldOutput {
+  /** New states of the entities the batch touched, by storage name then key. */
+  readonly updates: ReadonlyMap<string, ReadonlyMap<string, Entity>>;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Stream projections' changes, in the order of each entity's last event in the batch. */
+  readonly changes: readonly ChangeToJournal[];
+}
+
+export function historyKey(name: string, key: string): string {
+  return entityId(name, key);
+}
+
+/** Folds a batch. Pure: reads entities through `lookup`, returns new ones without changing any. */
+export function foldBatch(input: FoldInput): FoldOutput {
+  const updates = new Map<string, Map<string, Entity>>();
+  const deadLetters: DeadLetter[] = [];
+  // One change per entity per batch: its state before the batch, after it, and the last event.
+  const touched = new Map<
+    string,
+    { name: string; key: string; before: unknown; event: ProjectionEvent }
+  >();
+  const current = (name: string, key: string): Entity =>
+    updates.get(name)?.get(key) ?? input.lookup(name, key);
+  const put = (name: string, key: string, entity: Entity) => {
+    let entities = updates.get(name);
+    if (!entities) updates.set(name, (entities = new Map()));
+    entities.set(key, entity);
+  };
+
+  for (const item of input.work) {
+    const { projection, name, key, event } = item;
+    if (key === undefined) {
+      deadLetters.push(deadLetter(name, '?', event, item.keyError ?? 'keyOf failed'));
+      continue;
+    }
+    const entity = current(name, key);
+    if (entity.poisoned !== null) {
+      deadLetters.push(
+        deadLetter(
+          name,
+          key,
+          event,
+          `entity stalled by an earlier poison event: ${entity.poisoned}`,
+        ),
+      );
+      continue;
+    }
+    const id = entityId(name, key);
+    const before = touched.has(id)
+      ? touched.get(id)?.before
+      : entity.exists
+        ? entity.state
+        : undefined;
+    const order = entity.exists
+      ? compareSourceOrder(event, { sourceTime: entity.lastTime, id: entity.lastId })
+      : 1;
+    // Already folded (a batch re-read after a failure): folding it again would count it twice.
+    if (order === 0) continue;
+    const late = order < 0;
+    const history = late ? input.histories.get(id) : undefined;
+    // historyReads asked for it: a missing one is the driver's bug, and fails the batch.
+    if (late && !history) throw new Error(`no history read for late event ${event.id} of ${id}`);
+    try {
+      const next = history
+        ? foldInOrder(projection, key, lateHistory(history, projection, input.handles, key, event))
+        : projection.evolve(entity.exists ? entity.state : projection.initialState(key), event);
+      put(name, key, {
+        exists: true,
+        state: next,
+        lastTime: late ? entity.lastTime : event.sourceTime,
+        lastId: late ? entity.lastId : event.id,
+        // The highest position applied (work may be in source order, see sourceOrdered).
+        position: Math.max(entity.position, event.position),
+        poisoned: null,
+      });
+      touched.delete(id);
+      touched.set(id, { name, key, before, event });
+    } catch (error) {
+      const letter = deadLetter(name, key, event, describeError(error));
+      if (input.failFast) throw new PoisonEventError(letter);
+      put(name, key, {
+        ...entity,
+        poisoned: `${letter.error} (event ${event.id})`,
+        position: event.position,
+      });
+      deadLetters.push(letter);
+    }
+  }
+
+  const changes: ChangeToJournal[] = [];
+  if (input.journal) {
+    for (const { name, key, before, event } of touched.values()) {
+      const after = updates.get(name)?.get(key);
+      if (after?.exists && !jsonEqual(before, after.state)) {
+        changes.push({
+          projection: name,
+          key,
+          before: before ?? null,
+          after: after.state,
+          eventId: event.id,
+          position: event.position,
+        });
+      }
+    }
+  }
+  return { updates, deadLetters, changes };
+}
+
+/** An entity's events up to (and including) a late one: what the fold rule refolds. */
+function lateHistory(
+  history: readonly ProjectionEvent[],
+  projection: AnyStreamProjection,
+  handles: FoldInput['handles'],
+  key: string,
+  late: ProjectionEvent,
+): ProjectionEvent[] {
+  const events: ProjectionEvent[] = [];
+  for (const event of history) {
+    if (event.position > late.position || !handles(projection, event.type)) continue;
+    if (projection.keyOf(event) === key) events.push(event);
+  }
+  return events;
+}
+
+/**
+ * A rebuild's shortcut past most late deliveries: when every event an entity has in this batch
+ * comes after its state (by source order), applying them sorted by source order gives the fold
+ * rule's state directly, where position order would re-read the entity's stream for each one
+ * that arrived late within the batch. Entities with an event older than their state keep
+ * position order (and the re-read). Only for a rebuild, which publishes no changes: live batches
+ * publish per entity the last event by position.
+ */
+export function sourceOrdered(
+  work: readonly WorkItem[],
+  lookup: EntityLookup,
+): readonly WorkItem[] {
+  const groups = new Map<string, WorkItem[]>();
+  const out: (WorkItem | WorkItem[])[] = [];
+  for (const item of work) {
+    if (item.key === undefined) {
+      out.push(item);
+      continue;
+    }
+    const id = entityId(item.name, item.key);
+    const group = groups.get(id);
+    if (group) group.push(item);
+    else {
+      const created = [item];
+      groups.set(id, created);
+      out.push(created);
+    }
+  }
+  if (groups.size === work.length) return work;
+  const ordered: WorkItem[] = [];
+  for (const entry of out) {
+    if (!Array.isArray(entry)) ordered.push(entry);
+    else if (entry.length === 1) ordered.push(entry[0] as WorkItem);
+    else {
+      const first = entry[0] as WorkItem;
+      const entity = lookup(first.name, first.key as string);
+      const sorted = [...entry].sort((a, b) => compareSourceOrder(a.event, b.event));
+      const after =
+        !entity.exists ||
+        compareSourceOrder((sorted[0] as WorkItem).event, {
+          sourceTime: entity.lastTime,
+          id: entity.lastId,
+        }) > 0;
+      ordered.push(...(after ? sorted : entry));
+    }
+  }
+  return ordered;
+}
+
+/** For one derived projection: the groups whose members changed, with the change to blame. */
+export function derivedGroups(
+  derived: AnyDerivedProjection,
+  source: string,
+  changes: readonly ChangeToJournal[],
+): Map<string, ChangeToJournal> {
+  const lastCause = new Map<string, ChangeToJournal>();
+  for (const change of changes) {
+    if (change.projection !== source) continue;
+    for (const state of [change.before, change.after]) {
+      const group = state === null || state === undefined ? null : derived.groupOf(state);
+      if (group !== null) lastCause.set(group, change);
+    }
+  }
+  return lastCause;
+}
+
+/**
+ * A derived group's change: its state derived from the committed members before the batch, and
+ * from those members with the batch's updates applied. `null` when nothing changed; throws what
+ * `derive` throws.
+ */
+export function deriveChange(
+  derived: AnyDerivedProjection,
+  group: string,
+  cause: ChangeToJournal,
+  committed: readonly StateRow[],
+  updated: ReadonlyMap<string, Entity>,
+): ChangeToJournal | null {
+  const after = new Map(committed.map((row) => [row.key, row.state]));
+  for (const [key, entity] of updated) {
+    if (entity.exists && derived.groupOf(entity.state) === group) after.set(key, entity.state);
+    else after.delete(key);
+  }
+  const beforeState =
+    committed.length > 0
+      ? derived.derive(
+          group,
+          committed.map((row) => row.state),
+        )
+      : undefined;
+  const afterState = derived.derive(
+    group,
+    [...after.keys()].sort().map((key) => after.get(key)),
+  );
+  if (jsonEqual(beforeState, afterState)) return null;
+  return {
+    projection: derived.name,
+    key: group,
+    before: beforeState ?? null,
+    after: afterState,
+    eventId: cause.eventId,
+    position: cause.position,
+  };
+}
+
+function deadLetter(
+  projection: string,
+  key: string,
+  event: ProjectionEvent,
+  error: string,
+): DeadLetter {
+  return { projection, key, eventId: event.id, position: event.position, error };
+}

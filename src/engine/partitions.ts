@@ -1,0 +1,56 @@
+/**
+ * Scale-out partitions: which partitions this instance holds, and a live runner for each. Entities
+ * map to partitions by stream; each partition's checkpoint rows are `<name>#p<i>`.
+ */
+import type { ProjectionStore } from '../store/port.js';
+import type { ProjectionRunner } from './runner.js';
+import type { PartitionSource } from './types.js';
+
+/** The checkpoint row of one partition of a projection (storage name). */
+export function partitionCheckpoint(name: string, partition: number): string {
+  return `${name}#p${partition}`;
+}
+
+/** Every checkpoint row of a storage name: its own, or one per partition when shared. */
+export function checkpointRows(name: string, partitions: PartitionSource | undefined): string[] {
+  return partitions
+    ? Array.from({ length: partitions.count }, (_, i) => partitionCheckpoint(name, i))
+    : [name];
+}
+
+export class PartitionRunners {
+  private readonly runners = new Map<number, ProjectionRunner>();
+
+  constructor(
+    private readonly source: PartitionSource,
+    private readonly create: (store: ProjectionStore, partition: number) => ProjectionRunner,
+  ) {}
+
+  get held(): number {
+    return this.runners.size;
+  }
+
+  /** Drops runners of partitions lost, starts runners for those gained. */
+  async follow(owned: ReadonlySet<number>): Promise<void> {
+    for (const partition of [...this.runners.keys()]) {
+      if (!owned.has(partition)) this.runners.delete(partition);
+    }
+    for (const partition of [...owned].sort((a, b) => a - b)) {
+      if (this.runners.has(partition)) continue;
+      const fenced = this.source.storeFor(partition);
+      if (!fenced) continue;
+      const runner = this.create(fenced, partition);
+      await runner.init();
+      this.runners.set(partition, runner);
+    }
+  }
+
+  /** A partition's lease went to another instance: its runner stops until it comes back. */
+  drop(partition: number): void {
+    this.runners.delete(partition);
+  }
+
+  list(): [number, ProjectionRunner][] {
+    return [...this.runners].sort(([a], [b]) => a - b);
+  }
+}
