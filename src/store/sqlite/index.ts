@@ -4,6 +4,8 @@
  * better-sqlite3 is an optional dependency: importing this subpath without it throws a
  * `driver_missing` StoreError (see connection.ts).
  */
+import { SCHEMA_VERSION as schemaVersion } from './schema.js';
+
 export { createSqliteEventStore } from './event-store.js';
 export type {
   SqliteEventStore,
@@ -11,4 +13,8 @@ export type {
   SqliteProjectionStore,
   SqliteSettings,
 } from './event-store.js';
-export { SCHEMA_VERSION } from './schema.js';
+
+// Re-declared rather than re-exported: the declarations of schema.ts name better-sqlite3's types,
+// which a TypeScript user of this subpath should not need (@types/better-sqlite3).
+/** The schema version this release migrates a database file to (`PRAGMA user_version`). */
+export const SCHEMA_VERSION: number = schemaVersion;
