@@ -146,6 +146,20 @@ describe('the packed package', () => {
     expect((await node(app, 'dist/no-driver.js')).stdout).toContain('consumer ok: no-driver');
   });
 
+  it('has the CLI name the driver to install for a store that has none', async () => {
+    // No server is needed: the driver check comes before any connection.
+    const result = sh(app, 'node_modules/.bin/truto-state', [
+      'stats',
+      '--store',
+      'postgres',
+      '--pg-url',
+      'postgres://127.0.0.1:1/none',
+    ]);
+    await expect(result).rejects.toThrow(
+      "truto-state stats: truto-state/postgres needs the 'pg' package: npm install pg (driver_missing)",
+    );
+  });
+
   it('runs the engine, a custom projection, SQLite and the testing helpers (ESM)', async () => {
     expect((await node(app, 'dist/main.js')).stdout).toContain('consumer ok: main');
   });
