@@ -7,6 +7,11 @@
  * (`--prefer-offline`), and better-sqlite3, typescript and @types/node are linked from this
  * repository's node_modules (better-sqlite3 would otherwise compile its native addon, a minute on
  * this machine). If the install fails anyway, the test fails and says why: it never skips.
+ *
+ * The consumer's programs are plain files in fixture/src: projection.ts (its own projection and
+ * the bodies it is fed: edit it when the projection API changes), main.ts (ESM: engine, SQLite,
+ * testing helpers), no-driver.ts, require.cts (CommonJS) and postgres.ts. Each asserts with
+ * node:assert and prints `consumer ok: <name>`; a new program is one more `node(app, …)` below.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
