@@ -18,7 +18,16 @@ COPY package.json package-lock.json ./
 # one native module that needs its install script gets it.
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY . .
-RUN npm run build && npm prune --omit=dev --ignore-scripts
+# The image serves every store, so the PostgreSQL and KurrentDB drivers (optional peers for
+# library users, dev dependencies of the repository) become dependencies of the image's copy of
+# package.json before the dev dependencies are dropped; versions stay those of the lockfile.
+RUN npm run build \
+  && node -e "const fs = require('node:fs'); \
+    const p = JSON.parse(fs.readFileSync('package.json', 'utf8')); \
+    for (const [name, range] of Object.entries(p.peerDependencies)) { \
+      p.dependencies[name] = range; delete p.devDependencies[name]; } \
+    fs.writeFileSync('package.json', JSON.stringify(p, null, 2));" \
+  && npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20-slim
 ENV NODE_ENV=production \

@@ -48,8 +48,9 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   store_closed: 503,
   // Projection only (never an append); listed for completeness of the store's codes.
   checkpoint_moved: 503,
-  // Our own faults.
+  // Our own faults, or a deployment without its store's driver.
   store_failed: 500,
+  driver_missing: 500,
   internal: 500,
 };
 

@@ -17,6 +17,8 @@ export type StoreErrorCode =
   | 'store_closed'
   /** A projection commit found its checkpoint moved by another projector: re-read and retry. */
   | 'checkpoint_moved'
+  /** The store's driver package is not installed (`npm install <package>` fixes it). */
+  | 'driver_missing'
   /** Anything else from the driver. */
   | 'store_failed';
 
@@ -32,7 +34,9 @@ export class StoreError extends Error {
 
   /** Whether retrying later could succeed (answers 503 with Retry-After). */
   get retryable(): boolean {
-    return this.code !== 'store_failed' && this.code !== 'store_closed';
+    return (
+      this.code !== 'store_failed' && this.code !== 'store_closed' && this.code !== 'driver_missing'
+    );
   }
 }
 

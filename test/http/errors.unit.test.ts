@@ -34,6 +34,7 @@ describe('the error table', () => {
       'store_overloaded',
       'store_closed',
       'store_failed',
+      'driver_missing',
     ];
     for (const code of codes) {
       const response = errorResponse(code, 'x');
@@ -42,11 +43,11 @@ describe('the error table', () => {
         expect(Number(response.headers?.['retry-after']), code).toBeGreaterThan(0);
       }
     }
-    // The only 5xx other than 503 are our own faults.
+    // The only 5xx other than 503 are our own faults (a missing driver is the deployment's).
     const others = Object.entries(STATUS_OF)
       .filter(([, status]) => status >= 500 && status !== 503)
       .map(([code]) => code);
-    expect(others.sort()).toEqual(['internal', 'store_failed']);
+    expect(others.sort()).toEqual(['driver_missing', 'internal', 'store_failed']);
   });
 
   it('names the problem in a JSON body', () => {

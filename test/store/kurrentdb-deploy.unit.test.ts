@@ -3,7 +3,9 @@
  * file parses, names KurrentDB, PostgreSQL and the service, and configures the service for
  * KurrentDB with the env names the CLI actually reads.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -168,6 +170,29 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/src\/cli\/main\.js"\]$/m);
     expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
+  });
+
+  it('keeps the PostgreSQL and KurrentDB drivers (dev dependencies here) in the image', () => {
+    // Runs the Dockerfile's own manifest edit on a copy of package.json, as the build stage does
+    // before `npm install --omit=dev`.
+    const script = /node -e "([^"]*)"/.exec(dockerfile.replace(/\\\n/g, ''))?.[1];
+    expect(script).toBeDefined();
+    expect(dockerfile).toMatch(/npm install --omit=dev/);
+    const dir = mkdtempSync(join(tmpdir(), 'truto-state-docker-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), readFileSync(join(root, 'package.json')));
+      execFileSync(process.execPath, ['-e', script ?? ''], { cwd: dir });
+      const image = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+      };
+      for (const driver of ['pg', '@kurrent/kurrentdb-client']) {
+        expect(image.dependencies[driver], driver).toBeDefined();
+        expect(image.devDependencies[driver], driver).toBeUndefined();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('points at the binary package.json declares', () => {

@@ -13,8 +13,16 @@
  *   an exact record even where the two differ (events written by other tools in multi-event
  *   transactions).
  */
-import type { Position } from '@kurrent/kurrentdb-client';
 import { StoreError } from '../errors.js';
+
+/**
+ * A `$all` position, as the client's `Position`. Declared here (the same shape) so that the
+ * public declarations need no client types: they compile before the driver is installed.
+ */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
 
 /** An encoded `$all` position. Branded: produce it with `encodeCheckpoint` only. */
 export type KurrentCheckpoint = string & { readonly __brand: 'KurrentCheckpoint' };

@@ -22,9 +22,13 @@ import pg from 'pg';
 import { StoreError } from '../errors.js';
 import type {
   AppendOutcome,
+  Checkpoint,
+  CommitResult,
   EventStoreStats,
   EventStoreWithProjections,
   EventToAppend,
+  ProjectionCommit,
+  ProjectionStore,
   RejectToRecord,
   StoredEvent,
 } from '../port.js';
@@ -36,7 +40,8 @@ import { rejectDigest } from '../shared/rejects.js';
 import { asBuffer, fromEventRow, sameBytes, toEventRow, type EventRow } from '../shared/rows.js';
 import { isConnectionFault, translatePgError } from './errors.js';
 import { createPgListener } from './listener.js';
-import { createPostgresProjectionStore, type PostgresProjectionStore } from './projection-store.js';
+import type { LeaseFence } from './fence.js';
+import { createPostgresProjectionStore } from './projection-store.js';
 import { migrate } from './schema.js';
 import {
   LockPurpose,
@@ -71,13 +76,26 @@ export interface PostgresEventStore extends EventStoreWithProjections {
   readonly kind: 'postgres';
   readonly projections: PostgresProjectionStore;
   readonly schema: string;
-  /** The pool, for callers that share it (partition leases). */
-  readonly pool: pg.Pool;
   /**
    * Calls `listener` with the last journalled change seq after projection commits, from this
    * process at once and from others via LISTEN/NOTIFY or a poll. Returns an unsubscribe function.
    */
   onChanges(listener: (lastSeq: number) => void): () => void;
+}
+
+// The projection store's public types live here, not beside its implementation, so that the
+// public declarations never reach a module typed with pg's own types: TypeScript users of
+// `truto-state/postgres` need no @types/pg. (For the same reason the store does not expose its
+// `pg.Pool`.)
+export interface CommitOptions {
+  /** Refuse the commit (`lease_lost`, nothing written) unless this lease is still held. */
+  readonly fence?: LeaseFence;
+}
+
+export interface PostgresProjectionStore extends ProjectionStore {
+  /** As the port's `commit`, optionally fenced by a partition lease. */
+  commit(batch: ProjectionCommit, options?: CommitOptions): Promise<CommitResult>;
+  listCheckpoints(): Promise<Checkpoint[]>;
 }
 
 /** Rows per INSERT statement (8 parameters each, far below the 65 535 limit). */
@@ -363,7 +381,6 @@ export async function createPostgresEventStore(
   return {
     kind: 'postgres',
     schema,
-    pool,
     projections,
 
     async append(events: readonly EventToAppend[]) {

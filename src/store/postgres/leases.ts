@@ -27,7 +27,7 @@ import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { ProjectionCommit, ProjectionStore } from '../port.js';
 import { translatePgError } from './errors.js';
 import type { LeaseFence } from './fence.js';
-import type { PostgresProjectionStore } from './projection-store.js';
+import type { PostgresProjectionStore } from './event-store.js';
 import { migrate } from './schema.js';
 import { checkSchemaName, clientConfig } from './sql.js';
 

@@ -11,12 +11,9 @@
 import type pg from 'pg';
 import type {
   ChangeRecord,
-  CommitResult,
   Checkpoint,
   DeadLetter,
   ListOptions,
-  ProjectionCommit,
-  ProjectionStore,
   StateFilter,
   StateRow,
 } from '../port.js';
@@ -24,19 +21,9 @@ import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import { translatePgError, isConnectionFault } from './errors.js';
-import { LeaseLostError, fenceSql, type LeaseFence } from './fence.js';
+import { LeaseLostError, fenceSql } from './fence.js';
 import { LockPurpose, lockArgs } from './sql.js';
-
-export interface CommitOptions {
-  /** Refuse the commit (`lease_lost`, nothing written) unless this lease is still held. */
-  readonly fence?: LeaseFence;
-}
-
-export interface PostgresProjectionStore extends ProjectionStore {
-  /** As the port's `commit`, optionally fenced by a partition lease. */
-  commit(batch: ProjectionCommit, options?: CommitOptions): Promise<CommitResult>;
-  listCheckpoints(): Promise<Checkpoint[]>;
-}
+import type { CommitOptions, PostgresProjectionStore } from './event-store.js';
 
 export interface ProjectionStoreContext {
   readonly pool: pg.Pool;

@@ -3,10 +3,15 @@
  * `synchronous=FULL` set explicitly (better-sqlite3 leaves WAL databases at NORMAL, which can
  * lose the last commits on power loss), a busy timeout, and the schema migrated.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
+import { requireDriver } from '../shared/driver.js';
 import { translateSqliteError } from './errors.js';
 import { migrate } from './schema.js';
+
+// Loaded when this module is (importing `truto-state/sqlite`), so a missing driver fails the
+// import with `driver_missing`; synchronously, so opening a store stays synchronous.
+const Driver = requireDriver<typeof Database>('truto-state/sqlite', 'better-sqlite3');
 
 export interface SqliteConnection {
   readonly db: Database.Database;
@@ -39,7 +44,7 @@ export function openSqlite(
   for (;;) {
     let opened: Database.Database | undefined;
     try {
-      opened = new Database(path, { timeout: busyTimeoutMs });
+      opened = new Driver(path, { timeout: busyTimeoutMs });
       // Only takes effect on a file with no content yet, and must precede the switch to WAL.
       opened.pragma(`page_size = ${Math.trunc(pageSize)}`);
       opened.pragma('journal_mode = WAL');

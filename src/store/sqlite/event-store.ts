@@ -12,6 +12,7 @@ import type {
   EventStoreStats,
   EventStoreWithProjections,
   EventToAppend,
+  ProjectionStore,
   StoredEvent,
 } from '../port.js';
 import { statsFromCounters } from '../shared/counters.js';
@@ -22,7 +23,7 @@ import { pageThrough } from '../shared/paging.js';
 import { rejectDigest } from '../shared/rejects.js';
 import { asBuffer, fromEventRow, toTransientEventRow, type EventRow } from '../shared/rows.js';
 import { openSqlite } from './connection.js';
-import { createSqliteProjectionStore, type SqliteProjectionStore } from './projection-store.js';
+import { createSqliteProjectionStore } from './projection-store.js';
 
 export interface SqliteEventStoreOptions {
   /** The database file (created with its schema when missing). */
@@ -48,6 +49,11 @@ export interface SqliteEventStore extends EventStoreWithProjections {
   /** The connection's durability settings as SQLite reports them (diagnostics, tests). */
   readSettings(): Promise<SqliteSettings>;
 }
+
+// Declared here, not beside its implementation, so that the public declarations never reach
+// connection.ts and its better-sqlite3 types: TypeScript users need no @types/better-sqlite3.
+export type SqliteProjectionStore = ProjectionStore &
+  Required<Pick<ProjectionStore, 'listCheckpoints'>>;
 
 export interface SqliteSettings {
   readonly journalMode: string;

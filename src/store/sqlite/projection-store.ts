@@ -3,21 +3,12 @@
  * checkpoints, dead letters and journalled changes commit in one transaction.
  */
 import type Database from 'better-sqlite3';
-import type {
-  ChangeRecord,
-  Checkpoint,
-  DeadLetter,
-  ProjectionStore,
-  StateFilter,
-  StateRow,
-} from '../port.js';
+import type { ChangeRecord, Checkpoint, DeadLetter, StateFilter, StateRow } from '../port.js';
 import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
 import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
 import type { SqliteConnection } from './connection.js';
-
-export type SqliteProjectionStore = ProjectionStore &
-  Required<Pick<ProjectionStore, 'listCheckpoints'>>;
+import type { SqliteProjectionStore } from './event-store.js';
 
 interface StateRecord {
   key: string;
