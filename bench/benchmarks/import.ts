@@ -10,7 +10,7 @@
 import { runCliTimed } from '../lib/cli.js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { parseWebhook, type WebhookEvent } from '../../src/truto/index.js';
+import { parseWebhook, type WebhookEvent } from '../../src/truto/parse.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import {
   collectGarbage,

@@ -1,5 +1,5 @@
 /** Fills a store with a workload (not measured): the generated deliveries, parsed and appended. */
-import { parseWebhook, type WebhookEvent } from '../../src/truto/index.js';
+import { parseWebhook, type WebhookEvent } from '../../src/truto/parse.js';
 import type { EventStore } from '../../src/store/port.js';
 import { generateDeliveries } from '../../src/workload/generator.js';
 

@@ -6,7 +6,7 @@
  * entities take `?at=<ISO time | epoch ms>` or `?position=<n>` for time travel.
  */
 import type { TrutoEngine as Engine } from '../truto/engine.js';
-import { parseSourceTime } from '../truto/index.js';
+import { parseSourceTime } from '../truto/time.js';
 import type { StateFilter } from '../store/port.js';
 import { errorResponse } from './errors.js';
 import { json, type BufferedResponse, type HttpRequest } from './types.js';

@@ -5,7 +5,7 @@
  * Statuses a sender can cause are 4xx, or 503 where retrying later can help. The only other 5xx
  * is 500 for a fault of our own (`internal`, `store_failed`), never for anything a sender did.
  */
-import type { EnvelopeErrorCode } from '../truto/index.js';
+import type { EnvelopeErrorCode } from '../truto/parse.js';
 import type { StoreErrorCode } from '../store/errors.js';
 import { json, type BufferedResponse } from './types.js';
 

@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
-import { parseWebhook } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import {
   createHttpService,
   type HttpService,

@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/engine/logger.js';
 import type { AnyProjection, AnyStreamProjection } from '../../src/engine/projection.js';
 import { ProjectionRunner } from '../../src/engine/runner.js';
 import { trutoCodec } from '../../src/truto/codec.js';
-import { parseWebhook } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import {
   createMemoryEventStore,
   createMemoryProjectionStore,

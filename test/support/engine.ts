@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trutoProjections } from '../../src/truto/projections/index.js';
-import { parseWebhook } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import type { AnyProjection } from '../../src/engine/projection.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';

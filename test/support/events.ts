@@ -1,5 +1,5 @@
 /** Events for store tests: synthetic ones, and real ones parsed from Truto-shaped bodies. */
-import { parseWebhook } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
 import type { EventToAppend } from '../../src/store/port.js';
 
 const encoder = new TextEncoder();

@@ -7,7 +7,7 @@ import {
   INTEGRATED_ACCOUNT_EVENTS,
   RECORD_EVENTS,
   SYNC_JOB_RUN_EVENTS,
-} from '../../src/truto/index.js';
+} from '../../src/truto/catalogue.js';
 
 const BASE = Date.UTC(2024, 8, 10, 12);
 const ACCOUNTS = ['acc-a', 'acc-b', 'acc-c'];

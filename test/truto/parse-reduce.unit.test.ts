@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWebhook, type ParseResult } from '../../src/truto/index.js';
+import { parseWebhook, type ParseResult } from '../../src/truto/parse.js';
 import { reduceWebhookJson } from '../../src/truto/json-reduce.js';
 
 const decoder = new TextDecoder();

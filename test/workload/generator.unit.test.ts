@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWebhook } from '../../src/truto/index.js';
-import type { RunFacts } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
+import type { RunFacts } from '../../src/truto/facts.js';
 import {
   generateDeliveries,
   generateHistory,

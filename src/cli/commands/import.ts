@@ -8,7 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { parseWebhook, type WebhookEvent } from '../../truto/index.js';
+import { parseWebhook, type WebhookEvent } from '../../truto/parse.js';
 import type { EventStore } from '../../store/port.js';
 import { openBackend } from '../backend.js';
 import { UsageError, type Command, type CommandContext } from '../command.js';
