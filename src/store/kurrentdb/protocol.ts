@@ -1,0 +1,422 @@
+/**
+ * The append protocol, over the narrow `KurrentIo` port so that it runs against a model of the
+ * server in unit tests as well as against KurrentDB. KurrentDB's own de-duplication by event id
+ * only holds for the events right after an expected revision, so the project keeps its own:
+ *
+ * 1. Note the entity stream's last revision `before` (a cached hint, or read from the leader).
+ * 2. Claim the id: append the record to `<prefix>_id-<uuid>` expecting no stream, under an event
+ *    id of this attempt's own (random). The server accepts a repeated claim event id as an
+ *    idempotent success, so an id derived from the webhook id would let every repeated delivery
+ *    "win". A refusal means the id is taken: compare sha256 of the bodies -> duplicate or
+ *    conflict. Bodies too large for one append are written to a body stream first (codec.ts).
+ * 3. Land the event `U` (the webhook's event id) in its entity stream at an exact revision, never
+ *    at one where `U` could already be: at `before` (nothing written before the claim can be
+ *    `U`), or after a full scan. On a refusal, scan what was written since: `U` there means a
+ *    rival finished our claim; otherwise retry at the new revision. Within a batch, events land
+ *    one after another in input order, so their `$all` positions rise in input order; claims run
+ *    concurrently.
+ * 4. Record where it landed as the index stream's second event (expecting revision 0).
+ * 5. A claim without a location is an owner that crashed (or, in another process, is still
+ *    running) between 2 and 4. Whoever meets it finishes it with the claimed (first) record:
+ *    scan the entity stream, append only if absent, record the location; and answers
+ *    `duplicate` or `conflict`, never `stored`: only the owner answers `stored`.
+ *
+ * A failure of one event (say the server went away mid-batch) settles that event only: the
+ * others still land, and their conflicts and duplicates are still kept before the batch fails.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Position } from '@kurrent/kurrentdb-client';
+import { StoreError } from '../errors.js';
+import type { AppendOutcome } from '../port.js';
+import type { EventRow } from '../shared/rows.js';
+import {
+  EVENT_TYPES,
+  parseLocation,
+  parseLogRecord,
+  planRecord,
+  type BodyRef,
+  type LocationRecord,
+  type LogRecord,
+  type PlannedRecord,
+} from './codec.js';
+import { afterLandAppend, claimResult, landingRevision, outcomeStatus } from './decisions.js';
+import { translateKurrentError } from './errors.js';
+import { ID_NAMESPACE, toEventUuid, uuidV5 } from './ids.js';
+import type { KurrentIo, Recorded, Revision } from './io.js';
+import type { KeyedQueue } from './locks.js';
+import type { StreamNames } from './names.js';
+import { decodeCheckpoint, encodeCheckpoint, positionToNumber } from './positions.js';
+import { jsonEventSize, packBySize } from './size.js';
+
+/** Last known revision per entity stream: a hint only, never above the truth (a stale one costs a retry). */
+export interface RevisionHints {
+  get(stream: string): Revision | undefined;
+  set(stream: string, revision: Revision): void;
+}
+
+export function createRevisionHints(limit = 10_000): RevisionHints {
+  const revisions = new Map<string, Revision>();
+  return {
+    get: (stream) => revisions.get(stream),
+    set(stream, revision) {
+      if (revisions.size >= limit) revisions.clear();
+      revisions.set(stream, revision);
+    },
+  };
+}
+
+export interface ProtocolContext {
+  readonly io: KurrentIo;
+  readonly names: StreamNames;
+  /** The server's `MaxAppendSize`: no append of this protocol is larger. */
+  readonly maxAppendSize: number;
+  /** Retries of an entity append that keeps losing races before `store_busy`. */
+  readonly maxRetries: number;
+  /** Orders claims on one id within this process, in call order. */
+  readonly queue: KeyedQueue;
+  /** Bounds the claims in flight. */
+  readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  readonly revisions: RevisionHints;
+  /** A fresh event id for each claim attempt (random unless a test fixes it). */
+  readonly attemptId?: () => string;
+}
+
+/** Where an event sits. */
+export interface Landed {
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly position: Position;
+}
+
+/** One event's result: its outcome (and the record to keep aside when a conflict), or why not. */
+export type RowResult =
+  | { readonly ok: true; readonly outcome: AppendOutcome; readonly conflict?: LogRecord }
+  | { readonly ok: false; readonly error: StoreError };
+
+type Claimed =
+  | { readonly kind: 'owned'; readonly planned: PlannedRecord; readonly before: Revision }
+  | {
+      readonly kind: 'taken';
+      readonly planned: PlannedRecord;
+      readonly claim: LogRecord;
+      readonly location?: LocationRecord;
+    };
+
+type Settled<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: StoreError };
+
+/** Runs `fn`, keeping its failure as a value (calls `fn` synchronously, so queues join in order). */
+async function settle<T>(fn: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error: translateKurrentError(error, 'appending') };
+  }
+}
+
+/**
+ * Appends a batch: claims concurrently, lands in input order, records locations. Never rejects:
+ * each event's result is settled on its own (see the module comment).
+ */
+export async function appendBatch(
+  ctx: ProtocolContext,
+  rows: readonly EventRow[],
+): Promise<RowResult[]> {
+  const claims = await Promise.all(rows.map((row) => settle(() => claim(ctx, row))));
+
+  // Revisions this batch has seen filled, per stream, with the ids of other events.
+  const filled = new Map<string, Set<bigint>>();
+  const landings: (Settled<Landed> | undefined)[] = [];
+  for (const [i, claimed] of claims.entries()) {
+    if (!claimed.ok) continue;
+    const row = rows[i]!;
+    const c = claimed.value;
+    if (c.kind === 'taken' && c.location) continue;
+    const uuid = toEventUuid(row.id);
+    const stream = ctx.names.entity(row.stream);
+    const landing = await settle(() =>
+      c.kind === 'owned'
+        ? land(
+            ctx,
+            c.planned.record,
+            uuid,
+            landingRevision(c.before, filled.get(stream) ?? new Set()),
+          )
+        : land(ctx, c.claim, uuid, 'scan'),
+    );
+    if (landing.ok) {
+      const set = filled.get(landing.value.stream) ?? new Set<bigint>();
+      set.add(landing.value.revision);
+      filled.set(landing.value.stream, set);
+    }
+    landings[i] = landing;
+  }
+
+  // The location is a shortcut for later readers; losing it is repaired by the next delivery
+  // (it finds the event by a scan), so a failure here does not fail an event already landed.
+  await Promise.all(
+    landings.map((landing, i) =>
+      landing?.ok
+        ? ctx
+            .limit(() => recordLocation(ctx, toEventUuid(rows[i]!.id), landing.value))
+            .catch(() => undefined)
+        : undefined,
+    ),
+  );
+
+  return claims.map((claimed, i): RowResult => {
+    if (!claimed.ok) return claimed;
+    const c = claimed.value;
+    const landing = landings[i];
+    if (landing && !landing.ok) return landing;
+    const id = rows[i]!.id;
+    const own = c.planned.record;
+    if (c.kind === 'owned') {
+      const position = positionToNumber(landing!.value.position);
+      return {
+        ok: true,
+        outcome: { status: outcomeStatus('owner', own.sha256, own.sha256), id, position },
+      };
+    }
+    const position = c.location
+      ? positionToNumber(decodeCheckpoint(c.location.checkpoint))
+      : positionToNumber(landing!.value.position);
+    const status = outcomeStatus('latecomer', c.claim.sha256, own.sha256);
+    return status === 'conflict'
+      ? { ok: true, outcome: { status, id, position }, conflict: own }
+      : { ok: true, outcome: { status, id, position } };
+  });
+}
+
+/** Steps 1 and 2 for one event (joins the id's queue synchronously, in call order). */
+function claim(ctx: ProtocolContext, row: EventRow): Promise<Claimed> {
+  const uuid = toEventUuid(row.id);
+  const attempt = ctx.attemptId?.() ?? randomUUID();
+  const planned = planRecord(row, attempt, ctx.names, ctx.maxAppendSize);
+  const stream = ctx.names.entity(row.stream);
+  return ctx.queue.run([`i:${uuid}`], () =>
+    ctx.limit(async () => {
+      if (planned.chunks.length > 0) {
+        // A large body is written before its claim; not for a plain repeat of a known body.
+        const index = await readIndex(ctx, uuid);
+        if (index && index.claim.sha256 === planned.record.sha256)
+          return taken(row, planned, index);
+        await writeBody(ctx, planned);
+      }
+      const before = ctx.revisions.get(stream) ?? (await ctx.io.last(stream));
+      const answer = await ctx.io.append(
+        ctx.names.id(uuid),
+        [{ id: attempt, type: EVENT_TYPES.claim, json: planned.record }],
+        'no_stream',
+      );
+      if (claimResult(answer) === 'owned') return { kind: 'owned', planned, before };
+      const index = await readIndex(ctx, uuid);
+      if (!index)
+        throw new StoreError(
+          'store_failed',
+          `kurrentdb: ${ctx.names.id(uuid)} refused a claim yet holds none`,
+        );
+      return taken(row, planned, index);
+    }),
+  );
+}
+
+function taken(
+  row: EventRow,
+  planned: PlannedRecord,
+  index: { claim: LogRecord; location?: LocationRecord },
+): Claimed {
+  if (index.claim.id !== row.id) {
+    throw new StoreError(
+      'store_failed',
+      `kurrentdb: ids ${index.claim.id} and ${row.id} map to the same event id`,
+    );
+  }
+  return index.location
+    ? { kind: 'taken', planned, claim: index.claim, location: index.location }
+    : { kind: 'taken', planned, claim: index.claim };
+}
+
+/** The body's chunks, before the claim that points at them. */
+async function writeBody(ctx: ProtocolContext, planned: PlannedRecord): Promise<void> {
+  await writeChunks(ctx, planned.record.bodyRef!.stream, planned.chunks);
+}
+
+/**
+ * Writes `chunks` to `stream`, each its own append (one append could not hold them) at an exact
+ * revision under an id fixed by its place, so writing them again is idempotent.
+ */
+export async function writeChunks(
+  ctx: Pick<ProtocolContext, 'io'>,
+  stream: string,
+  chunks: readonly Uint8Array[],
+): Promise<void> {
+  for (const [i, chunk] of chunks.entries()) {
+    const answer = await ctx.io.append(
+      stream,
+      [{ id: uuidV5(`${stream}:${i}`, ID_NAMESPACE), type: EVENT_TYPES.body, bytes: chunk }],
+      i === 0 ? 'no_stream' : BigInt(i - 1),
+    );
+    if (answer.kind !== 'ok')
+      throw new StoreError('store_failed', `kurrentdb: ${stream} holds other chunks at ${i}`);
+  }
+}
+
+/** A body stream's chunks, in order. */
+export async function readBodyChunks(
+  ctx: Pick<ProtocolContext, 'io'>,
+  ref: BodyRef,
+): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const event of ctx.io.read(ref.stream, 0n, ref.chunks))
+    chunks.push(event.bytes ?? new Uint8Array());
+  return chunks;
+}
+
+/** The claim on an id and, once recorded, where its event landed. */
+export async function readIndex(
+  ctx: Pick<ProtocolContext, 'io' | 'names'>,
+  uuid: string,
+): Promise<{ claim: LogRecord; location?: LocationRecord } | undefined> {
+  const events: Recorded[] = [];
+  for await (const event of ctx.io.read(ctx.names.id(uuid), 0n, 2)) events.push(event);
+  if (events.length === 0) return undefined;
+  const claimed = parseLogRecord(events[0]!.json);
+  if (!claimed)
+    throw new StoreError('store_failed', `kurrentdb: ${ctx.names.id(uuid)} does not hold a claim`);
+  const location = events[1] ? parseLocation(events[1].json) : undefined;
+  return location ? { claim: claimed, location } : { claim: claimed };
+}
+
+/** Looks for event `uuid` from revision `from` on; also reports the last revision seen. */
+export async function scan(
+  ctx: Pick<ProtocolContext, 'io'>,
+  stream: string,
+  uuid: string,
+  from: bigint,
+): Promise<{ found?: Landed; last: Revision }> {
+  let last: Revision = from > 0n ? from - 1n : 'no_stream';
+  for await (const event of ctx.io.read(stream, from)) {
+    last = event.revision;
+    if (event.id.toLowerCase() === uuid)
+      return { found: { stream, revision: event.revision, position: positionOf(event) }, last };
+  }
+  return { last };
+}
+
+/**
+ * Step 3: puts the record in its entity stream exactly once. `from` must have been observed
+ * before the id was claimed, or be `'scan'` (look through the whole stream first).
+ */
+export async function land(
+  ctx: ProtocolContext,
+  record: LogRecord,
+  uuid: string,
+  from: Revision | 'scan',
+): Promise<Landed> {
+  const stream = ctx.names.entity(record.stream);
+  let revision: Revision;
+  if (from === 'scan') {
+    const seen = await scan(ctx, stream, uuid, 0n);
+    if (seen.found) return seen.found;
+    revision = seen.last;
+  } else {
+    revision = from;
+  }
+  for (let attempt = 0; attempt <= ctx.maxRetries; attempt += 1) {
+    const answer = await ctx.io.append(
+      stream,
+      [{ id: uuid, type: record.type, json: record }],
+      revision,
+    );
+    const step = afterLandAppend(revision, answer);
+    if (step.kind === 'landed') {
+      ctx.revisions.set(stream, step.revision);
+      const position =
+        (answer.kind === 'ok' ? answer.position : undefined) ??
+        (await positionAt(ctx, stream, step.revision));
+      return { stream, revision: step.revision, position };
+    }
+    const seen = await scan(ctx, stream, uuid, step.from);
+    if (seen.found) return seen.found;
+    revision = seen.last;
+    ctx.revisions.set(stream, revision);
+  }
+  throw new StoreError(
+    'store_busy',
+    `kurrentdb: ${stream} kept changing; gave up after ${ctx.maxRetries} retries`,
+  );
+}
+
+async function positionAt(
+  ctx: ProtocolContext,
+  stream: string,
+  revision: bigint,
+): Promise<Position> {
+  for await (const event of ctx.io.read(stream, revision, 1)) return positionOf(event);
+  throw new StoreError(
+    'store_failed',
+    `kurrentdb: ${stream}@${revision} vanished right after it was written`,
+  );
+}
+
+/** Step 4: the index stream's second event; another writer may have recorded it first (same place). */
+async function recordLocation(ctx: ProtocolContext, uuid: string, landed: Landed): Promise<void> {
+  const location: LocationRecord = {
+    stream: landed.stream,
+    revision: landed.revision.toString(),
+    checkpoint: encodeCheckpoint(landed.position),
+  };
+  await ctx.io.append(
+    ctx.names.id(uuid),
+    [{ id: uuidV5(`located:${uuid}`, ID_NAMESPACE), type: EVENT_TYPES.location, json: location }],
+    0n,
+  );
+}
+
+/**
+ * Keeps a batch's conflicts aside and counts its duplicates, like the other adapters' conflicts
+ * table and counters. Appends are split so none exceeds the append budget.
+ */
+export async function keepAside(
+  ctx: ProtocolContext,
+  results: readonly RowResult[],
+): Promise<void> {
+  const conflicts = results.flatMap((r) =>
+    r.ok && r.conflict ? [{ ...r.conflict, originalPosition: r.outcome.position }] : [],
+  );
+  for (const group of packBySize(
+    conflicts,
+    (data) => jsonEventSize(EVENT_TYPES.conflict, data),
+    ctx.maxAppendSize,
+  )) {
+    await ctx.io.append(
+      ctx.names.conflicts,
+      group.map((json) => ({ id: randomUUID(), type: EVENT_TYPES.conflict, json })),
+      'any',
+    );
+  }
+  const duplicates = results.flatMap((r) =>
+    r.ok && r.outcome.status === 'duplicate' ? [r.outcome.id] : [],
+  );
+  // One counter event per group of ids that fits an append (ids are short; batches can be long).
+  const room =
+    ctx.maxAppendSize - jsonEventSize(EVENT_TYPES.duplicates, { count: 0, ids: [] }) - 32;
+  for (const ids of packBySize(duplicates, (id) => JSON.stringify(id).length * 3 + 1, room)) {
+    await ctx.io.append(
+      ctx.names.duplicates,
+      [{ id: randomUUID(), type: EVENT_TYPES.duplicates, json: { count: ids.length, ids } }],
+      'any',
+    );
+  }
+}
+
+function positionOf(event: Recorded): Position {
+  if (!event.position) {
+    throw new StoreError(
+      'store_failed',
+      'kurrentdb: the server sent no log position (KurrentDB/EventStoreDB >= 22.6 is required)',
+    );
+  }
+  return event.position;
+}
