@@ -72,6 +72,47 @@ export interface LiveSource {
   ): { close(): void };
 }
 
+/** The parts of the client's subscription (a Node stream) the feed listens to. */
+export interface SubscriptionEvents<E> {
+  on(event: 'confirmation', listener: () => void): unknown;
+  on(event: 'data', listener: (resolved: E) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * Connects a client subscription to a feed's handlers. Every way it can end counts, once: an
+ * error, and also a quiet `end` or `close` (the server ended the call, as on a leader change),
+ * after which notifications from other processes would otherwise stop for good.
+ */
+export function watchSubscription<E>(
+  sub: SubscriptionEvents<E>,
+  positionOf: (resolved: E) => number | undefined,
+  on: Parameters<LiveSource['open']>[1],
+): { close(): void } {
+  let ended = false;
+  const end = (error?: unknown): void => {
+    if (ended) return;
+    ended = true;
+    on.ended(error);
+  };
+  sub.on('confirmation', () => on.confirmed());
+  sub.on('data', (resolved) => {
+    const position = positionOf(resolved);
+    if (position !== undefined) on.position(position);
+  });
+  sub.on('error', (error) => end(error));
+  sub.on('end', () => end());
+  sub.on('close', () => end());
+  return {
+    close() {
+      ended = true;
+      void sub.unsubscribe().catch(() => undefined);
+    },
+  };
+}
+
 export interface LiveFeedOptions {
   readonly source: LiveSource;
   /** A log position beyond the last one seen (notify listeners). */

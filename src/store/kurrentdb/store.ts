@@ -19,6 +19,7 @@ import {
   KurrentDBClient,
   START,
   streamNameFilter,
+  type AllStreamResolvedEvent,
   type RecordedEvent,
 } from '@kurrent/kurrentdb-client';
 import { StoreError } from '../errors.js';
@@ -30,7 +31,7 @@ import { EVENT_TYPES, parseLogRecord, recordBody, toStoredEvent, type LogRecord 
 import { LEADER_READ, createClientIo } from './client-io.js';
 import { translateKurrentError } from './errors.js';
 import { ID_NAMESPACE, toEventUuid, uuidV5 } from './ids.js';
-import { createLiveFeed } from './live.js';
+import { createLiveFeed, watchSubscription } from './live.js';
 import { createKeyedQueue, createLimiter } from './locks.js';
 import { DEFAULT_STREAM_PREFIX, streamNames } from './names.js';
 import { numberToPosition, positionToNumber } from './positions.js';
@@ -146,28 +147,11 @@ export function createKurrentDbEventStore(
           fromPosition: from > 0 ? numberToPosition(from) : START,
           filter: logFilter(),
         });
-        let ended = false;
-        const end = (error?: unknown): void => {
-          if (ended) return;
-          ended = true;
-          on.ended(error);
-        };
-        sub.on('confirmation', () => on.confirmed());
-        sub.on('data', (resolved) => {
-          const position = resolved.event?.position;
-          if (position) on.position(positionToNumber(position));
-        });
-        sub.on('error', (error) => end(error));
-        // A quiet end (the server closed the call) is an end too: without this, notifications
-        // from other processes would stop for good after a leader change.
-        sub.on('end', () => end());
-        sub.on('close', () => end());
-        return {
-          close() {
-            ended = true;
-            void sub.unsubscribe().catch(() => undefined);
-          },
-        };
+        return watchSubscription<AllStreamResolvedEvent>(
+          sub,
+          (resolved) => (resolved.event ? positionToNumber(resolved.event.position) : undefined),
+          on,
+        );
       },
     },
     onPosition: (position) => notifier.notify(position),
