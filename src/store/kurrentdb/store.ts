@@ -305,8 +305,17 @@ export function createKurrentDbEventStore(
       // Kept aside before answering, like the other adapters' conflicts table and counters, and
       // for every event that settled, even when another one failed.
       await call('keeping conflicts and duplicates', () => keepAside(ctx, results));
-      const failed = results.find((r) => !r.ok);
-      if (failed && !failed.ok) throw failed.error;
+      const failed = results.flatMap((r, i) => (r.ok ? [] : [{ id: rows[i]!.id, error: r.error }]));
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new StoreError(
+          first.error.code,
+          `kurrentdb: ${failed.length} of ${rows.length} events of the batch failed (first, ` +
+            `${first.id}: ${first.error.message}); the others were stored or answered, and ` +
+            'their duplicates and conflicts kept',
+          { cause: first.error },
+        );
+      }
       return results.map((r) => (r.ok ? r.outcome : unreachable()));
     },
 
