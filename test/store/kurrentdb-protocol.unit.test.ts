@@ -47,6 +47,7 @@ function processOn(io: KurrentIo, extra: Partial<ProtocolContext> = {}): Protoco
     queue: createKeyedQueue(),
     limit: createLimiter(8),
     revisions: createRevisionHints(),
+    owners: new Map(),
     ...extra,
   };
 }
@@ -179,6 +180,36 @@ describe('defect 2: positions rise in input order within a batch', () => {
         },
       ),
       { numRuns: 80 },
+    );
+  });
+
+  it("calls of one process sharing ids: each call's stored positions rise in input order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 5 }), {
+          minLength: 2,
+          maxLength: 3,
+        }),
+        async (s, calls) => {
+          const model = createServerModel();
+          // One process: one context (queue, hints, owners) shared by concurrent calls.
+          const ctx = processOn(gatedIo(model, (label) => s.schedule(Promise.resolve(), label)));
+          const batches = calls.map((ids) => ids.map((n) => makeEvent(`k${n}`)));
+          const results = (await s.waitFor(Promise.all(batches.map((b) => append(ctx, b))))).map(
+            (r) => outcomes(r),
+          );
+          for (const call of results) {
+            const stored = call.filter((o) => o.status === 'stored').map((o) => o.position);
+            expect([...stored].sort((x, y) => x - y)).toEqual(stored);
+          }
+          const all = results.flat();
+          const distinct = new Set(all.map((o) => o.id));
+          expect(all.filter((o) => o.status === 'stored')).toHaveLength(distinct.size);
+          expect(logOf(model)).toHaveLength(distinct.size);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

@@ -77,6 +77,11 @@ export interface ProtocolContext {
   /** Bounds the claims in flight. */
   readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
   readonly revisions: RevisionHints;
+  /**
+   * Landings of claims this process owns, while in flight: a latecomer in this process waits for
+   * its owner instead of racing it to the log (shared by every call of one store).
+   */
+  readonly owners: Map<string, Promise<Landed | undefined>>;
   /** A fresh event id for each claim attempt (random unless a test fixes it). */
   readonly attemptId?: () => string;
 }
@@ -94,7 +99,13 @@ export type RowResult =
   | { readonly ok: false; readonly error: StoreError };
 
 type Claimed =
-  | { readonly kind: 'owned'; readonly planned: PlannedRecord; readonly before: Revision }
+  | {
+      readonly kind: 'owned';
+      readonly planned: PlannedRecord;
+      readonly before: Revision;
+      /** Tells latecomers of this process where it landed (`undefined`: it did not). */
+      readonly landed: (landed: Landed | undefined) => void;
+    }
   | {
       readonly kind: 'taken';
       readonly planned: PlannedRecord;
@@ -124,32 +135,35 @@ export async function appendBatch(
 ): Promise<RowResult[]> {
   const claims = await Promise.all(rows.map((row) => settle(() => claim(ctx, row))));
 
-  // Revisions this batch has seen filled, per stream, with the ids of other events.
+  // Owners land first, one after another in input order; latecomers after them, so a latecomer
+  // waiting for an owner of this process never waits on a batch that waits on it.
   const filled = new Map<string, Set<bigint>>();
   const landings: (Settled<Landed> | undefined)[] = [];
   for (const [i, claimed] of claims.entries()) {
-    if (!claimed.ok) continue;
-    const row = rows[i]!;
+    if (!claimed.ok || claimed.value.kind !== 'owned') continue;
     const c = claimed.value;
-    if (c.kind === 'taken' && c.location) continue;
-    const uuid = toEventUuid(row.id);
-    const stream = ctx.names.entity(row.stream);
+    const stream = ctx.names.entity(rows[i]!.stream);
+    // Revisions this batch has filled, with other ids, can be skipped (see landingRevision).
+    const revision = landingRevision(c.before, filled.get(stream) ?? new Set());
     const landing = await settle(() =>
-      c.kind === 'owned'
-        ? land(
-            ctx,
-            c.planned.record,
-            uuid,
-            landingRevision(c.before, filled.get(stream) ?? new Set()),
-          )
-        : land(ctx, c.claim, uuid, 'scan'),
+      land(ctx, c.planned.record, toEventUuid(rows[i]!.id), revision),
     );
+    c.landed(landing.ok ? landing.value : undefined);
     if (landing.ok) {
-      const set = filled.get(landing.value.stream) ?? new Set<bigint>();
+      const set = filled.get(stream) ?? new Set<bigint>();
       set.add(landing.value.revision);
-      filled.set(landing.value.stream, set);
+      filled.set(stream, set);
     }
     landings[i] = landing;
+  }
+  for (const [i, claimed] of claims.entries()) {
+    if (!claimed.ok || claimed.value.kind !== 'taken' || claimed.value.location) continue;
+    const c = claimed.value;
+    const uuid = toEventUuid(rows[i]!.id);
+    const owner = await ctx.owners.get(uuid);
+    landings[i] = owner
+      ? { ok: true, value: owner }
+      : await settle(() => land(ctx, c.claim, uuid, 'scan'));
   }
 
   // The location is a shortcut for later readers; losing it is repaired by the next delivery
@@ -209,7 +223,17 @@ function claim(ctx: ProtocolContext, row: EventRow): Promise<Claimed> {
         [{ id: attempt, type: EVENT_TYPES.claim, json: planned.record }],
         'no_stream',
       );
-      if (claimResult(answer) === 'owned') return { kind: 'owned', planned, before };
+      if (claimResult(answer) === 'owned') {
+        // Registered before the next claim on this id may run (the queue), so it sees it.
+        let landed!: (value: Landed | undefined) => void;
+        const promise = new Promise<Landed | undefined>((resolve) => (landed = resolve));
+        ctx.owners.set(uuid, promise);
+        const settleOwner = (value: Landed | undefined): void => {
+          if (ctx.owners.get(uuid) === promise) ctx.owners.delete(uuid);
+          landed(value);
+        };
+        return { kind: 'owned', planned, before, landed: settleOwner };
+      }
       const index = await readIndex(ctx, uuid);
       if (!index)
         throw new StoreError(

@@ -132,6 +132,7 @@ export function createKurrentDbEventStore(
     queue: createKeyedQueue(),
     limit: createLimiter(options.concurrency ?? 32),
     revisions: createRevisionHints(),
+    owners: new Map(),
   };
 
   // --- live notifications --------------------------------------------------------------------
