@@ -3,7 +3,7 @@
  * do next". They encode the server's idempotency rules for appends at an expected revision
  * (KurrentDB compares event ids only for the events after the expected revision, and not at all
  * when the expected revision is the current one): see the rule table in
- * `test/store/kurrentdb-protocol.unit.test.ts`, which cites each rule's source.
+ * `test/store/kurrentdb-rules.unit.test.ts`, which cites each rule's source.
  */
 import { StoreError } from '../errors.js';
 import type { AppendAnswer, Revision } from './io.js';

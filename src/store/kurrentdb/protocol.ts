@@ -12,14 +12,15 @@
  * 3. Land the event `U` (the webhook's event id) in its entity stream at an exact revision, never
  *    at one where `U` could already be: at `before` (nothing written before the claim can be
  *    `U`), or after a full scan. On a refusal, scan what was written since: `U` there means a
- *    rival finished our claim; otherwise retry at the new revision. Within a batch, events land
- *    one after another in input order, so their `$all` positions rise in input order; claims run
- *    concurrently.
+ *    rival finished our claim; otherwise retry at the new revision. Claims run concurrently;
+ *    the events a batch owns land one after another in input order, so their `$all` positions
+ *    rise in input order (unless another process finished one of its claims first).
  * 4. Record where it landed as the index stream's second event (expecting revision 0).
- * 5. A claim without a location is an owner that crashed (or, in another process, is still
- *    running) between 2 and 4. Whoever meets it finishes it with the claimed (first) record:
- *    scan the entity stream, append only if absent, record the location; and answers
- *    `duplicate` or `conflict`, never `stored`: only the owner answers `stored`.
+ * 5. A claim without a location is an owner that crashed (or is still at work) between 2 and 4.
+ *    An owner in this process is waited for. Otherwise whoever meets the claim finishes it with
+ *    the claimed (first) record: scan the entity stream, append only if absent, record the
+ *    location. Either way it answers `duplicate` or `conflict`, never `stored`: only the owner
+ *    answers `stored`.
  *
  * A failure of one event (say the server went away mid-batch) settles that event only: the
  * others still land, and their conflicts and duplicates are still kept before the batch fails.
