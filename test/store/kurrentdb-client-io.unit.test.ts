@@ -17,7 +17,7 @@ function clientAnswering(append: () => Promise<unknown>) {
       return (async function* () {})();
     },
   } as unknown as KurrentDBClient;
-  return { io: createClientIo(client, () => undefined), reads };
+  return { io: createClientIo(client), reads };
 }
 
 describe('the client, as the append protocol sees it', () => {

@@ -7,6 +7,9 @@ import { EventEmitter } from 'node:events';
 import { AccessDeniedError, UnavailableError } from '@kurrent/kurrentdb-client';
 import { describe, expect, it } from 'vitest';
 import type { StoreError } from '../../src/store/errors.js';
+import { createKurrentStoreOnIo } from '../../src/store/kurrentdb/store.js';
+import { makeEvent } from '../support/events.js';
+import { createServerModel } from '../support/kurrentdb-model.js';
 import {
   afterEnd,
   createLiveFeed,
@@ -226,5 +229,53 @@ describe('a client subscription, as the feed sees it', () => {
     second.sub.emit('error', new Error('cancelled'));
     expect(b.seen).toEqual([]);
     expect(second.unsubscribed()).toBe(1);
+  });
+});
+
+describe('live notifications through the store (two processes on a model of the server)', () => {
+  it("tells one store of another's appends once its subscription is confirmed", async () => {
+    const model = createServerModel();
+    const open = () => createKurrentStoreOnIo(model, {}, async () => undefined);
+    const watcher = open();
+    const writer = open();
+    try {
+      await writer.append([makeEvent('before')]);
+      const heard: number[] = [];
+      const next = new Promise<number>((resolve) =>
+        watcher.onAppend((head) => {
+          heard.push(head);
+          resolve(head);
+        }),
+      );
+      await watcher.whenLive();
+      const [outcome] = await writer.append([makeEvent('remote')]);
+      expect(await next).toBe(outcome?.position);
+      expect(heard).toEqual([outcome?.position]);
+    } finally {
+      await Promise.all([watcher.close(), writer.close()]);
+    }
+  });
+
+  it('reports a refused subscription through onLiveError', async () => {
+    const model = createServerModel();
+    const errors: StoreError[] = [];
+    const store = createKurrentStoreOnIo(
+      {
+        ...model,
+        subscribeAll(_from, _prefixes, on) {
+          queueMicrotask(() => on.ended(new AccessDeniedError()));
+          return { close: () => undefined };
+        },
+      },
+      { onLiveError: (error) => errors.push(error) },
+      async () => undefined,
+    );
+    try {
+      store.onAppend(() => undefined);
+      await expect(store.whenLive()).rejects.toMatchObject({ code: 'store_failed' });
+      expect(errors.map((e) => e.code)).toEqual(['store_failed']);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -10,12 +10,17 @@
  * - `any`: all ids already in the stream is an idempotent success, none writes, some refuses.
  * - an append request whose events add up to more than `MaxAppendSize` (data + metadata +
  *   2 × type length per event) is refused as too big.
+ *
+ * `$all` reads and subscriptions are filtered by stream-name prefix, as on the server; a
+ * subscription confirms itself, then reports what follows its start, then what gets written.
  */
 import { StoreError } from '../../src/store/errors.js';
 import type {
   AppendAnswer,
   Expected,
   KurrentIo,
+  LiveHandlers,
+  LogRecorded,
   Proposed,
   Recorded,
   Revision,
@@ -58,6 +63,9 @@ export function createServerModel(options: ModelOptions = {}): ServerModel {
   const log: ModelEvent[] = [];
   let position = 1000n;
   let largestAppend = 0;
+  const subscribers = new Set<{ from: bigint; prefixes: readonly string[]; on: LiveHandlers }>();
+  const matches = (prefixes: readonly string[], stream: string) =>
+    prefixes.some((prefix) => stream.startsWith(prefix));
 
   function sizeOf(event: Proposed): number {
     return 'json' in event
@@ -83,6 +91,10 @@ export function createServerModel(options: ModelOptions = {}): ServerModel {
       };
       list.push(last);
       log.push(last);
+      const written = last;
+      for (const sub of subscribers)
+        if (matches(sub.prefixes, stream))
+          queueMicrotask(() => subscribers.has(sub) && sub.on.position(Number(written.position)));
     }
     return { kind: 'ok', revision: last!.revision, position: at(last!) };
   }
@@ -133,6 +145,28 @@ export function createServerModel(options: ModelOptions = {}): ServerModel {
       const list = streams.get(stream) ?? [];
       return list.length === 0 ? 'no_stream' : list[list.length - 1]!.revision;
     },
+    async *readAll(read) {
+      let events = log.filter((e) => matches(read.prefixes, e.stream));
+      if (read.direction === 'backwards') events.reverse();
+      const from = read.from;
+      if (typeof from === 'object')
+        events = events.filter((e) =>
+          read.direction === 'forwards' ? e.position >= from.commit : e.position <= from.commit,
+        );
+      for (const event of events.slice(0, read.max ?? events.length))
+        yield { ...recorded(event), stream: event.stream } satisfies LogRecorded;
+    },
+    subscribeAll(from, prefixes, on) {
+      const sub = { from: BigInt(from), prefixes, on };
+      const caughtUp = log.filter((e) => matches(prefixes, e.stream) && e.position > sub.from);
+      subscribers.add(sub);
+      queueMicrotask(() => {
+        if (!subscribers.has(sub)) return;
+        on.confirmed();
+        for (const event of caughtUp) on.position(Number(event.position));
+      });
+      return { close: () => subscribers.delete(sub) };
+    },
     all: () => [...log],
     stream: (name) => [...(streams.get(name) ?? [])],
     get largestAppend() {
@@ -141,7 +175,7 @@ export function createServerModel(options: ModelOptions = {}): ServerModel {
   };
 }
 
-function recorded(event: ModelEvent): Recorded {
+function recorded(event: ModelEvent): Recorded & { position: LogRecorded['position'] } {
   const base = {
     id: event.id,
     revision: event.revision,
@@ -173,5 +207,12 @@ export function gatedIo(io: KurrentIo, gate: (label: string) => Promise<void>): 
       await gate(`last ${stream}`);
       return io.last(stream);
     },
+    async *readAll(read) {
+      await gate(`readAll ${read.direction}`);
+      const events: LogRecorded[] = [];
+      for await (const event of io.readAll(read)) events.push(event);
+      yield* events;
+    },
+    subscribeAll: (from, prefixes, on) => io.subscribeAll(from, prefixes, on),
   };
 }

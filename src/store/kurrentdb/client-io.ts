@@ -10,11 +10,14 @@ import {
   BACKWARDS,
   END,
   FORWARDS,
+  START,
   StreamNotFoundError,
   WrongExpectedVersionError,
   binaryEvent,
   convertToCommandError,
   jsonEvent,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
   type EventData,
   type JSONType,
   type KurrentDBClient,
@@ -24,18 +27,19 @@ import {
 import { appendAnswerOf } from './decisions.js';
 import { translateKurrentError } from './errors.js';
 import type { KurrentIo, Proposed, Recorded, Revision } from './io.js';
+import { watchSubscription } from './live.js';
+import { numberToPosition, positionToNumber } from './positions.js';
 
 /** Options of every read the adapter makes: see the module comment. */
 export const LEADER_READ = { requiresLeader: true } as const;
 
-export function createClientIo(client: KurrentDBClient, assertOpen: () => void): KurrentIo {
+export function createClientIo(client: KurrentDBClient): KurrentIo {
   async function* readEvents(
     stream: string,
     from: ReadRevision,
     direction: typeof FORWARDS | typeof BACKWARDS,
     max?: number,
   ): AsyncGenerator<Recorded> {
-    assertOpen();
     try {
       const read = client.readStream(stream, {
         fromRevision: from,
@@ -53,7 +57,6 @@ export function createClientIo(client: KurrentDBClient, assertOpen: () => void):
 
   return {
     async append(stream, events, expected) {
-      assertOpen();
       try {
         const result = await client.appendToStream(stream, events.map(toEventData), {
           streamState: expected,
@@ -69,6 +72,34 @@ export function createClientIo(client: KurrentDBClient, assertOpen: () => void):
     async last(stream): Promise<Revision> {
       for await (const event of readEvents(stream, END, BACKWARDS, 1)) return event.revision;
       return 'no_stream';
+    },
+    async *readAll(read) {
+      try {
+        const events = client.readAll({
+          fromPosition: read.from === 'start' ? START : read.from === 'end' ? END : read.from,
+          direction: read.direction === 'forwards' ? FORWARDS : BACKWARDS,
+          ...(read.max !== undefined ? { maxCount: read.max } : {}),
+          filter: streamNameFilter({ prefixes: [...read.prefixes] }),
+          ...LEADER_READ,
+        });
+        for await (const resolved of events) {
+          const event = resolved.event;
+          if (event) yield { ...recorded(event), stream: event.streamId, position: event.position };
+        }
+      } catch (error) {
+        throw translateKurrentError(error, 'reading $all');
+      }
+    },
+    subscribeAll(from, prefixes, on) {
+      const sub = client.subscribeToAll({
+        fromPosition: from > 0 ? numberToPosition(from) : START,
+        filter: streamNameFilter({ prefixes: [...prefixes] }),
+      });
+      return watchSubscription<AllStreamResolvedEvent>(
+        sub,
+        (resolved) => (resolved.event ? positionToNumber(resolved.event.position) : undefined),
+        on,
+      );
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * What the append protocol needs from KurrentDB, as a narrow port internal to this adapter. The
- * store wires it to the official client (`client-io.ts`); the unit tests wire it to a model of
- * the server's documented append rules, so every protocol decision runs here without a server.
+ * What the adapter needs from KurrentDB, as a narrow port internal to it. The store wires it to
+ * the official client (`client-io.ts`); the unit tests wire it to a model of the server's
+ * documented rules, so the append protocol, and the whole store with the shared contract suite,
+ * run without a server.
  *
  * Errors: implementations throw `StoreError`s only (client errors translated once, at the edge).
  */
@@ -36,6 +37,31 @@ export interface Recorded {
   readonly bytes?: Uint8Array;
 }
 
+/** A `$all` event: with its stream, and always its log position. */
+export interface LogRecorded extends Recorded {
+  readonly stream: string;
+  readonly position: Position;
+}
+
+/** A read of `$all`, filtered on the server by stream-name prefixes. */
+export interface AllRead {
+  /** Where to start (inclusive). */
+  readonly from: Position | 'start' | 'end';
+  readonly direction: 'forwards' | 'backwards';
+  readonly max?: number;
+  readonly prefixes: readonly string[];
+}
+
+/** What a live `$all` subscription reports. */
+export interface LiveHandlers {
+  /** The server confirmed the subscription: it is live. */
+  confirmed(): void;
+  /** An event at this log position (the port's number). */
+  position(position: number): void;
+  /** It ended: with the error, or quietly (the server closed it). */
+  ended(error?: unknown): void;
+}
+
 export interface KurrentIo {
   append(stream: string, events: readonly Proposed[], expected: Expected): Promise<AppendAnswer>;
   /**
@@ -45,4 +71,8 @@ export interface KurrentIo {
   read(stream: string, from: bigint, max?: number): AsyncIterable<Recorded>;
   /** The stream's last revision (from the leader). */
   last(stream: string): Promise<Revision>;
+  /** `$all`, from the leader. */
+  readAll(read: AllRead): AsyncIterable<LogRecorded>;
+  /** Subscribes to `$all` events after log position `from` (0: from the start). */
+  subscribeAll(from: number, prefixes: readonly string[], on: LiveHandlers): { close(): void };
 }

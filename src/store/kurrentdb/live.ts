@@ -14,6 +14,7 @@
  */
 import { StoreError } from '../errors.js';
 import { translateKurrentError } from './errors.js';
+import type { LiveHandlers } from './io.js';
 
 /** Where to start: after the known head; on a resume, also the head to announce, if newer. */
 export function startPlan(
@@ -62,14 +63,7 @@ export interface LiveSource {
   /** The log's head now (0 when empty). */
   head(): Promise<number>;
   /** Subscribes to log events after position `from`; returns how to close it. */
-  open(
-    from: number,
-    on: {
-      confirmed(): void;
-      position(position: number): void;
-      ended(error?: unknown): void;
-    },
-  ): { close(): void };
+  open(from: number, on: LiveHandlers): { close(): void };
 }
 
 /** The parts of the client's subscription (a Node stream) the feed listens to. */
@@ -89,7 +83,7 @@ export interface SubscriptionEvents<E> {
 export function watchSubscription<E>(
   sub: SubscriptionEvents<E>,
   positionOf: (resolved: E) => number | undefined,
-  on: Parameters<LiveSource['open']>[1],
+  on: LiveHandlers,
 ): { close(): void } {
   let ended = false;
   const end = (error?: unknown): void => {

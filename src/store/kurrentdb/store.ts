@@ -12,26 +12,18 @@
  * Projected state does not live here: pair this store with a ProjectionStore (SQLite or
  * PostgreSQL), as the CLI does.
  */
-import {
-  BACKWARDS,
-  END,
-  FORWARDS,
-  KurrentDBClient,
-  START,
-  streamNameFilter,
-  type AllStreamResolvedEvent,
-  type RecordedEvent,
-} from '@kurrent/kurrentdb-client';
+import { KurrentDBClient } from '@kurrent/kurrentdb-client';
 import { StoreError } from '../errors.js';
 import type { EventStore, EventStoreStats, ReadOptions, StoredEvent } from '../port.js';
 import { createAppendNotifier } from '../shared/notifier.js';
 import { rejectDigest } from '../shared/rejects.js';
 import { toEventRow } from '../shared/rows.js';
-import { EVENT_TYPES, parseLogRecord, recordBody, toStoredEvent, type LogRecord } from './codec.js';
-import { LEADER_READ, createClientIo } from './client-io.js';
+import { EVENT_TYPES, parseLogRecord, recordBody, toStoredEvent } from './codec.js';
+import { createClientIo } from './client-io.js';
 import { translateKurrentError } from './errors.js';
 import { ID_NAMESPACE, toEventUuid, uuidV5 } from './ids.js';
-import { createLiveFeed, watchSubscription } from './live.js';
+import type { KurrentIo, Recorded } from './io.js';
+import { createLiveFeed } from './live.js';
 import { createKeyedQueue, createLimiter } from './locks.js';
 import { DEFAULT_STREAM_PREFIX, streamNames } from './names.js';
 import { numberToPosition, positionToNumber } from './positions.js';
@@ -47,9 +39,13 @@ import {
 } from './protocol.js';
 import { DEFAULT_MAX_APPEND_SIZE, jsonEventSize, splitBytes } from './size.js';
 
-export interface KurrentDbEventStoreOptions {
+export interface KurrentDbEventStoreOptions extends KurrentStoreSettings {
   /** e.g. `kurrentdb://localhost:2113?tls=false`. */
   readonly connectionString: string;
+}
+
+/** Everything but the connection. */
+export interface KurrentStoreSettings {
   /** Names every stream this store writes (default `truto`): `<prefix>-<entity>`, `<prefix>_id-…`. */
   readonly streamPrefix?: string;
   /** Claims in flight at once for one store (default 32). */
@@ -93,10 +89,6 @@ const DEFAULT_BATCH = 1000;
 export function createKurrentDbEventStore(
   options: KurrentDbEventStoreOptions,
 ): KurrentDbEventStore {
-  const names = streamNames(options.streamPrefix ?? DEFAULT_STREAM_PREFIX);
-  const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
-  if (!Number.isSafeInteger(maxAppendSize) || maxAppendSize < 4096)
-    throw new TypeError(`maxAppendSize must be an integer of at least 4096, not ${maxAppendSize}`);
   let client: KurrentDBClient;
   try {
     client = KurrentDBClient.connectionString(options.connectionString);
@@ -107,7 +99,23 @@ export function createKurrentDbEventStore(
       { cause: error },
     );
   }
-  const logFilter = () => streamNameFilter({ prefixes: [names.logPrefix] });
+  return createKurrentStoreOnIo(createClientIo(client), options, () => client.dispose());
+}
+
+/**
+ * The store on any `KurrentIo`: the client's (above), or a model of the server's rules in tests.
+ * `dispose` releases the connection on `close`.
+ */
+export function createKurrentStoreOnIo(
+  serverIo: KurrentIo,
+  options: KurrentStoreSettings,
+  dispose: () => Promise<void>,
+): KurrentDbEventStore {
+  const names = streamNames(options.streamPrefix ?? DEFAULT_STREAM_PREFIX);
+  const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+  if (!Number.isSafeInteger(maxAppendSize) || maxAppendSize < 4096)
+    throw new TypeError(`maxAppendSize must be an integer of at least 4096, not ${maxAppendSize}`);
+  const logPrefixes = [names.logPrefix];
   let closed = false;
 
   function open(): void {
@@ -123,7 +131,7 @@ export function createKurrentDbEventStore(
     }
   }
 
-  const io = createClientIo(client, open);
+  const io = guarded(serverIo, open);
   const ctx: ProtocolContext = {
     io,
     names,
@@ -143,17 +151,7 @@ export function createKurrentDbEventStore(
   const live = createLiveFeed({
     source: {
       head: () => head(),
-      open(from, on) {
-        const sub = client.subscribeToAll({
-          fromPosition: from > 0 ? numberToPosition(from) : START,
-          filter: logFilter(),
-        });
-        return watchSubscription<AllStreamResolvedEvent>(
-          sub,
-          (resolved) => (resolved.event ? positionToNumber(resolved.event.position) : undefined),
-          on,
-        );
-      },
+      open: (from, on) => io.subscribeAll(from, logPrefixes, on),
     },
     onPosition: (position) => notifier.notify(position),
     onError:
@@ -172,23 +170,15 @@ export function createKurrentDbEventStore(
 
   // --- the port ------------------------------------------------------------------------------
   /** A log event as the port's event; reads its body's chunks when wanted and stored apart. */
-  async function decode(event: RecordedEvent, withBody: boolean): Promise<StoredEvent> {
-    const record = event.isJson ? parseLogRecord(event.data) : undefined;
-    if (!record)
+  async function decode(event: Recorded, stream: string, withBody: boolean): Promise<StoredEvent> {
+    const record = parseLogRecord(event.json);
+    if (!record || !event.position)
       throw new StoreError(
         'store_failed',
-        `kurrentdb: ${event.streamId}@${event.revision} was not written by truto-state`,
+        `kurrentdb: ${stream}@${event.revision} was not written by truto-state`,
       );
-    return toStored(record, eventPosition(event), withBody);
-  }
-
-  async function toStored(
-    record: LogRecord,
-    position: { commit: bigint; prepare: bigint },
-    withBody: boolean,
-  ): Promise<StoredEvent> {
     const body = withBody ? await recordBody(record, (ref) => readBodyChunks(ctx, ref)) : null;
-    return toStoredEvent(record, positionToNumber(position), body);
+    return toStoredEvent(record, positionToNumber(event.position), body);
   }
 
   async function* batches(
@@ -214,24 +204,17 @@ export function createKurrentDbEventStore(
     open();
     const upTo = options?.upTo ?? Number.MAX_SAFE_INTEGER;
     const withBody = options?.withBody === true;
-    try {
-      const read = client.readAll({
-        fromPosition: after > 0 ? numberToPosition(after) : START,
-        direction: FORWARDS,
-        filter: logFilter(),
-        ...LEADER_READ,
-      });
-      for await (const resolved of read) {
-        const event = resolved.event;
-        if (!event) continue;
-        const position = positionToNumber(event.position);
-        // The start position is inclusive on the server; the port's `after` is not.
-        if (position <= after) continue;
-        if (position > upTo) return;
-        yield await decode(event, withBody);
-      }
-    } catch (error) {
-      throw translateKurrentError(error, 'reading $all');
+    const read = io.readAll({
+      from: after > 0 ? numberToPosition(after) : 'start',
+      direction: 'forwards',
+      prefixes: logPrefixes,
+    });
+    for await (const event of read) {
+      const position = positionToNumber(event.position);
+      // The start position is inclusive on the server; the port's `after` is not.
+      if (position <= after) continue;
+      if (position > upTo) return;
+      yield await decode(event, event.stream, withBody);
     }
   }
 
@@ -241,14 +224,9 @@ export function createKurrentDbEventStore(
   ): AsyncGenerator<StoredEvent> {
     const upTo = options?.upTo ?? Number.MAX_SAFE_INTEGER;
     const withBody = options?.withBody === true;
-    for await (const event of io.read(names.entity(stream), 0n)) {
-      const record = parseLogRecord(event.json);
-      if (!record || !event.position)
-        throw new StoreError(
-          'store_failed',
-          `kurrentdb: ${names.entity(stream)}@${event.revision} was not written by truto-state`,
-        );
-      const stored = await toStored(record, event.position, withBody);
+    const name = names.entity(stream);
+    for await (const event of io.read(name, 0n)) {
+      const stored = await decode(event, name, withBody);
       if (stored.position > upTo) return;
       yield stored;
     }
@@ -256,15 +234,13 @@ export function createKurrentDbEventStore(
 
   async function head(): Promise<number> {
     return call('reading the head of $all', async () => {
-      const read = client.readAll({
-        fromPosition: END,
-        direction: BACKWARDS,
-        maxCount: 1,
-        filter: logFilter(),
-        ...LEADER_READ,
+      const read = io.readAll({
+        from: 'end',
+        direction: 'backwards',
+        max: 1,
+        prefixes: logPrefixes,
       });
-      for await (const resolved of read)
-        if (resolved.event) return positionToNumber(resolved.event.position);
+      for await (const event of read) return positionToNumber(event.position);
       return 0;
     });
   }
@@ -278,11 +254,8 @@ export function createKurrentDbEventStore(
       ? { stream: index.location.stream, revision: BigInt(index.location.revision) }
       : (await scan(ctx, names.entity(index.claim.stream), uuid, 0n)).found;
     if (!place) return undefined;
-    for await (const event of io.read(place.stream, place.revision, 1)) {
-      const record = parseLogRecord(event.json);
-      if (!record || !event.position) return undefined;
-      return toStored(record, event.position, true);
-    }
+    for await (const event of io.read(place.stream, place.revision, 1))
+      return decode(event, place.stream, true);
     return undefined;
   }
 
@@ -371,31 +344,22 @@ export function createKurrentDbEventStore(
         let headPosition = 0;
         const byType: Record<string, number> = {};
         const skipped: Record<string, number> = {};
-        const filter = streamNameFilter({
-          prefixes: [names.logPrefix, names.conflicts, names.duplicates, names.rejectPrefix],
-        });
-        for await (const resolved of client.readAll({
-          fromPosition: START,
-          direction: FORWARDS,
-          filter,
-          ...LEADER_READ,
-        })) {
-          const event = resolved.event;
-          if (!event) continue;
-          if (event.streamId.startsWith(names.logPrefix)) {
-            const record = event.isJson ? parseLogRecord(event.data) : undefined;
+        const prefixes = [names.logPrefix, names.conflicts, names.duplicates, names.rejectPrefix];
+        for await (const event of io.readAll({ from: 'start', direction: 'forwards', prefixes })) {
+          if (event.stream.startsWith(names.logPrefix)) {
+            const record = parseLogRecord(event.json);
             if (!record) continue;
             events += 1;
             byType[record.type] = (byType[record.type] ?? 0) + 1;
             if (record.skipped !== null)
               skipped[record.skipped] = (skipped[record.skipped] ?? 0) + 1;
             headPosition = positionToNumber(event.position);
-          } else if (event.streamId === names.conflicts) {
+          } else if (event.stream === names.conflicts) {
             conflicts += 1;
-          } else if (event.streamId === names.duplicates) {
-            const count = (event.data as { count?: unknown } | undefined)?.count;
+          } else if (event.stream === names.duplicates) {
+            const count = (event.json as { count?: unknown } | undefined)?.count;
             duplicates += typeof count === 'number' ? count : 0;
-          } else if (event.streamId.startsWith(names.rejectPrefix)) {
+          } else if (event.stream.startsWith(names.rejectPrefix)) {
             rejects += 1;
           }
         }
@@ -407,7 +371,7 @@ export function createKurrentDbEventStore(
       if (closed) return;
       closed = true;
       live.stop();
-      await client.dispose();
+      await dispose();
     },
   };
 }
@@ -416,13 +380,28 @@ function unreachable(): never {
   throw new StoreError('store_failed', 'kurrentdb: an unsettled append result');
 }
 
-/** An event's `$all` position (sent by servers since 22.6, the oldest this adapter supports). */
-function eventPosition(event: RecordedEvent): { commit: bigint; prepare: bigint } {
-  if (!event.position) {
-    throw new StoreError(
-      'store_failed',
-      'kurrentdb: the server sent no log position (KurrentDB/EventStoreDB >= 22.6 is required)',
-    );
-  }
-  return event.position;
+/** `io` refusing every call once the store is closed. */
+function guarded(io: KurrentIo, assertOpen: () => void): KurrentIo {
+  return {
+    append(stream, events, expected) {
+      assertOpen();
+      return io.append(stream, events, expected);
+    },
+    read(stream, from, max) {
+      assertOpen();
+      return io.read(stream, from, max);
+    },
+    last(stream) {
+      assertOpen();
+      return io.last(stream);
+    },
+    readAll(read) {
+      assertOpen();
+      return io.readAll(read);
+    },
+    subscribeAll(from, prefixes, on) {
+      assertOpen();
+      return io.subscribeAll(from, prefixes, on);
+    },
+  };
 }
