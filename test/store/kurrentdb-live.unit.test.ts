@@ -167,6 +167,25 @@ describe('the live feed', () => {
     expect(h.errors).toEqual([]);
   });
 
+  it('a subscription that cannot be opened is an end too, not an unhandled rejection', async () => {
+    const errors: StoreError[] = [];
+    const feed = createLiveFeed({
+      source: {
+        head: async () => 0,
+        open: () => {
+          throw new AccessDeniedError();
+        },
+      },
+      onPosition: () => undefined,
+      onError: (e) => errors.push(e),
+      retry,
+      schedule: () => () => undefined,
+    });
+    feed.start();
+    await expect(feed.ready()).rejects.toMatchObject({ code: 'store_failed' });
+    expect(errors).toHaveLength(1);
+  });
+
   it('stops cleanly: the subscription is closed and a pending retry cancelled', async () => {
     const h = harness([40]);
     h.feed.start();

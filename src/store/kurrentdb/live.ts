@@ -158,17 +158,21 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     const plan = startPlan(kind, lastSeen, head);
     if (plan.announce !== undefined) see(plan.announce);
     lastSeen = Math.max(lastSeen, plan.from);
-    current = options.source.open(plan.from, {
-      confirmed: () => {
-        if (mine !== generation) return;
-        failures = 0;
-        waiting.resolve();
-      },
-      position: (position) => {
-        if (mine === generation) see(position);
-      },
-      ended: (error) => ended(mine, error),
-    });
+    try {
+      current = options.source.open(plan.from, {
+        confirmed: () => {
+          if (mine !== generation) return;
+          failures = 0;
+          waiting.resolve();
+        },
+        position: (position) => {
+          if (mine === generation) see(position);
+        },
+        ended: (error) => ended(mine, error),
+      });
+    } catch (error) {
+      ended(mine, error);
+    }
   }
 
   function ended(mine: number, error?: unknown): void {
