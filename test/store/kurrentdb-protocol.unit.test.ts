@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/errors.js';
+import { readBodyChunks } from '../../src/store/kurrentdb/bodies.js';
 import {
   EVENT_TYPES,
   planRecord,
@@ -18,13 +19,12 @@ import {
 } from '../../src/store/kurrentdb/codec.js';
 import { toEventUuid } from '../../src/store/kurrentdb/ids.js';
 import type { KurrentIo } from '../../src/store/kurrentdb/io.js';
+import { keepAside } from '../../src/store/kurrentdb/keep-aside.js';
 import { createKeyedQueue, createLimiter } from '../../src/store/kurrentdb/locks.js';
 import { streamNames } from '../../src/store/kurrentdb/names.js';
 import {
   appendBatch,
   createRevisionHints,
-  keepAside,
-  readBodyChunks,
   readIndex,
   type ProtocolContext,
   type RowResult,

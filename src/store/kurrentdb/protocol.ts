@@ -35,7 +35,6 @@ import {
   parseLocation,
   parseLogRecord,
   planRecord,
-  type BodyRef,
   type LocationRecord,
   type LogRecord,
   type PlannedRecord,
@@ -47,7 +46,7 @@ import type { KurrentIo, Recorded, Revision } from './io.js';
 import type { KeyedQueue } from './locks.js';
 import type { StreamNames } from './names.js';
 import { decodeCheckpoint, encodeCheckpoint, positionToNumber } from './positions.js';
-import { jsonEventSize, packBySize } from './size.js';
+import { writeChunks } from './bodies.js';
 
 /** Last known revision per entity stream: a hint only, never above the truth (a stale one costs a retry). */
 export interface RevisionHints {
@@ -267,37 +266,6 @@ async function writeBody(ctx: ProtocolContext, planned: PlannedRecord): Promise<
   await writeChunks(ctx, planned.record.bodyRef!.stream, planned.chunks);
 }
 
-/**
- * Writes `chunks` to `stream`, each its own append (one append could not hold them) at an exact
- * revision under an id fixed by its place, so writing them again is idempotent.
- */
-export async function writeChunks(
-  ctx: Pick<ProtocolContext, 'io'>,
-  stream: string,
-  chunks: readonly Uint8Array[],
-): Promise<void> {
-  for (const [i, chunk] of chunks.entries()) {
-    const answer = await ctx.io.append(
-      stream,
-      [{ id: uuidV5(`${stream}:${i}`, ID_NAMESPACE), type: EVENT_TYPES.body, bytes: chunk }],
-      i === 0 ? 'no_stream' : BigInt(i - 1),
-    );
-    if (answer.kind !== 'ok')
-      throw new StoreError('store_failed', `kurrentdb: ${stream} holds other chunks at ${i}`);
-  }
-}
-
-/** A body stream's chunks, in order. */
-export async function readBodyChunks(
-  ctx: Pick<ProtocolContext, 'io'>,
-  ref: BodyRef,
-): Promise<Uint8Array[]> {
-  const chunks: Uint8Array[] = [];
-  for await (const event of ctx.io.read(ref.stream, 0n, ref.chunks))
-    chunks.push(event.bytes ?? new Uint8Array());
-  return chunks;
-}
-
 /** The claim on an id and, once recorded, where its event landed. */
 export async function readIndex(
   ctx: Pick<ProtocolContext, 'io' | 'names'>,
@@ -397,43 +365,6 @@ async function recordLocation(ctx: ProtocolContext, uuid: string, landed: Landed
     [{ id: uuidV5(`located:${uuid}`, ID_NAMESPACE), type: EVENT_TYPES.location, json: location }],
     0n,
   );
-}
-
-/**
- * Keeps a batch's conflicts aside and counts its duplicates, like the other adapters' conflicts
- * table and counters. Appends are split so none exceeds the append budget.
- */
-export async function keepAside(
-  ctx: ProtocolContext,
-  results: readonly RowResult[],
-): Promise<void> {
-  const conflicts = results.flatMap((r) =>
-    r.ok && r.conflict ? [{ ...r.conflict, originalPosition: r.outcome.position }] : [],
-  );
-  for (const group of packBySize(
-    conflicts,
-    (data) => jsonEventSize(EVENT_TYPES.conflict, data),
-    ctx.maxAppendSize,
-  )) {
-    await ctx.io.append(
-      ctx.names.conflicts,
-      group.map((json) => ({ id: randomUUID(), type: EVENT_TYPES.conflict, json })),
-      'any',
-    );
-  }
-  const duplicates = results.flatMap((r) =>
-    r.ok && r.outcome.status === 'duplicate' ? [r.outcome.id] : [],
-  );
-  // One counter event per group of ids that fits an append (ids are short; batches can be long).
-  const room =
-    ctx.maxAppendSize - jsonEventSize(EVENT_TYPES.duplicates, { count: 0, ids: [] }) - 32;
-  for (const ids of packBySize(duplicates, (id) => JSON.stringify(id).length * 3 + 1, room)) {
-    await ctx.io.append(
-      ctx.names.duplicates,
-      [{ id: randomUUID(), type: EVENT_TYPES.duplicates, json: { count: ids.length, ids } }],
-      'any',
-    );
-  }
 }
 
 function positionOf(event: Recorded): Position {

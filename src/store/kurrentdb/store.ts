@@ -18,11 +18,13 @@ import type { EventStore, EventStoreStats, ReadOptions, StoredEvent } from '../p
 import { createAppendNotifier } from '../shared/notifier.js';
 import { rejectDigest } from '../shared/rejects.js';
 import { toEventRow } from '../shared/rows.js';
+import { readBodyChunks, writeChunks } from './bodies.js';
 import { EVENT_TYPES, parseLogRecord, recordBody, toStoredEvent } from './codec.js';
 import { createClientIo } from './client-io.js';
 import { translateKurrentError } from './errors.js';
 import { ID_NAMESPACE, toEventUuid, uuidV5 } from './ids.js';
 import type { KurrentIo, Recorded } from './io.js';
+import { keepAside } from './keep-aside.js';
 import { createLiveFeed } from './live.js';
 import { createKeyedQueue, createLimiter } from './locks.js';
 import { DEFAULT_STREAM_PREFIX, streamNames } from './names.js';
@@ -30,11 +32,8 @@ import { numberToPosition, positionToNumber } from './positions.js';
 import {
   appendBatch,
   createRevisionHints,
-  keepAside,
-  readBodyChunks,
   readIndex,
   scan,
-  writeChunks,
   type ProtocolContext,
 } from './protocol.js';
 import { DEFAULT_MAX_APPEND_SIZE, jsonEventSize, splitBytes } from './size.js';
