@@ -1,6 +1,7 @@
 /**
- * `KurrentIo` on the official client: the only place the append protocol meets the driver. Client
- * errors become `StoreError`s here, once; a wrong expected version is an answer, not an error.
+ * `KurrentIo` on the official client: apart from opening the connection, the only place the
+ * store meets the driver. Client errors become `StoreError`s here, once; a wrong expected
+ * version is an answer, not an error.
  *
  * Every read is served by the leader (`requiresLeader`): the protocol reads right after its own
  * or a rival's write (a refused claim, a scan after a refused append), and a follower that has

@@ -12,7 +12,8 @@ import type { AppendAnswer, Revision } from './io.js';
  * The client's append result as an answer. With `throwOnAppendFailure=false` in the connection
  * string the client resolves a wrong expected version as `{ success: false }` instead of
  * throwing; that is a refusal, never a success. (Its `nextExpectedRevision` is then unreliable:
- * the batch-append path sets it from a boolean. Nothing here uses it.)
+ * the client's batch-append path, `streams/appendToStream/batchAppend.js` in version 1.3, sets
+ * it from a boolean. Nothing here uses it.)
  */
 export function appendAnswerOf(result: {
   readonly success: boolean;

@@ -1,7 +1,4 @@
-/**
- * A batch's conflicts and duplicates, kept in bookkeeping streams like the other adapters'
- * conflicts table and counters.
- */
+/** A batch's conflicts and duplicates, kept in the `_conflicts` and `_duplicates` streams. */
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES } from './codec.js';
 import type { ProtocolContext, RowResult } from './protocol.js';

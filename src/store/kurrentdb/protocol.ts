@@ -30,6 +30,7 @@ import type { Position } from '@kurrent/kurrentdb-client';
 import { StoreError } from '../errors.js';
 import type { AppendOutcome } from '../port.js';
 import type { EventRow } from '../shared/rows.js';
+import { writeChunks } from './bodies.js';
 import {
   EVENT_TYPES,
   parseLocation,
@@ -46,7 +47,6 @@ import type { KurrentIo, Recorded, Revision } from './io.js';
 import type { KeyedQueue } from './locks.js';
 import type { StreamNames } from './names.js';
 import { decodeCheckpoint, encodeCheckpoint, positionToNumber } from './positions.js';
-import { writeChunks } from './bodies.js';
 
 /** Last known revision per entity stream: a hint only, never above the truth (a stale one costs a retry). */
 export interface RevisionHints {
