@@ -13,3 +13,10 @@ eventStoreContract('kurrentdb (on a model of the server)', async () => {
   const store = createKurrentStoreOnIo(createServerModel(), {}, async () => undefined);
   return { store, cleanup: () => store.close() };
 });
+
+// Servers before `IdempotentLogPosition` answer an idempotent append without a position.
+eventStoreContract('kurrentdb (on a model of an older server)', async () => {
+  const model = createServerModel({ idempotentPosition: false });
+  const store = createKurrentStoreOnIo(model, {}, async () => undefined);
+  return { store, cleanup: () => store.close() };
+});
