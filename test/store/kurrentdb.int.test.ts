@@ -16,6 +16,7 @@ import {
   KurrentDBClient,
   NO_STREAM,
   START,
+  StreamNotFoundError,
   jsonEvent,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
@@ -171,8 +172,9 @@ if (url === undefined) {
           fromRevision: START,
         }))
           if (resolved.event) ids.push(resolved.event.id);
-      } catch {
-        // A missing stream: no events.
+      } catch (error) {
+        // A missing stream has no events; anything else is a failure.
+        if (!(error instanceof StreamNotFoundError)) throw error;
       }
       return ids;
     }
