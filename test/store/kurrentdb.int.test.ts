@@ -17,6 +17,7 @@ import {
   NO_STREAM,
   START,
   StreamNotFoundError,
+  convertToCommandError,
   jsonEvent,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
@@ -174,7 +175,7 @@ if (url === undefined) {
           if (resolved.event) ids.push(resolved.event.id);
       } catch (error) {
         // A missing stream has no events; anything else is a failure.
-        if (!(error instanceof StreamNotFoundError)) throw error;
+        if (!(convertToCommandError(error as Error) instanceof StreamNotFoundError)) throw error;
       }
       return ids;
     }
