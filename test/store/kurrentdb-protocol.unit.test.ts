@@ -268,6 +268,24 @@ describe('defect 3: only the owner of a claim answers stored', () => {
     );
   });
 
+  it("a latecomer in the same process takes the owner's landing rather than scanning the stream", async () => {
+    const model = createServerModel();
+    const scans: string[] = [];
+    const ctx = processOn({
+      ...model,
+      append: (stream, events, expected) => model.append(stream, events, expected),
+      read(stream, from, max) {
+        if (stream.startsWith(names.logPrefix) && max === undefined) scans.push(stream);
+        return model.read(stream, from, max);
+      },
+      last: (stream) => model.last(stream),
+    });
+    const results = outcomes(await append(ctx, [makeEvent('r'), makeEvent('r'), makeEvent('r')]));
+    expect(results.map((o) => o.status)).toEqual(['stored', 'duplicate', 'duplicate']);
+    expect(new Set(results.map((o) => o.position)).size).toBe(1);
+    expect(scans).toEqual([]);
+  });
+
   it('a latecomer that finishes a stalled claim answers duplicate, and the owner still answers stored', async () => {
     const model = createServerModel();
     // The owner's first landing fails (its connection dropped after the claim).

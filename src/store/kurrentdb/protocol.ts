@@ -105,6 +105,8 @@ type Claimed =
       readonly before: Revision;
       /** Tells latecomers of this process where it landed (`undefined`: it did not). */
       readonly landed: (landed: Landed | undefined) => void;
+      /** Forgets it once its location is recorded (latecomers then read that). */
+      readonly release: () => void;
     }
   | {
       readonly kind: 'taken';
@@ -177,6 +179,8 @@ export async function appendBatch(
         : undefined,
     ),
   );
+  for (const claimed of claims)
+    if (claimed.ok && claimed.value.kind === 'owned') claimed.value.release();
 
   return claims.map((claimed, i): RowResult => {
     if (!claimed.ok) return claimed;
@@ -228,11 +232,10 @@ function claim(ctx: ProtocolContext, row: EventRow): Promise<Claimed> {
         let landed!: (value: Landed | undefined) => void;
         const promise = new Promise<Landed | undefined>((resolve) => (landed = resolve));
         ctx.owners.set(uuid, promise);
-        const settleOwner = (value: Landed | undefined): void => {
+        const release = (): void => {
           if (ctx.owners.get(uuid) === promise) ctx.owners.delete(uuid);
-          landed(value);
         };
-        return { kind: 'owned', planned, before, landed: settleOwner };
+        return { kind: 'owned', planned, before, landed, release };
       }
       const index = await readIndex(ctx, uuid);
       if (!index)
