@@ -1,22 +1,27 @@
 /**
  * The KurrentDB adapter against a real server: the shared EventStore contract plus what is
- * specific to KurrentDB (positions, unfinished claims, two writers). Runs only where
- * `KURRENTDB_URL` points at a server (`docker compose up kurrentdb`); no server can run on the
- * project's machines, so there it reports plainly that it did not run.
+ * specific to KurrentDB (positions, unfinished claims, two writers, large bodies, live
+ * notifications), including one case per defect of the append protocol review, whose decisions
+ * the unit tests check against a model of the server's documented rules
+ * (kurrentdb-rules/-protocol/-live.unit.test.ts). Runs only where `KURRENTDB_URL` points at a
+ * server (`docker compose up kurrentdb`); no server can run on the project's machines, so there
+ * it reports plainly that it did not run.
  *
  * The refused-connection tests at the end always run: a real client against a closed port.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import {
   FORWARDS,
   KurrentDBClient,
   NO_STREAM,
   START,
+  StreamNotFoundError,
+  convertToCommandError,
   jsonEvent,
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
 import {
   createKurrentDbEventStore,
@@ -26,6 +31,7 @@ import {
 } from '../../src/store/kurrentdb/index.js';
 import { toLogRecord } from '../../src/store/kurrentdb/codec.js';
 import { toEventRow } from '../../src/store/shared/rows.js';
+import type { EventToAppend } from '../../src/store/port.js';
 import { eventStoreContract } from '../contract/event-store.js';
 import { collect, makeEvent } from '../support/events.js';
 import { kurrentDbUrl } from '../support/kurrentdb.js';
@@ -159,23 +165,170 @@ if (url === undefined) {
       }
     });
 
-    it('notifies listeners of appends made by another store (the live $all subscription)', async () => {
+    /** The ids of an entity stream's events, straight from the server. */
+    async function entityIds(prefix: string, stream: string | null): Promise<string[]> {
+      const ids: string[] = [];
+      try {
+        for await (const resolved of client.readStream(streamNames(prefix).entity(stream), {
+          fromRevision: START,
+        }))
+          if (resolved.event) ids.push(resolved.event.id);
+      } catch (error) {
+        // A missing stream has no events; anything else is a failure.
+        if (!(convertToCommandError(error as Error) instanceof StreamNotFoundError)) throw error;
+      }
+      return ids;
+    }
+
+    it('defect 1: a repeated id (same or other bytes) writes no second log event', async () => {
+      const { store, prefix } = open();
+      try {
+        const outcomes = [
+          ...(await store.append([makeEvent('a')])),
+          ...(await store.append([makeEvent('a')])),
+          ...(await store.append([makeEvent('a', { variant: 2 })])),
+        ];
+        expect(outcomes.map((o) => o.status)).toEqual(['stored', 'duplicate', 'conflict']);
+        expect(await entityIds(prefix, 'integrated_account:a')).toEqual([toEventUuid('a')]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('defect 2: positions rise in input order within a batch across many entity streams', async () => {
+      const { store } = open();
+      try {
+        const batch = Array.from({ length: 24 }, (_, i) =>
+          makeEvent(`o${i}`, { stream: `account:${(i * 7) % 5}` }),
+        );
+        const outcomes = await store.append(batch);
+        const positions = outcomes.map((o) => o.position);
+        expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+        const { events } = await collect(store.readAll(0));
+        expect(events.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("defect 3: whoever finishes another writer's claim answers duplicate, never stored", async () => {
+      const { store, prefix } = open();
+      try {
+        const event = makeEvent('stalled');
+        // An owner that claimed (under an attempt id of its own) and has not landed yet.
+        await client.appendToStream(
+          streamNames(prefix).id(toEventUuid('stalled')),
+          jsonEvent({
+            id: randomUUID(),
+            type: 'truto-state.claim',
+            data: toLogRecord(toEventRow(event)),
+          }),
+          { streamState: NO_STREAM },
+        );
+        const [late] = await store.append([event]);
+        expect(late?.status).toBe('duplicate');
+        expect(await entityIds(prefix, 'integrated_account:stalled')).toEqual([
+          toEventUuid('stalled'),
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("defect 4: 1 MiB bodies (the receiver's limit) under the default MaxAppendSize, conflicts included", async () => {
+      const { store } = open();
+      const body = (seed: number, size = 1024 * 1024) =>
+        Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
+      const big = (id: string, bytes: Uint8Array): EventToAppend => ({
+        ...makeEvent(id),
+        body: bytes,
+      });
+      try {
+        const [stored] = await store.append([big('big', body(1))]);
+        expect(stored?.status).toBe('stored');
+        const read = await store.readEvent('big');
+        expect(Buffer.compare(Buffer.from(read!.body!), Buffer.from(body(1)))).toBe(0);
+        const clashes = await store.append([
+          big('big', body(2)),
+          big('big', body(3)),
+          big('big', body(4, 700 * 1024)),
+        ]);
+        expect(clashes.map((o) => o.status)).toEqual(['conflict', 'conflict', 'conflict']);
+        expect(await store.stats()).toMatchObject({ events: 1, conflicts: 3 });
+        await store.recordReject({
+          source: 'http',
+          reason: 'invalid_json',
+          message: 'x',
+          body: body(5),
+        });
+        expect((await store.stats()).rejects).toBe(1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('defect 5: notifies listeners of appends made by another store, once the server confirmed the subscription', async () => {
       const prefix = freshPrefix();
       const watcher = open(prefix).store;
       const writer = open(prefix).store;
       try {
-        const heard = new Promise<number>((resolve) => {
-          const stop = watcher.onAppend((head) => {
-            stop();
+        await writer.append([makeEvent('before')]);
+        const heard: number[] = [];
+        const next = new Promise<number>((resolve) => {
+          watcher.onAppend((head) => {
+            heard.push(head);
             resolve(head);
           });
         });
-        // The subscription starts at the current end: give it a head start by reading once.
-        await watcher.head();
+        await watcher.whenLive();
         const [outcome] = await writer.append([makeEvent('remote')]);
-        expect(await heard).toBe(outcome?.position);
+        expect(await next).toBe(outcome?.position);
+        // Started after the head: the event from before was never announced.
+        expect(heard).toEqual([outcome?.position]);
       } finally {
         await Promise.all([watcher.close(), writer.close()]);
+      }
+    });
+
+    it('defect 6: throwOnAppendFailure=false in the connection string changes nothing', async () => {
+      const separator = connectionString.includes('?') ? '&' : '?';
+      const store = createKurrentDbEventStore({
+        connectionString: `${connectionString}${separator}throwOnAppendFailure=false`,
+        streamPrefix: freshPrefix(),
+      });
+      try {
+        const outcomes = [
+          ...(await store.append([makeEvent('a')])),
+          ...(await store.append([makeEvent('a')])),
+        ];
+        expect(outcomes.map((o) => o.status)).toEqual(['stored', 'duplicate']);
+        expect((await collect(store.readAll(0))).events).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('defect 9: one failed event in a batch leaves the others stored, counted and kept', async () => {
+      const { store } = open();
+      try {
+        await store.append([makeEvent('dup'), makeEvent('clash')]);
+        // Facts too large for any append: that event fails, the others must not.
+        const tooLarge = { ...makeEvent('b'), data: { text: 'x'.repeat(2 * 1024 * 1024) } };
+        const failure = await store
+          .append([
+            makeEvent('a'),
+            tooLarge,
+            makeEvent('dup'),
+            makeEvent('clash', { variant: 3 }),
+            makeEvent('c'),
+          ])
+          .catch((error: unknown) => error);
+        expect(isStoreError(failure) && failure.code).toBe('store_failed');
+        const ids = (await collect(store.readAll(0))).events.map((e) => e.id);
+        expect(ids).toEqual(['dup', 'clash', 'a', 'c']);
+        expect(await store.stats()).toMatchObject({ duplicates: 1, conflicts: 1 });
+      } finally {
+        await store.close();
       }
     });
   });
@@ -211,6 +364,25 @@ describe('kurrentdb adapter: server unreachable (always runs, no server needed)'
     expect(await codeOf(collect(store.readAll(0)))).toBe('store_unavailable');
     expect(await codeOf(store.readEvent('a'))).toBe('store_unavailable');
     expect(await codeOf(store.stats())).toBe('store_unavailable');
+  });
+
+  it('defect 8: asks for the leader on the reads that follow its own writes', async () => {
+    const readStream = vi.spyOn(KurrentDBClient.prototype, 'readStream');
+    const readAll = vi.spyOn(KurrentDBClient.prototype, 'readAll');
+    try {
+      await codeOf(store.readEvent('a'));
+      await codeOf(store.head());
+      expect(readStream.mock.calls.length).toBeGreaterThan(0);
+      expect(readAll.mock.calls.length).toBeGreaterThan(0);
+      const options = [
+        ...readStream.mock.calls.map(([, o]) => o),
+        ...readAll.mock.calls.map(([o]) => o),
+      ];
+      for (const o of options) expect(o).toMatchObject({ requiresLeader: true });
+    } finally {
+      readStream.mockRestore();
+      readAll.mockRestore();
+    }
   });
 
   it('does not mistake an unreachable server for a missing (empty) stream', async () => {

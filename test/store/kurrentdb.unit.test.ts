@@ -117,7 +117,13 @@ describe('stream names', () => {
 
   it('keeps bookkeeping out of the log prefix', () => {
     const uuid = toEventUuid('x');
-    for (const name of [names.id(uuid), names.conflicts, names.duplicates, names.reject(uuid)]) {
+    for (const name of [
+      names.id(uuid),
+      names.body(uuid),
+      names.conflicts,
+      names.duplicates,
+      names.reject(uuid),
+    ]) {
       expect(name.startsWith(names.logPrefix)).toBe(false);
       expect(name.startsWith('truto_')).toBe(true);
     }

@@ -6,7 +6,8 @@
  *   filter on the `<prefix>-` prefix, so these are exactly the events `readAll` returns, and
  *   KurrentDB's `$by_category` sees them all as category `<prefix>`.
  * - `<prefix>_<kind>…`: bookkeeping that must not show up in the log: the id index
- *   (`<prefix>_id-<uuid>`), conflicts, duplicates, rejects.
+ *   (`<prefix>_id-<uuid>`), large bodies (`<prefix>_body-<attempt>`), conflicts, duplicates,
+ *   rejects.
  *
  * The entity part is escaped so that distinct entity streams can never share a KurrentDB stream:
  * letters, digits and `_ . : @ / -` are kept, every other byte (and `%` itself) becomes `%XX`.
@@ -48,6 +49,8 @@ export interface StreamNames {
   entity(stream: string | null): string;
   /** The index stream that claims one event id. */
   id(uuid: string): string;
+  /** The chunks of a body too large to sit in its record, named after the claim attempt. */
+  body(attempt: string): string;
   readonly conflicts: string;
   readonly duplicates: string;
   /** One stream per distinct reject (claimed with NO_STREAM: kept once). */
@@ -63,6 +66,7 @@ export function streamNames(prefix: string): StreamNames {
     entity: (stream) =>
       stream === null ? `${logPrefix}%unrouted` : `${logPrefix}${escapeEntity(stream)}`,
     id: (uuid) => `${prefix}_id-${uuid}`,
+    body: (attempt) => `${prefix}_body-${attempt}`,
     conflicts: `${prefix}_conflicts`,
     duplicates: `${prefix}_duplicates`,
     reject: (uuid) => `${prefix}_reject-${uuid}`,

@@ -1,107 +1,82 @@
 /**
  * The KurrentDB (EventStoreDB) adapter of the EventStore port, on the official client.
  *
- * Appending one event, with the project's own de-duplication (KurrentDB's by event id is only
- * best effort under `ANY`):
- *
- * 1. Note the entity stream's last revision (cached; read once per stream otherwise).
- * 2. Claim the id: append the full record to `<prefix>_id-<uuid>` expecting NO_STREAM. A wrong
- *    expected version means the id is taken: compare sha256 of the bodies -> duplicate or conflict.
- * 3. Append the event to its entity stream at the exact revision noted in 1. On a wrong expected
- *    version, scan what was written since: our event there means another writer finished our work
- *    (see 5); otherwise retry at the new revision. Exact revisions are what make this idempotent.
- * 4. Record where it landed as the index stream's second event (expecting revision 0).
- * 5. A claim without a location is a writer that crashed (or, in another process, is still)
- *    between 2 and 4. Whoever meets it finishes the claimed record (the first body, always):
- *    scan the entity stream for it, append it only if absent, record the location. Because every
- *    writer appends at an exact revision observed before the claim (or after a full scan), two
- *    writers can never both add it.
+ * Appending follows the protocol in protocol.ts (claim the id, land the event at an exact
+ * revision, record where it landed), over the client through client-io.ts.
  *
  * Reading: `readAll` follows `$all` with a server-side filter on `<prefix>-`; `onAppend` is one
- * live filtered `$all` subscription (resumed from the last position seen if it drops) plus the
- * immediate notification of this process's own appends.
+ * live filtered `$all` subscription (live.ts) plus the immediate notification of this process's
+ * own appends. Reads ask for the leader: the port promises that what `append` answered is
+ * readable at once (`head`, then `readAll` up to it).
  *
  * Projected state does not live here: pair this store with a ProjectionStore (SQLite or
  * PostgreSQL), as the CLI does.
  */
-import {
-  BACKWARDS,
-  END,
-  FORWARDS,
-  KurrentDBClient,
-  NO_STREAM,
-  START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  convertToCommandError,
-  jsonEvent,
-  streamNameFilter,
-  type AllStreamSubscription,
-  type AppendResult,
-  type EventData,
-  type Position,
-  type RecordedEvent,
-} from '@kurrent/kurrentdb-client';
+import { KurrentDBClient } from '@kurrent/kurrentdb-client';
 import { StoreError } from '../errors.js';
-import type {
-  AppendOutcome,
-  EventStore,
-  EventStoreStats,
-  ReadOptions,
-  StoredEvent,
-} from '../port.js';
+import type { EventStore, EventStoreStats, ReadOptions, StoredEvent } from '../port.js';
 import { createAppendNotifier } from '../shared/notifier.js';
 import { rejectDigest } from '../shared/rejects.js';
-import { toEventRow, type EventRow } from '../shared/rows.js';
-import {
-  EVENT_TYPES,
-  parseLocation,
-  parseLogRecord,
-  toLogRecord,
-  toStoredEvent,
-  type LocationRecord,
-  type LogRecord,
-} from './codec.js';
+import { toEventRow } from '../shared/rows.js';
+import { readBodyChunks, writeChunks } from './bodies.js';
+import { EVENT_TYPES, parseLogRecord, recordBody, toStoredEvent } from './codec.js';
+import { createClientIo } from './client-io.js';
 import { translateKurrentError } from './errors.js';
 import { ID_NAMESPACE, toEventUuid, uuidV5 } from './ids.js';
+import type { KurrentIo, Recorded } from './io.js';
+import { keepAside } from './keep-aside.js';
+import { createLiveFeed } from './live.js';
 import { createKeyedQueue, createLimiter } from './locks.js';
 import { DEFAULT_STREAM_PREFIX, streamNames } from './names.js';
+import { numberToPosition, positionToNumber } from './positions.js';
 import {
-  decodeCheckpoint,
-  encodeCheckpoint,
-  numberToPosition,
-  positionToNumber,
-} from './positions.js';
+  appendBatch,
+  createRevisionHints,
+  readIndex,
+  scan,
+  type ProtocolContext,
+} from './protocol.js';
+import { DEFAULT_MAX_APPEND_SIZE, jsonEventSize, splitBytes } from './size.js';
 
-export interface KurrentDbEventStoreOptions {
+export interface KurrentDbEventStoreOptions extends KurrentStoreSettings {
   /** e.g. `kurrentdb://localhost:2113?tls=false`. */
   readonly connectionString: string;
+}
+
+/** Everything but the connection. */
+export interface KurrentStoreSettings {
   /** Names every stream this store writes (default `truto`): `<prefix>-<entity>`, `<prefix>_id-…`. */
   readonly streamPrefix?: string;
-  /** Appends in flight at once for one store (default 32). */
+  /** Claims in flight at once for one store (default 32). */
   readonly concurrency?: number;
   /** Retries of an entity append that keeps losing races before `store_busy` (default 50). */
   readonly maxAppendRetries?: number;
-  /** Wait before re-subscribing when the live `$all` subscription drops, ms (default 1000). */
+  /**
+   * The server's `MaxAppendSize` in bytes (default 1 MiB, the server's default). No append of
+   * this store is larger; set it when the server's is lower.
+   */
+  readonly maxAppendSize?: number;
+  /** First wait before re-subscribing when the live `$all` subscription ends, ms (default 1000). */
   readonly resubscribeDelayMs?: number;
+  /** Longest wait between re-subscriptions, ms (default 30000). */
+  readonly maxResubscribeDelayMs?: number;
+  /**
+   * Told when live notifications stop for good (access denied, bad credentials): other
+   * processes' appends are then no longer announced. Default: a process warning.
+   */
+  readonly onLiveError?: (error: StoreError) => void;
 }
 
 export interface KurrentDbEventStore extends EventStore {
   readonly kind: 'kurrentdb';
-}
-
-type Revision = bigint | typeof NO_STREAM;
-
-interface Landed {
-  readonly stream: string;
-  readonly revision: bigint;
-  readonly position: Position;
-  /** Whether this call appended it (false: found it already there). */
-  readonly wrote: boolean;
+  /**
+   * Resolves once the server has confirmed the live `$all` subscription that `onAppend` listeners
+   * share (start one first); rejects when it stopped for good (see `onLiveError`).
+   */
+  whenLive(): Promise<void>;
 }
 
 const DEFAULT_BATCH = 1000;
-const REVISION_CACHE_LIMIT = 10_000;
 
 /**
  * Opens a KurrentDB-backed event log. No connection is made until the first call.
@@ -113,7 +88,6 @@ const REVISION_CACHE_LIMIT = 10_000;
 export function createKurrentDbEventStore(
   options: KurrentDbEventStoreOptions,
 ): KurrentDbEventStore {
-  const names = streamNames(options.streamPrefix ?? DEFAULT_STREAM_PREFIX);
   let client: KurrentDBClient;
   try {
     client = KurrentDBClient.connectionString(options.connectionString);
@@ -124,13 +98,23 @@ export function createKurrentDbEventStore(
       { cause: error },
     );
   }
-  const maxRetries = options.maxAppendRetries ?? 50;
-  const resubscribeDelay = options.resubscribeDelayMs ?? 1000;
-  const queue = createKeyedQueue();
-  const limit = createLimiter(options.concurrency ?? 32);
-  /** Last known revision per entity stream: a hint only (a stale one costs a retry). */
-  const revisions = new Map<string, Revision>();
-  const logFilter = () => streamNameFilter({ prefixes: [names.logPrefix] });
+  return createKurrentStoreOnIo(createClientIo(client), options, () => client.dispose());
+}
+
+/**
+ * The store on any `KurrentIo`: the client's (above), or a model of the server's rules in tests.
+ * `dispose` releases the connection on `close`.
+ */
+export function createKurrentStoreOnIo(
+  serverIo: KurrentIo,
+  options: KurrentStoreSettings,
+  dispose: () => Promise<void>,
+): KurrentDbEventStore {
+  const names = streamNames(options.streamPrefix ?? DEFAULT_STREAM_PREFIX);
+  const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+  if (!Number.isSafeInteger(maxAppendSize) || maxAppendSize < 4096)
+    throw new TypeError(`maxAppendSize must be an integer of at least 4096, not ${maxAppendSize}`);
+  const logPrefixes = [names.logPrefix];
   let closed = false;
 
   function open(): void {
@@ -146,250 +130,54 @@ export function createKurrentDbEventStore(
     }
   }
 
-  /** Appends at an expected state; `undefined` on a wrong expected version. */
-  async function tryAppend(
-    stream: string,
-    events: EventData[],
-    expected: Revision | 'any',
-  ): Promise<AppendResult | undefined> {
-    open();
-    try {
-      return await client.appendToStream(stream, events, { streamState: expected });
-    } catch (error) {
-      if (convertToCommandError(error as Error) instanceof WrongExpectedVersionError)
-        return undefined;
-      throw translateKurrentError(error, `appending to ${stream}`);
-    }
-  }
-
-  /** A stream's events; a missing stream is empty. The client raises that while iterating. */
-  async function* readEvents(
-    stream: string,
-    from: bigint | typeof START | typeof END,
-    direction: typeof FORWARDS | typeof BACKWARDS,
-    maxCount?: number,
-  ): AsyncGenerator<RecordedEvent> {
-    open();
-    try {
-      const read = client.readStream(stream, {
-        fromRevision: from,
-        direction,
-        ...(maxCount ? { maxCount } : {}),
-      });
-      for await (const resolved of read) if (resolved.event) yield resolved.event;
-    } catch (error) {
-      if (convertToCommandError(error as Error) instanceof StreamNotFoundError) return;
-      throw translateKurrentError(error, `reading ${stream}`);
-    }
-  }
-
-  async function lastRevision(stream: string): Promise<Revision> {
-    const cached = revisions.get(stream);
-    if (cached !== undefined) return cached;
-    for await (const event of readEvents(stream, END, BACKWARDS, 1)) return event.revision;
-    return NO_STREAM;
-  }
-
-  function remember(stream: string, revision: Revision): void {
-    if (revisions.size >= REVISION_CACHE_LIMIT) revisions.clear();
-    revisions.set(stream, revision);
-  }
-
-  /** Looks for event `uuid` from revision `from` on; also reports the last revision seen. */
-  async function scan(
-    stream: string,
-    uuid: string,
-    from: bigint,
-  ): Promise<{ found?: Landed; last: Revision }> {
-    let last: Revision = from > 0n ? from - 1n : NO_STREAM;
-    for await (const event of readEvents(stream, from, FORWARDS)) {
-      last = event.revision;
-      if (event.id.toLowerCase() === uuid) {
-        return {
-          found: { stream, revision: event.revision, position: eventPosition(event), wrote: false },
-          last,
-        };
-      }
-    }
-    return { last };
-  }
-
-  /**
-   * Puts the record in its entity stream exactly once. `expected` must have been observed before
-   * the id was claimed, or be `'scan'` (look through the whole stream first).
-   */
-  async function land(
-    record: LogRecord,
-    uuid: string,
-    expected: Revision | 'scan',
-  ): Promise<Landed> {
-    const stream = names.entity(record.stream);
-    let revision: Revision;
-    if (expected === 'scan') {
-      const seen = await scan(stream, uuid, 0n);
-      if (seen.found) return seen.found;
-      revision = seen.last;
-    } else {
-      revision = expected;
-    }
-    const event = jsonEvent({ id: uuid, type: record.type, data: record });
-    for (let attempt = 0; attempt <= maxRetries; attempt += 1) {
-      const result = await tryAppend(stream, [event], revision);
-      if (result) {
-        remember(stream, result.nextExpectedRevision);
-        const position = result.position ?? (await positionAt(stream, result.nextExpectedRevision));
-        return { stream, revision: result.nextExpectedRevision, position, wrote: true };
-      }
-      // The stream moved since `revision`: perhaps by our own event, written by a repairer.
-      const seen = await scan(stream, uuid, revision === NO_STREAM ? 0n : revision + 1n);
-      if (seen.found) return seen.found;
-      revision = seen.last;
-      remember(stream, revision);
-    }
-    throw new StoreError(
-      'store_busy',
-      `kurrentdb: ${stream} kept changing; gave up after ${maxRetries} retries`,
-    );
-  }
-
-  async function positionAt(stream: string, revision: bigint): Promise<Position> {
-    for await (const event of readEvents(stream, revision, FORWARDS, 1))
-      return eventPosition(event);
-    throw new StoreError(
-      'store_failed',
-      `kurrentdb: ${stream}@${revision} vanished right after it was written`,
-    );
-  }
-
-  async function readIndex(
-    uuid: string,
-  ): Promise<{ claim: LogRecord; location?: LocationRecord } | undefined> {
-    const events: RecordedEvent[] = [];
-    for await (const event of readEvents(names.id(uuid), START, FORWARDS, 2)) events.push(event);
-    if (events.length === 0) return undefined;
-    const claim = parseLogRecord(events[0]!.data);
-    if (!claim)
-      throw new StoreError('store_failed', `kurrentdb: ${names.id(uuid)} does not hold a claim`);
-    const location = events[1] ? parseLocation(events[1].data) : undefined;
-    return location ? { claim, location } : { claim };
-  }
-
-  /** The index stream's second event; another writer may have recorded it first (same place). */
-  async function recordLocation(uuid: string, landed: Landed): Promise<void> {
-    const location: LocationRecord = {
-      stream: landed.stream,
-      revision: landed.revision.toString(),
-      checkpoint: encodeCheckpoint(landed.position),
-    };
-    await tryAppend(
-      names.id(uuid),
-      [
-        jsonEvent({
-          id: uuidV5(`located:${uuid}`, ID_NAMESPACE),
-          type: EVENT_TYPES.location,
-          data: location,
-        }),
-      ],
-      0n,
-    );
-  }
-
-  type Outcome = AppendOutcome & { readonly conflictBody?: LogRecord };
-
-  async function appendOne(row: EventRow): Promise<Outcome> {
-    const uuid = toEventUuid(row.id);
-    const record = toLogRecord(row);
-    const stream = names.entity(row.stream);
-    const before = await lastRevision(stream);
-    const claim = jsonEvent({
-      id: uuidV5(`claim:${uuid}`, ID_NAMESPACE),
-      type: EVENT_TYPES.claim,
-      data: record,
-    });
-    if (await tryAppend(names.id(uuid), [claim], NO_STREAM)) {
-      const landed = await land(record, uuid, before);
-      await recordLocation(uuid, landed);
-      return { status: 'stored', id: row.id, position: positionToNumber(landed.position) };
-    }
-    const index = await readIndex(uuid);
-    if (!index)
-      throw new StoreError(
-        'store_failed',
-        `kurrentdb: ${names.id(uuid)} refused a claim yet holds none`,
-      );
-    if (index.claim.id !== row.id) {
-      throw new StoreError(
-        'store_failed',
-        `kurrentdb: ids ${index.claim.id} and ${row.id} map to the same event id ${uuid}`,
-      );
-    }
-    let position: number;
-    let wrote = false;
-    if (index.location) {
-      position = positionToNumber(decodeCheckpoint(index.location.checkpoint));
-    } else {
-      // An unfinished claim: finish it with the claimed (first) record.
-      const landed = await land(index.claim, uuid, 'scan');
-      await recordLocation(uuid, landed);
-      position = positionToNumber(landed.position);
-      wrote = landed.wrote;
-    }
-    if (index.claim.sha256 === record.sha256) {
-      // Finishing a crashed writer's claim stores the event now: for this caller, that is new.
-      return { status: wrote ? 'stored' : 'duplicate', id: row.id, position };
-    }
-    return { status: 'conflict', id: row.id, position, conflictBody: record };
-  }
+  const io = guarded(serverIo, open);
+  const ctx: ProtocolContext = {
+    io,
+    names,
+    maxAppendSize,
+    maxRetries: options.maxAppendRetries ?? 50,
+    queue: createKeyedQueue(),
+    limit: createLimiter(options.concurrency ?? 32),
+    revisions: createRevisionHints(),
+    owners: new Map(),
+  };
 
   // --- live notifications --------------------------------------------------------------------
-  let subscription: AllStreamSubscription | undefined;
-  let resubscribeTimer: NodeJS.Timeout | undefined;
-  let lastSeen = 0;
   const notifier = createAppendNotifier({
-    onFirst: () => subscribe(),
-    onLast: () => unsubscribe(),
+    onFirst: () => live.start(),
+    onLast: () => live.stop(),
+  });
+  const live = createLiveFeed({
+    source: {
+      head: () => head(),
+      open: (from, on) => io.subscribeAll(from, logPrefixes, on),
+    },
+    onPosition: (position) => notifier.notify(position),
+    onError:
+      options.onLiveError ??
+      ((error) => process.emitWarning(error.message, { code: 'TRUTO_STATE_KURRENTDB_LIVE' })),
+    retry: {
+      firstDelayMs: options.resubscribeDelayMs ?? 1000,
+      maxDelayMs: options.maxResubscribeDelayMs ?? 30_000,
+    },
+    schedule(fn, ms) {
+      const timer = setTimeout(fn, ms);
+      timer.unref();
+      return () => clearTimeout(timer);
+    },
   });
 
-  function subscribe(): void {
-    if (closed || subscription) return;
-    // From the last position seen: catch up on what was missed while dropped, then go live.
-    const sub = client.subscribeToAll({
-      fromPosition: lastSeen > 0 ? numberToPosition(lastSeen) : END,
-      filter: logFilter(),
-    });
-    subscription = sub;
-    sub.on('data', (resolved) => {
-      const position = resolved.event?.position;
-      if (!position) return;
-      lastSeen = Math.max(lastSeen, positionToNumber(position));
-      notifier.notify(lastSeen);
-    });
-    sub.on('error', () => {
-      // Dropped (server restart, leader change): the listeners stay; re-subscribe shortly.
-      if (subscription !== sub) return;
-      subscription = undefined;
-      if (closed || notifier.size === 0) return;
-      resubscribeTimer = setTimeout(subscribe, resubscribeDelay);
-      resubscribeTimer.unref();
-    });
-  }
-
-  function unsubscribe(): void {
-    clearTimeout(resubscribeTimer);
-    const sub = subscription;
-    subscription = undefined;
-    void sub?.unsubscribe().catch(() => undefined);
-  }
-
   // --- the port ------------------------------------------------------------------------------
-  function decode(event: RecordedEvent, withBody: boolean): StoredEvent {
-    const record = event.isJson ? parseLogRecord(event.data) : undefined;
-    if (!record)
+  /** A log event as the port's event; reads its body's chunks when wanted and stored apart. */
+  async function decode(event: Recorded, stream: string, withBody: boolean): Promise<StoredEvent> {
+    const record = parseLogRecord(event.json);
+    if (!record || !event.position)
       throw new StoreError(
         'store_failed',
-        `kurrentdb: ${event.streamId}@${event.revision} was not written by truto-state`,
+        `kurrentdb: ${stream}@${event.revision} was not written by truto-state`,
       );
-    return toStoredEvent(record, positionToNumber(eventPosition(event)), withBody);
+    const body = withBody ? await recordBody(record, (ref) => readBodyChunks(ctx, ref)) : null;
+    return toStoredEvent(record, positionToNumber(event.position), body);
   }
 
   async function* batches(
@@ -415,23 +203,17 @@ export function createKurrentDbEventStore(
     open();
     const upTo = options?.upTo ?? Number.MAX_SAFE_INTEGER;
     const withBody = options?.withBody === true;
-    try {
-      const read = client.readAll({
-        fromPosition: after > 0 ? numberToPosition(after) : START,
-        direction: FORWARDS,
-        filter: logFilter(),
-      });
-      for await (const resolved of read) {
-        const event = resolved.event;
-        if (!event) continue;
-        const position = positionToNumber(event.position);
-        // The start position is inclusive on the server; the port's `after` is not.
-        if (position <= after) continue;
-        if (position > upTo) return;
-        yield decode(event, withBody);
-      }
-    } catch (error) {
-      throw translateKurrentError(error, 'reading $all');
+    const read = io.readAll({
+      from: after > 0 ? numberToPosition(after) : 'start',
+      direction: 'forwards',
+      prefixes: logPrefixes,
+    });
+    for await (const event of read) {
+      const position = positionToNumber(event.position);
+      // The start position is inclusive on the server; the port's `after` is not.
+      if (position <= after) continue;
+      if (position > upTo) return;
+      yield await decode(event, event.stream, withBody);
     }
   }
 
@@ -441,11 +223,39 @@ export function createKurrentDbEventStore(
   ): AsyncGenerator<StoredEvent> {
     const upTo = options?.upTo ?? Number.MAX_SAFE_INTEGER;
     const withBody = options?.withBody === true;
-    for await (const event of readEvents(names.entity(stream), START, FORWARDS)) {
-      const stored = decode(event, withBody);
+    const name = names.entity(stream);
+    for await (const event of io.read(name, 0n)) {
+      const stored = await decode(event, name, withBody);
       if (stored.position > upTo) return;
       yield stored;
     }
+  }
+
+  async function head(): Promise<number> {
+    return call('reading the head of $all', async () => {
+      const read = io.readAll({
+        from: 'end',
+        direction: 'backwards',
+        max: 1,
+        prefixes: logPrefixes,
+      });
+      for await (const event of read) return positionToNumber(event.position);
+      return 0;
+    });
+  }
+
+  /** An event by its index entry, else by a scan of its entity stream (claimed, not located). */
+  async function readById(id: string): Promise<StoredEvent | undefined> {
+    const uuid = toEventUuid(id);
+    const index = await readIndex(ctx, uuid);
+    if (!index || index.claim.id !== id) return undefined;
+    const place = index.location
+      ? { stream: index.location.stream, revision: BigInt(index.location.revision) }
+      : (await scan(ctx, names.entity(index.claim.stream), uuid, 0n)).found;
+    if (!place) return undefined;
+    for await (const event of io.read(place.stream, place.revision, 1))
+      return decode(event, place.stream, true);
+    return undefined;
   }
 
   return {
@@ -455,88 +265,44 @@ export function createKurrentDbEventStore(
       open();
       // Serialised first, so a bad event throws before anything is written.
       const rows = events.map(toEventRow);
-      // Same entity or same id: input order. Everything else runs concurrently, bounded.
-      const outcomes = await Promise.all(
-        rows.map((row) =>
-          queue.run([`s:${names.entity(row.stream)}`, `i:${toEventUuid(row.id)}`], () =>
-            limit(() => appendOne(row)),
-          ),
-        ),
+      const results = await appendBatch(ctx, rows);
+      // Listeners hear of what was stored even when another event of the batch failed.
+      const stored = results.flatMap((r) =>
+        r.ok && r.outcome.status === 'stored' ? [r.outcome.position] : [],
       );
-      const duplicates = outcomes.filter((o) => o.status === 'duplicate').map((o) => o.id);
-      const conflicts = outcomes.flatMap((o) =>
-        o.conflictBody ? [{ ...o.conflictBody, originalPosition: o.position }] : [],
-      );
-      // Kept aside before answering, like the other adapters' conflicts table and counters.
-      if (conflicts.length > 0) {
-        await call('keeping conflicts', () =>
-          client.appendToStream(
-            names.conflicts,
-            conflicts.map((data) => jsonEvent({ type: EVENT_TYPES.conflict, data })),
-          ),
-        );
-      }
-      if (duplicates.length > 0) {
-        await call('counting duplicates', () =>
-          client.appendToStream(
-            names.duplicates,
-            jsonEvent({
-              type: EVENT_TYPES.duplicates,
-              data: { count: duplicates.length, ids: duplicates },
-            }),
-          ),
-        );
-      }
-      const stored = outcomes.filter((o) => o.status === 'stored').map((o) => o.position);
       if (stored.length > 0) {
-        lastSeen = Math.max(lastSeen, ...stored);
-        notifier.notify(lastSeen);
+        const newest = Math.max(...stored);
+        live.seen(newest);
+        notifier.notify(newest);
       }
-      return outcomes.map(({ status, id, position }) => ({ status, id, position }));
+      // Kept aside before answering, like the other adapters' conflicts table and counters, and
+      // for every event that settled, even when another one failed.
+      await call('keeping conflicts and duplicates', () => keepAside(ctx, results));
+      const failed = results.flatMap((r, i) => (r.ok ? [] : [{ id: rows[i]!.id, error: r.error }]));
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new StoreError(
+          first.error.code,
+          `kurrentdb: ${failed.length} of ${rows.length} events of the batch failed (first, ` +
+            `${first.id}: ${first.error.message}); the others were stored or answered, and ` +
+            'their duplicates and conflicts kept',
+          { cause: first.error },
+        );
+      }
+      return results.map((r) => (r.ok ? r.outcome : unreachable()));
     },
 
     readAll: (after, options) => batches(allAfter(after, options), options),
 
     readStream: (stream, options) => batches(streamEvents(stream, options), options),
 
-    async readEvent(id) {
-      const uuid = toEventUuid(id);
-      const index = await readIndex(uuid);
-      if (!index || index.claim.id !== id) return undefined;
-      if (index.location) {
-        for await (const event of readEvents(
-          index.location.stream,
-          BigInt(index.location.revision),
-          FORWARDS,
-          1,
-        )) {
-          return decode(event, true);
-        }
-        return undefined;
-      }
-      // Claimed but not (yet) located: look in the entity stream.
-      const seen = await scan(names.entity(index.claim.stream), uuid, 0n);
-      if (!seen.found) return undefined;
-      for await (const event of readEvents(seen.found.stream, seen.found.revision, FORWARDS, 1))
-        return decode(event, true);
-      return undefined;
-    },
+    readEvent: (id) => readById(id),
 
-    async head() {
-      return call('reading the head of $all', async () => {
-        const read = client.readAll({
-          fromPosition: END,
-          direction: BACKWARDS,
-          maxCount: 1,
-          filter: logFilter(),
-        });
-        for await (const resolved of read)
-          if (resolved.event) return positionToNumber(resolved.event.position);
-        return 0;
-      });
-    },
+    head,
 
     onAppend: (listener) => notifier.subscribe(listener),
+
+    whenLive: () => live.ready(),
 
     async recordReject(reject) {
       // One stream per distinct (source, reason, body), claimed with NO_STREAM: kept once.
@@ -544,16 +310,26 @@ export function createKurrentDbEventStore(
         `${reject.source}\u0000${reject.reason}\u0000${rejectDigest(reject)}`,
         ID_NAMESPACE,
       );
-      const data = {
-        source: reject.source,
-        reason: reject.reason,
-        message: reject.message,
-        body: Buffer.from(reject.body).toString('base64'),
-      };
-      await tryAppend(
+      const data = { source: reject.source, reason: reject.reason, message: reject.message };
+      // A refused request can be as large as the receiver takes: its body goes to a body stream
+      // of its own when it would not fit one append in the record.
+      const body = Buffer.from(reject.body);
+      const inline = { ...data, body: body.toString('base64') };
+      let json: object = inline;
+      if (jsonEventSize(EVENT_TYPES.reject, inline) > maxAppendSize) {
+        const chunks = splitBytes(body, maxAppendSize - EVENT_TYPES.body.length * 2);
+        const stream = names.body(key);
+        await writeChunks(ctx, stream, chunks);
+        json = {
+          ...data,
+          body: '',
+          bodyRef: { stream, chunks: chunks.length, bytes: body.byteLength },
+        };
+      }
+      await io.append(
         names.reject(key),
-        [jsonEvent({ id: key, type: EVENT_TYPES.reject, data })],
-        NO_STREAM,
+        [{ id: key, type: EVENT_TYPES.reject, json }],
+        'no_stream',
       );
     },
 
@@ -567,30 +343,22 @@ export function createKurrentDbEventStore(
         let headPosition = 0;
         const byType: Record<string, number> = {};
         const skipped: Record<string, number> = {};
-        const filter = streamNameFilter({
-          prefixes: [names.logPrefix, names.conflicts, names.duplicates, names.rejectPrefix],
-        });
-        for await (const resolved of client.readAll({
-          fromPosition: START,
-          direction: FORWARDS,
-          filter,
-        })) {
-          const event = resolved.event;
-          if (!event) continue;
-          if (event.streamId.startsWith(names.logPrefix)) {
-            const record = event.isJson ? parseLogRecord(event.data) : undefined;
+        const prefixes = [names.logPrefix, names.conflicts, names.duplicates, names.rejectPrefix];
+        for await (const event of io.readAll({ from: 'start', direction: 'forwards', prefixes })) {
+          if (event.stream.startsWith(names.logPrefix)) {
+            const record = parseLogRecord(event.json);
             if (!record) continue;
             events += 1;
             byType[record.type] = (byType[record.type] ?? 0) + 1;
             if (record.skipped !== null)
               skipped[record.skipped] = (skipped[record.skipped] ?? 0) + 1;
             headPosition = positionToNumber(event.position);
-          } else if (event.streamId === names.conflicts) {
+          } else if (event.stream === names.conflicts) {
             conflicts += 1;
-          } else if (event.streamId === names.duplicates) {
-            const count = (event.data as { count?: unknown } | undefined)?.count;
+          } else if (event.stream === names.duplicates) {
+            const count = (event.json as { count?: unknown } | undefined)?.count;
             duplicates += typeof count === 'number' ? count : 0;
-          } else if (event.streamId.startsWith(names.rejectPrefix)) {
+          } else if (event.stream.startsWith(names.rejectPrefix)) {
             rejects += 1;
           }
         }
@@ -601,19 +369,38 @@ export function createKurrentDbEventStore(
     async close() {
       if (closed) return;
       closed = true;
-      unsubscribe();
-      await client.dispose();
+      live.stop();
+      await dispose();
     },
   };
 }
 
-/** An event's `$all` position (sent by servers since 22.6, the oldest this adapter supports). */
-function eventPosition(event: RecordedEvent): Position {
-  if (!event.position) {
-    throw new StoreError(
-      'store_failed',
-      'kurrentdb: the server sent no log position (KurrentDB/EventStoreDB >= 22.6 is required)',
-    );
-  }
-  return event.position;
+function unreachable(): never {
+  throw new StoreError('store_failed', 'kurrentdb: an unsettled append result');
+}
+
+/** `io` refusing every call once the store is closed. */
+function guarded(io: KurrentIo, assertOpen: () => void): KurrentIo {
+  return {
+    append(stream, events, expected) {
+      assertOpen();
+      return io.append(stream, events, expected);
+    },
+    read(stream, from, max) {
+      assertOpen();
+      return io.read(stream, from, max);
+    },
+    last(stream) {
+      assertOpen();
+      return io.last(stream);
+    },
+    readAll(read) {
+      assertOpen();
+      return io.readAll(read);
+    },
+    subscribeAll(from, prefixes, on) {
+      assertOpen();
+      return io.subscribeAll(from, prefixes, on);
+    },
+  };
 }
