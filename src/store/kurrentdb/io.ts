@@ -6,7 +6,7 @@
  *
  * Errors: implementations throw `StoreError`s only (client errors translated once, at the edge).
  */
-import type { Position } from '@kurrent/kurrentdb-client';
+import type { Position } from './positions.js';
 
 /** A stream's last revision, or `no_stream` when it has no events. */
 export type Revision = bigint | 'no_stream';

@@ -26,7 +26,7 @@
  * others still land, and their conflicts and duplicates are still kept before the batch fails.
  */
 import { randomUUID } from 'node:crypto';
-import type { Position } from '@kurrent/kurrentdb-client';
+import type { Position } from './positions.js';
 import { StoreError } from '../errors.js';
 import type { AppendOutcome } from '../port.js';
 import type { EventRow } from '../shared/rows.js';
