@@ -22,7 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/**/*.unit.test.ts'],
+          include: ['test/**/*.unit.test.ts', 'examples/**/*.test.ts'],
         },
       },
       {

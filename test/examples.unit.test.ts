@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tenantHealthOf } from '../examples/derived-projection.js';
 import { example } from '../examples/library.js';
+import { AccountMirror } from '../examples/subscribe.js';
+import { createMemoryEventStore, createTrutoEngine } from '../src/index.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 8, 10, 12, 0, seconds)).toISOString();
 const body = (id: string, event: string, seconds: number, status?: string) =>
@@ -60,3 +63,69 @@ describe('the README example', () => {
     expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain(published);
   });
 });
+
+describe('the derived-projection example', () => {
+  it('derives per-tenant health from the account states', async () => {
+    const account = (id: string, event: string, seconds: number, account: string) =>
+      JSON.stringify({
+        id,
+        event: `integrated_account:${event}`,
+        created_at: at(seconds),
+        payload: { id: account, tenant_id: 'tenant-1' },
+      });
+    const health = await tenantHealthOf(
+      [
+        account('a1', 'active', 1, 'acc-1'),
+        account('a2', 'active', 2, 'acc-2'),
+        account('a3', 'authentication_error', 3, 'acc-2'),
+        JSON.stringify({
+          id: 'a4',
+          event: 'integrated_account:active',
+          created_at: at(4),
+          payload: { id: 'acc-3', tenant_id: 'tenant-2' },
+        }),
+      ],
+      'tenant-1',
+    );
+    expect(health).toEqual({
+      tenantId: 'tenant-1',
+      accounts: 2,
+      usable: 1,
+      needsReauth: ['acc-2'],
+    });
+  });
+});
+
+describe('the subscribe example', () => {
+  it('mirrors the accounts from the change stream, and reloads after a rebuild', async () => {
+    const store = createMemoryEventStore();
+    const engine = await createTrutoEngine({ store });
+    try {
+      await engine.ingest(body('e1', 'created', 0, 'connecting'));
+      await engine.catchUp();
+      const mirror = new AccountMirror(engine);
+      await mirror.reload();
+      expect(mirror.accounts.get('acc-1')?.status).toBe('connecting');
+      await engine.ingest(body('e2', 'active', 10));
+      await engine.catchUp();
+      await waitFor(() => mirror.accounts.get('acc-1')?.status === 'active');
+      await engine.rebuild(['accounts']);
+      await engine.ingest(body('e3', 'authentication_error', 20));
+      await engine.catchUp();
+      await waitFor(() => mirror.accounts.get('acc-1')?.status === 'needs_reauth');
+      expect(mirror.lastSeq).toBe(await engine.lastChangeSeq());
+      mirror.stop();
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  });
+});
+
+/** Lets deliveries run until the condition holds (bounded: fails rather than hangs). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  expect(condition()).toBe(true);
+}

@@ -424,6 +424,11 @@ class ProjectionEngine<
     }) as Observable<ChangeOf<P>>;
   }
 
+  async lastChangeSeq(): Promise<number> {
+    this.assertOpen();
+    return this.projectionStore.lastChangeSeq();
+  }
+
   async rebuild(
     projections?: readonly ProjectionName<P>[],
     options: RebuildOptions = {},

@@ -204,6 +204,12 @@ export interface Engine<
    * `JournalGapError` when the journal no longer covers `seq`.
    */
   changesSince(seq: number): Observable<ChangeOf<P>>;
+  /**
+   * The newest journalled change seq. Read it before loading state to mirror it: following
+   * `changesSince(seq)` then misses nothing (a change already in what was loaded applies again,
+   * harmlessly).
+   */
+  lastChangeSeq(): Promise<number>;
   rebuild(
     projections?: readonly ProjectionName<P>[],
     options?: RebuildOptions,
