@@ -21,7 +21,7 @@ import { jsonEqual } from './json-equal.js';
 import { LivePump } from './live-pump.js';
 import { Lock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
-import { checkpointRows, partitionCheckpoint, PartitionRunners } from './partitions.js';
+import { checkpointRows, PartitionRunners } from './partitions.js';
 import type { AnyProjection, ProjectionName } from './projection.js';
 import { Queries } from './queries.js';
 import { Rebuilder } from './rebuild.js';
@@ -188,7 +188,7 @@ class ProjectionEngine<
       ...(source && partition !== undefined
         ? {
             acceptStream: (stream: string) => source.partitionOf(stream) === partition,
-            checkpointNames: (name: string) => [partitionCheckpoint(name, partition)],
+            checkpointRows: (name: string) => [{ name, partition }],
           }
         : {}),
     });
@@ -203,7 +203,7 @@ class ProjectionEngine<
     // state keeps its old version, so a rebuild that dies midway is started again next time.
     for (const projection of this.registry.streams) {
       for (const row of checkpointRows(projection.name, this.options.partitions)) {
-        const checkpoint = await this.projectionStore.readCheckpoint(row);
+        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
         if (checkpoint && checkpoint.version !== projection.version) {
           this.staleVersions.set(projection.name, checkpoint.version);
         }
@@ -313,7 +313,11 @@ class ProjectionEngine<
     const positions: [string, number][] = [];
     for (const projection of this.registry.streams) {
       for (const row of checkpointRows(projection.name, this.options.partitions)) {
-        positions.push([row, (await this.projectionStore.readCheckpoint(row))?.position ?? 0]);
+        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
+        positions.push([
+          `${row.name} partition ${row.partition ?? '-'}`,
+          checkpoint?.position ?? 0,
+        ]);
       }
     }
     return positions;
@@ -454,10 +458,8 @@ class ProjectionEngine<
       const source = definition.kind === 'derived' ? definition.from : definition.name;
       let position = Number.POSITIVE_INFINITY;
       for (const row of checkpointRows(source, this.options.partitions)) {
-        position = Math.min(
-          position,
-          (await this.projectionStore.readCheckpoint(row))?.position ?? 0,
-        );
+        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
+        position = Math.min(position, checkpoint?.position ?? 0);
       }
       if (!Number.isFinite(position)) position = 0;
       const letters = await this.projectionStore.readDeadLetters(definition.name);

@@ -1,21 +1,19 @@
 /**
  * Scale-out partitions: which partitions this instance holds, and a live runner for each. Entities
- * map to partitions by stream; each partition's checkpoint rows are `<name>#p<i>`.
+ * map to partitions by stream; each partition keeps its own checkpoint row of each projection.
  */
-import type { ProjectionStore } from '../store/port.js';
+import type { CheckpointRef, ProjectionStore } from '../store/port.js';
 import type { ProjectionRunner } from './runner.js';
 import type { PartitionSource } from './types.js';
 
-/** The checkpoint row of one partition of a projection (storage name). */
-export function partitionCheckpoint(name: string, partition: number): string {
-  return `${name}#p${partition}`;
-}
-
 /** Every checkpoint row of a storage name: its own, or one per partition when shared. */
-export function checkpointRows(name: string, partitions: PartitionSource | undefined): string[] {
+export function checkpointRows(
+  name: string,
+  partitions: PartitionSource | undefined,
+): CheckpointRef[] {
   return partitions
-    ? Array.from({ length: partitions.count }, (_, i) => partitionCheckpoint(name, i))
-    : [name];
+    ? Array.from({ length: partitions.count }, (_, partition) => ({ name, partition }))
+    : [{ name }];
 }
 
 export class PartitionRunners {

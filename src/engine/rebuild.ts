@@ -4,7 +4,7 @@
  * Readers never see a half-built projection; subscribers get a journalled reset after the swap.
  */
 import { Subject } from 'rxjs';
-import type { ChangeRecord, EventStore, ProjectionStore } from '../store/port.js';
+import type { ChangeRecord, CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';
 import { resetRecord } from './change-hub.js';
 import type { EventCodec } from './codec.js';
 import { EngineError } from './errors.js';
@@ -28,7 +28,7 @@ export interface RebuildContext {
   /** The live runners' lock: held for the final catch-up and the swap. */
   readonly lock: Lock;
   /** Every checkpoint row of a projection's storage name (one per partition when shared). */
-  checkpointRows(name: string): string[];
+  checkpointRows(name: string): CheckpointRef[];
   /** Throws when this instance cannot rebuild now (a shared store with partitions elsewhere). */
   assertCanRebuild(): void;
   /** After a swap: the live runners follow the new state from its checkpoint. */
@@ -85,7 +85,7 @@ export class Rebuilder {
       projections: targets,
       storageName: (p) => shadowName(p.name),
       // A rebuild for partitioned instances writes every partition's row at once.
-      checkpointNames: (name) => this.context.checkpointRows(name),
+      checkpointRows: (name) => this.context.checkpointRows(name),
       groupOf: this.context.registry.groupOf,
       journal: false,
       failFast: true,

@@ -10,6 +10,7 @@
  */
 import type {
   ChangeRecord,
+  CheckpointRef,
   CommitResult,
   EventStore,
   ProjectionStore,
@@ -55,10 +56,10 @@ export interface RunnerOptions {
   /** Restricts the runner to some entity streams (scale-out partitions). */
   readonly acceptStream?: (stream: string) => boolean;
   /**
-   * The checkpoint rows of a projection (default: its storage name). A partition runner keeps
-   * `<name>#p<i>`; a rebuild for partitioned instances writes every partition's row at once.
+   * The checkpoint rows of a projection (default: its own, under its storage name). A partition
+   * runner keeps its partition's; a rebuild for partitioned instances writes every partition's.
    */
-  readonly checkpointNames?: (storageName: string) => readonly string[];
+  readonly checkpointRows?: (storageName: string) => readonly CheckpointRef[];
   readonly batchSize: number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
@@ -101,15 +102,18 @@ export class ProjectionRunner {
     for (const name of this.names.values()) {
       let position = Number.POSITIVE_INFINITY;
       for (const row of this.checkpointRows(name)) {
-        const checkpoint = await this.options.projectionStore.readCheckpoint(row);
+        const checkpoint = await this.options.projectionStore.readCheckpoint(
+          row.name,
+          row.partition,
+        );
         position = Math.min(position, checkpoint?.position ?? 0);
       }
       this.checkpoints.set(name, Number.isFinite(position) ? position : 0);
     }
   }
 
-  private checkpointRows(name: string): readonly string[] {
-    return this.options.checkpointNames ? this.options.checkpointNames(name) : [name];
+  private checkpointRows(name: string): readonly CheckpointRef[] {
+    return this.options.checkpointRows ? this.options.checkpointRows(name) : [{ name }];
   }
 
   /** The lowest checkpoint: everything up to it is applied by every projection of the runner. */
@@ -219,13 +223,13 @@ export class ProjectionRunner {
     const result = await this.options.projectionStore.commit({
       checkpoints: advancing.flatMap(([projection, name]) =>
         this.checkpointRows(name).map((row) => ({
-          name: row,
+          ...row,
           position: last.position,
           version: this.versions.get(name) ?? projection.version,
         })),
       ),
       expected: advancing.flatMap(([, name]) =>
-        this.checkpointRows(name).map((row) => ({ name: row, position: this.checkpointOf(name) })),
+        this.checkpointRows(name).map((row) => ({ ...row, position: this.checkpointOf(name) })),
       ),
       states: [...folded.updates].flatMap(([name, entities]) => {
         const projection = [...this.names].find(([, n]) => n === name)?.[0];

@@ -121,10 +121,21 @@ export interface StateRow {
   readonly group?: string | null;
 }
 
+/**
+ * A projection's position in the log. Scale-out instances keep one per partition of a
+ * projection (`partition` 0…n-1); a projection folded whole has one without a partition.
+ */
 export interface Checkpoint {
   readonly name: string;
+  readonly partition?: number;
   readonly position: number;
   readonly version: number;
+}
+
+/** Which checkpoint row: a projection's, or one partition's of it. */
+export interface CheckpointRef {
+  readonly name: string;
+  readonly partition?: number;
 }
 
 export interface DeadLetter {
@@ -166,7 +177,7 @@ export interface ProjectionCommit {
    * as 0). When any has moved (another process projected meanwhile), the commit writes nothing
    * and answers `{ ok: false, reason: 'checkpoint_moved' }`.
    */
-  readonly expected?: readonly { readonly name: string; readonly position: number }[];
+  readonly expected?: readonly (CheckpointRef & { readonly position: number })[];
   readonly states: readonly { readonly projection: string; readonly row: StateRow }[];
   readonly deadLetters: readonly DeadLetter[];
   /** Journalled in the same transaction; `seq` is assigned by the store. */
@@ -192,8 +203,9 @@ export type CommitResult =
  * checkpoint commit in one transaction.
  */
 export interface ProjectionStore {
-  readCheckpoint(name: string): Promise<Checkpoint | undefined>;
-  /** Every checkpoint, sorted by name (for stats); optional for adapters added later. */
+  /** A projection's checkpoint, or one partition's of it. */
+  readCheckpoint(name: string, partition?: number): Promise<Checkpoint | undefined>;
+  /** Every checkpoint, sorted by name then partition (for stats); optional for adapters added later. */
   listCheckpoints?(): Promise<Checkpoint[]>;
   readStates(projection: string, keys: readonly string[]): Promise<Map<string, StateRow>>;
   listStates(projection: string, options?: ListOptions): Promise<StateRow[]>;
@@ -204,13 +216,13 @@ export interface ProjectionStore {
    */
   commit(batch: ProjectionCommit): Promise<CommitResult>;
   /**
-   * Removes a projection's states, checkpoints and dead letters (used for shadows and rebuilds).
-   * A projection's checkpoints are the row named after it and its partitions' rows, `<name>#p<i>`.
+   * Removes a projection's states, checkpoints (every partition's) and dead letters (used for
+   * shadows and rebuilds).
    */
   clearProjection(name: string): Promise<void>;
   /**
-   * Atomically replaces `live`'s states, checkpoints and dead letters with `shadow`'s; checkpoint
-   * `<shadow>#p<i>` becomes `<live>#p<i>`.
+   * Atomically replaces `live`'s states, checkpoints and dead letters with `shadow`'s; each of
+   * the shadow's partition checkpoints becomes the live one's of the same partition.
    */
   swapProjection(shadow: string, live: string): Promise<void>;
   readDeadLetters(projection?: string): Promise<DeadLetter[]>;

@@ -308,30 +308,62 @@ export function projectionStoreContract(
       expect(await store.readDeadLetters('shadow')).toEqual([]);
     });
 
-    it('swaps and clears partition checkpoints (<name>#p<i>) with their projection', async () => {
-      const cp = (name: string, position: number) => ({ name, position, version: 1 });
-      await store.commit({
+    it('keeps partition checkpoints as rows of their projection: swapped, cleared, compared with it', async () => {
+      const cp = (name: string, partition: number | undefined, position: number) => ({
+        name,
+        ...(partition === undefined ? {} : { partition }),
+        position,
+        version: 1,
+      });
+      await committed(store, {
         ...empty,
         checkpoints: [
-          cp('live#p0', 3),
-          cp('live#p1', 4),
-          cp('live#p10', 5),
-          cp('liver#p0', 9),
-          cp('shadow#p0', 20),
-          cp('shadow#p1', 21),
+          cp('live', 0, 3),
+          cp('live', 1, 4),
+          cp('live', 10, 5),
+          cp('live', undefined, 6),
+          cp('liver', 0, 9),
+          cp('shadow', 0, 20),
+          cp('shadow', 1, 21),
         ],
       });
+      expect(await store.readCheckpoint('live', 1)).toEqual(cp('live', 1, 4));
+      expect(await store.readCheckpoint('live')).toEqual(cp('live', undefined, 6));
+      expect(await store.readCheckpoint('live', 2)).toBeUndefined();
+      // Compare-and-set is per partition: another partition's position is not this one's.
+      const refused = await store.commit({
+        ...empty,
+        checkpoints: [cp('live', 1, 7)],
+        expected: [{ name: 'live', partition: 1, position: 3 }],
+      });
+      expect(refused).toMatchObject({ ok: false, reason: 'checkpoint_moved' });
+      const accepted = await store.commit({
+        ...empty,
+        checkpoints: [cp('live', 1, 7)],
+        expected: [{ name: 'live', partition: 1, position: 4 }],
+      });
+      expect(accepted.ok).toBe(true);
+      if (store.listCheckpoints) {
+        expect((await store.listCheckpoints()).filter((c) => c.name === 'live')).toEqual([
+          cp('live', undefined, 6),
+          cp('live', 0, 3),
+          cp('live', 1, 7),
+          cp('live', 10, 5),
+        ]);
+      }
+
       await store.swapProjection('shadow', 'live');
-      expect(await store.readCheckpoint('live#p0')).toEqual(cp('live#p0', 20));
-      expect(await store.readCheckpoint('live#p1')).toEqual(cp('live#p1', 21));
-      expect(await store.readCheckpoint('live#p10')).toBeUndefined();
-      expect(await store.readCheckpoint('shadow#p0')).toBeUndefined();
+      expect(await store.readCheckpoint('live', 0)).toEqual(cp('live', 0, 20));
+      expect(await store.readCheckpoint('live', 1)).toEqual(cp('live', 1, 21));
+      expect(await store.readCheckpoint('live', 10)).toBeUndefined();
+      expect(await store.readCheckpoint('live')).toBeUndefined();
+      expect(await store.readCheckpoint('shadow', 0)).toBeUndefined();
       // A projection whose name merely starts with another's is left alone.
-      expect(await store.readCheckpoint('liver#p0')).toEqual(cp('liver#p0', 9));
+      expect(await store.readCheckpoint('liver', 0)).toEqual(cp('liver', 0, 9));
       await store.clearProjection('live');
-      expect(await store.readCheckpoint('live#p0')).toBeUndefined();
-      expect(await store.readCheckpoint('live#p1')).toBeUndefined();
-      expect(await store.readCheckpoint('liver#p0')).toEqual(cp('liver#p0', 9));
+      expect(await store.readCheckpoint('live', 0)).toBeUndefined();
+      expect(await store.readCheckpoint('live', 1)).toBeUndefined();
+      expect(await store.readCheckpoint('liver', 0)).toEqual(cp('liver', 0, 9));
     });
 
     it('clears one projection and leaves the others', async () => {

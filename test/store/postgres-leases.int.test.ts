@@ -283,7 +283,7 @@ describe('partition leases (in-process instances)', () => {
     expect([...b.owned()]).toEqual([0, 1]);
 
     const batch = {
-      checkpoints: [{ name: 'p#0', position: 9, version: 1 }],
+      checkpoints: [{ name: 'p', partition: 0, position: 9, version: 1 }],
       states: [],
       deadLetters: [],
       changes: [
@@ -294,12 +294,12 @@ describe('partition leases (in-process instances)', () => {
       fence: stale as NonNullable<typeof stale>,
     });
     expect(refused).toMatchObject({ ok: false, reason: 'lease_lost' });
-    expect(await store.projections.readCheckpoint('p#0')).toBeUndefined();
+    expect(await store.projections.readCheckpoint('p', 0)).toBeUndefined();
     expect(await store.projections.lastChangeSeq()).toBe(0);
     await store.projections.commit(batch, {
       fence: b.fence(0) as NonNullable<ReturnType<typeof b.fence>>,
     });
-    expect(await store.projections.readCheckpoint('p#0')).toMatchObject({ position: 9 });
+    expect(await store.projections.readCheckpoint('p', 0)).toMatchObject({ position: 9 });
   });
 });
 

@@ -58,6 +58,31 @@ describe('SQLite event store', () => {
     expect((await collect(second.readAll(0))).events).toHaveLength(bodies.length);
   });
 
+  it('migrates partition checkpoints named <name>#p<i> into the partition column', async () => {
+    await open().close();
+    // A database as release 3 left it: partitions in the checkpoint's name.
+    const raw = new Database(path);
+    raw.exec(`DROP TABLE checkpoints;
+      CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO checkpoints VALUES ('runs#p3', 40, 1), ('runs#p12', 41, 1), ('accounts', 7, 2);`);
+    raw.pragma('user_version = 3');
+    raw.close();
+    const store = open();
+    expect(await store.projections.readCheckpoint('runs', 3)).toEqual({
+      name: 'runs',
+      partition: 3,
+      position: 40,
+      version: 1,
+    });
+    expect(await store.projections.readCheckpoint('runs', 12)).toMatchObject({ position: 41 });
+    expect(await store.projections.readCheckpoint('accounts')).toEqual({
+      name: 'accounts',
+      position: 7,
+      version: 2,
+    });
+    expect((await store.readSettings()).schemaVersion).toBe(SCHEMA_VERSION);
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);

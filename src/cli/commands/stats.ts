@@ -20,6 +20,8 @@ const options = { ...storeOptions, json: { type: 'boolean' } } as const;
 
 export interface ProjectionStats {
   readonly name: string;
+  /** Scale-out: the partition this checkpoint is for (absent for a whole projection). */
+  readonly partition?: number;
   readonly version: number;
   readonly position: number;
   readonly lag: number;
@@ -58,6 +60,7 @@ async function readReport(
     ...stats,
     projections: checkpoints.map((c) => ({
       name: c.name,
+      ...(c.partition === undefined ? {} : { partition: c.partition }),
       version: c.version,
       position: c.position,
       lag: Math.max(0, stats.headPosition - c.position),
@@ -110,7 +113,7 @@ function render(report: StatsReport): string {
     table([
       ['  name', 'version', 'position', 'lag', 'dead letters'],
       ...report.projections.map((p) => [
-        `  ${p.name}`,
+        `  ${p.name}${p.partition === undefined ? '' : ` (partition ${p.partition})`}`,
         p.version,
         p.position,
         p.lag,

@@ -58,9 +58,12 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return map;
   }
 
-  /** A projection's checkpoint rows: its own and its partitions' (`<name>#p<i>`). */
-  function checkpointsOf(name: string): string[] {
-    return [...checkpoints.keys()].filter((n) => n === name || n.startsWith(`${name}#p`));
+  /** A checkpoint's map key: the name and the partition (none: -1, never a partition's). */
+  const checkpointKey = (name: string, partition?: number) => `${partition ?? -1}:${name}`;
+
+  /** Every checkpoint row of a projection: its own, or each partition's. */
+  function checkpointsOf(name: string): Checkpoint[] {
+    return [...checkpoints.values()].filter((c) => c.name === name);
   }
 
   function filtered(projection: string, where: StateFilter | undefined): StateRow[] {
@@ -74,15 +77,15 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
   }
 
   return {
-    async readCheckpoint(name) {
-      const checkpoint = checkpoints.get(name);
+    async readCheckpoint(name, partition) {
+      const checkpoint = checkpoints.get(checkpointKey(name, partition));
       return checkpoint ? { ...checkpoint } : undefined;
     },
 
     async listCheckpoints() {
       return [...checkpoints.values()]
         .map((c) => ({ ...c }))
-        .sort((a, b) => compareKeys(a.name, b.name));
+        .sort((a, b) => compareKeys(a.name, b.name) || (a.partition ?? -1) - (b.partition ?? -1));
     },
 
     async readStates(projection, keys) {
@@ -124,12 +127,12 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
           .map((e) => ({
             ...e,
             expected: e.position,
-            actual: checkpoints.get(e.name)?.position ?? 0,
+            actual: checkpoints.get(checkpointKey(e.name, e.partition))?.position ?? 0,
           }))
           .filter((m) => m.actual !== m.expected);
         if (moved.length > 0) throw checkpointMoved(moved);
         for (const checkpoint of batch.checkpoints)
-          checkpoints.set(checkpoint.name, { ...checkpoint });
+          checkpoints.set(checkpointKey(checkpoint.name, checkpoint.partition), { ...checkpoint });
         for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
         for (const letter of batch.deadLetters) {
           const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
@@ -149,7 +152,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
 
     async clearProjection(name) {
       states.delete(name);
-      for (const checkpoint of checkpointsOf(name)) checkpoints.delete(checkpoint);
+      for (const c of checkpointsOf(name)) checkpoints.delete(checkpointKey(c.name, c.partition));
       deadLetters.delete(name);
     },
 
@@ -159,12 +162,11 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
       const shadowLetters = deadLetters.get(shadow);
       states.set(live, shadowStates);
       states.delete(shadow);
-      const moved = checkpointsOf(shadow).map((name) => checkpoints.get(name) as Checkpoint);
-      for (const name of [...checkpointsOf(shadow), ...checkpointsOf(live)])
-        checkpoints.delete(name);
+      const moved = checkpointsOf(shadow);
+      for (const c of [...moved, ...checkpointsOf(live)])
+        checkpoints.delete(checkpointKey(c.name, c.partition));
       for (const checkpoint of moved) {
-        const name = live + checkpoint.name.slice(shadow.length);
-        checkpoints.set(name, { ...checkpoint, name });
+        checkpoints.set(checkpointKey(live, checkpoint.partition), { ...checkpoint, name: live });
       }
       deadLetters.delete(shadow);
       if (shadowLetters) {

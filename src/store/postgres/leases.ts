@@ -260,7 +260,7 @@ export function fencedProjectionStore(
   fence: LeaseFence,
 ): ProjectionStore {
   return {
-    readCheckpoint: (name) => projections.readCheckpoint(name),
+    readCheckpoint: (name, partition) => projections.readCheckpoint(name, partition),
     listCheckpoints: () => projections.listCheckpoints(),
     readStates: (projection, keys) => projections.readStates(projection, keys),
     listStates: (projection, options) => projections.listStates(projection, options),

@@ -124,20 +124,21 @@ export function createPostgresProjectionStore(
   }
 
   return {
-    async readCheckpoint(name) {
-      const rows = await query<Checkpoint>(
+    async readCheckpoint(name, partition) {
+      const rows = await query<CheckpointRow>(
         'reading a checkpoint',
-        `SELECT name, position, version FROM ${s}.checkpoints WHERE name = $1`,
-        [name],
+        `SELECT name, part, position, version FROM ${s}.checkpoints WHERE name = $1 AND part = $2`,
+        [name, partition ?? -1],
       );
-      return rows[0] ? { ...rows[0] } : undefined;
+      return toCheckpoint(rows[0]);
     },
 
     async listCheckpoints() {
-      return query<Checkpoint>(
+      const rows = await query<CheckpointRow>(
         'listing checkpoints',
-        `SELECT name, position, version FROM ${s}.checkpoints ORDER BY name`,
+        `SELECT name, part, position, version FROM ${s}.checkpoints ORDER BY name, part`,
       );
+      return rows.map((row) => toCheckpoint(row) as Checkpoint);
     },
 
     async readStates(projection, keys) {
@@ -197,7 +198,15 @@ export function createPostgresProjectionStore(
             grp: row.group ?? null,
           }),
         );
-        const checkpoints = lastBy(batch.checkpoints, (c) => c.name);
+        const checkpoints = lastBy(
+          batch.checkpoints,
+          (c) => `${c.name}\u0000${c.partition ?? -1}`,
+        ).map((c) => ({
+          name: c.name,
+          part: c.partition ?? -1,
+          position: c.position,
+          version: c.version,
+        }));
         const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map(
           (l) => ({
             projection: l.projection,
@@ -229,13 +238,19 @@ export function createPostgresProjectionStore(
           }
           const expected = batch.expected ?? [];
           if (expected.length > 0) {
-            const { rows } = await client.query<{ name: string; position: string }>(
-              `SELECT name, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
+            const { rows } = await client.query<{ name: string; part: number; position: string }>(
+              `SELECT name, part, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
               [expected.map((e) => e.name)],
             );
-            const actual = new Map(rows.map((r) => [r.name, Number(r.position)]));
+            const actual = new Map(
+              rows.map((r) => [`${r.name}\u0000${r.part}`, Number(r.position)]),
+            );
             const moved = expected
-              .map((e) => ({ ...e, expected: e.position, actual: actual.get(e.name) ?? 0 }))
+              .map((e) => ({
+                ...e,
+                expected: e.position,
+                actual: actual.get(`${e.name}\u0000${e.partition ?? -1}`) ?? 0,
+              }))
               .filter((m) => m.actual !== m.expected);
             if (moved.length > 0) throw checkpointMoved(moved);
           }
@@ -252,9 +267,9 @@ export function createPostgresProjectionStore(
           }
           if (checkpoints.length > 0) {
             await client.query(
-              `INSERT INTO ${s}.checkpoints (name, position, version)
-             SELECT name, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, position bigint, version integer)
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
+              `INSERT INTO ${s}.checkpoints (name, part, position, version)
+             SELECT name, part, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, part integer, position bigint, version integer)
+             ON CONFLICT (name, part) DO UPDATE SET position = excluded.position, version = excluded.version`,
               [JSON.stringify(checkpoints)],
             );
           }
@@ -311,7 +326,7 @@ export function createPostgresProjectionStore(
     async clearProjection(name) {
       await transaction('clearing a projection', async (client) => {
         await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [name]);
-        await client.query(`DELETE FROM ${s}.checkpoints WHERE ${OWN_CHECKPOINT('$1')}`, [name]);
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [name]);
         await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [name]);
       });
     },
@@ -324,11 +339,8 @@ export function createPostgresProjectionStore(
           shadow,
           live,
         ]);
-        await client.query(`DELETE FROM ${s}.checkpoints WHERE ${OWN_CHECKPOINT('$1')}`, [live]);
-        await client.query(
-          `UPDATE ${s}.checkpoints SET name = $2::text || substr(name, length($1::text) + 1) WHERE ${OWN_CHECKPOINT('$1')}`,
-          [shadow, live],
-        );
+        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [live]);
+        await client.query(`UPDATE ${s}.checkpoints SET name = $2 WHERE name = $1`, [shadow, live]);
         await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
         await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [
           shadow,
@@ -392,12 +404,19 @@ export function createPostgresProjectionStore(
   };
 }
 
-/**
- * A projection's checkpoint rows: its own and its partitions' (`<name>#p<i>`). Compared with
- * left() rather than LIKE so `_` or `%` in a name are plain characters.
- */
-const OWN_CHECKPOINT = (param: string): string =>
-  `(name = ${param}::text OR left(name, length(${param}::text) + 2) = ${param}::text || '#p')`;
+/** A checkpoint row: `part` is -1 for a projection's own checkpoint, else the partition. */
+interface CheckpointRow {
+  readonly name: string;
+  readonly part: number;
+  readonly position: number | string;
+  readonly version: number;
+}
+
+function toCheckpoint(row: CheckpointRow | undefined): Checkpoint | undefined {
+  if (!row) return undefined;
+  const base = { name: row.name, position: Number(row.position), version: row.version };
+  return row.part < 0 ? base : { ...base, partition: row.part };
+}
 
 const STATE_COLUMNS = 'key, state::text AS state, last_time, last_id, position, poisoned, grp';
 

@@ -105,6 +105,17 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   ALTER TABLE ${s}.states ADD COLUMN grp text;
   CREATE INDEX states_by_group ON ${s}.states (projection, grp, key) WHERE grp IS NOT NULL;
   `,
+  // 4: the partition of a checkpoint is a column (-1: the projection's own), no longer a
+  // `<name>#p<i>` suffix of its name.
+  (s) => `
+  ALTER TABLE ${s}.checkpoints ADD COLUMN part integer NOT NULL DEFAULT -1;
+  UPDATE ${s}.checkpoints
+     SET part = substring(name FROM '#p([0-9]+)$')::integer,
+         name = substring(name FROM '^(.*)#p[0-9]+$')
+   WHERE name ~ '#p[0-9]+$';
+  ALTER TABLE ${s}.checkpoints DROP CONSTRAINT checkpoints_pkey;
+  ALTER TABLE ${s}.checkpoints ADD PRIMARY KEY (name, part);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

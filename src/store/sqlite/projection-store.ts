@@ -25,17 +25,35 @@ const STATE_COLUMNS =
 const CHANGE_COLUMNS = 'seq, projection, key, before, after, event_id AS eventId, position';
 const LETTER_COLUMNS = 'projection, key, event_id AS eventId, position, error';
 
+interface CheckpointRow {
+  readonly name: string;
+  readonly part: number;
+  readonly position: number;
+  readonly version: number;
+}
+
+function toCheckpoint(row: CheckpointRow | undefined): Checkpoint | undefined {
+  if (!row) return undefined;
+  const { name, part, position, version } = row;
+  return part < 0 ? { name, position, version } : { name, partition: part, position, version };
+}
+
 export function createSqliteProjectionStore(connection: SqliteConnection): SqliteProjectionStore {
   const { db } = connection;
   const sql = {
-    checkpoint: db.prepare('SELECT name, position, version FROM checkpoints WHERE name = ?'),
-    checkpoints: db.prepare('SELECT name, position, version FROM checkpoints ORDER BY name'),
+    // `part` is -1 for a projection's own checkpoint, else the partition (see toCheckpoint).
+    checkpoint: db.prepare(
+      'SELECT name, part, position, version FROM checkpoints WHERE name = ? AND part = ?',
+    ),
+    checkpoints: db.prepare(
+      'SELECT name, part, position, version FROM checkpoints ORDER BY name, part',
+    ),
     readStates: db.prepare(
       `SELECT ${STATE_COLUMNS} FROM states WHERE projection = ? AND key IN (SELECT value FROM json_each(?))`,
     ),
     upsertCheckpoint: db.prepare(
-      `INSERT INTO checkpoints (name, position, version) VALUES (?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
+      `INSERT INTO checkpoints (name, part, position, version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name, part) DO UPDATE SET position = excluded.position, version = excluded.version`,
     ),
     upsertState: db.prepare(
       `INSERT INTO states (projection, key, state, last_time, last_id, position, poisoned, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -50,15 +68,10 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       'INSERT INTO changes (projection, key, before, after, event_id, position) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     clearStates: db.prepare('DELETE FROM states WHERE projection = ?'),
-    // A projection's checkpoint rows are its own and its partitions' (`<name>#p<i>`).
-    clearCheckpoint: db.prepare(
-      "DELETE FROM checkpoints WHERE name = @name OR substr(name, 1, length(@name) + 2) = @name || '#p'",
-    ),
+    clearCheckpoint: db.prepare('DELETE FROM checkpoints WHERE name = @name'),
     clearLetters: db.prepare('DELETE FROM dead_letters WHERE projection = ?'),
     moveStates: db.prepare('UPDATE states SET projection = ? WHERE projection = ?'),
-    moveCheckpoint: db.prepare(
-      "UPDATE checkpoints SET name = @to || substr(name, length(@from) + 1) WHERE name = @from OR substr(name, 1, length(@from) + 2) = @from || '#p'",
-    ),
+    moveCheckpoint: db.prepare('UPDATE checkpoints SET name = @to WHERE name = @from'),
     moveLetters: db.prepare('UPDATE dead_letters SET projection = ? WHERE projection = ?'),
     lettersAll: db.prepare(
       `SELECT ${LETTER_COLUMNS} FROM dead_letters ORDER BY projection, position, event_id`,
@@ -136,15 +149,16 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
   }
 
   return {
-    async readCheckpoint(name) {
-      return connection.run(
-        'reading a checkpoint',
-        () => sql.checkpoint.get(name) as Checkpoint | undefined,
+    async readCheckpoint(name, partition) {
+      return connection.run('reading a checkpoint', () =>
+        toCheckpoint(sql.checkpoint.get(name, partition ?? -1) as CheckpointRow | undefined),
       );
     },
 
     async listCheckpoints() {
-      return connection.run('listing checkpoints', () => sql.checkpoints.all() as Checkpoint[]);
+      return connection.run('listing checkpoints', () =>
+        (sql.checkpoints.all() as CheckpointRow[]).map((row) => toCheckpoint(row) as Checkpoint),
+      );
     },
 
     async readStates(projection, keys) {
@@ -206,12 +220,14 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             .map((e) => ({
               ...e,
               expected: e.position,
-              actual: (sql.checkpoint.get(e.name) as Checkpoint | undefined)?.position ?? 0,
+              actual:
+                (sql.checkpoint.get(e.name, e.partition ?? -1) as CheckpointRow | undefined)
+                  ?.position ?? 0,
             }))
             .filter((m) => m.actual !== m.expected);
           if (moved.length > 0) throw checkpointMoved(moved);
           for (const c of batch.checkpoints)
-            sql.upsertCheckpoint.run(c.name, c.position, c.version);
+            sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
           for (const params of states) sql.upsertState.run(...params);
           for (const l of batch.deadLetters)
             sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);

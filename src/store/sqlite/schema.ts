@@ -93,6 +93,26 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX events_facts ON events (position, id, type, stream, source_time, data);
   `,
+  // 4: the partition of a checkpoint is a column (-1: the projection's own), no longer a
+  // `<name>#p<i>` suffix of its name.
+  `
+  CREATE TABLE checkpoints_by_part (
+    name     TEXT NOT NULL,
+    part     INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    version  INTEGER NOT NULL,
+    PRIMARY KEY (name, part)
+  ) WITHOUT ROWID;
+  INSERT INTO checkpoints_by_part (name, part, position, version)
+    SELECT
+      CASE WHEN name GLOB '*#p[0-9]*' THEN substr(name, 1, instr(name, '#p') - 1) ELSE name END,
+      CASE WHEN name GLOB '*#p[0-9]*' THEN CAST(substr(name, instr(name, '#p') + 2) AS INTEGER)
+           ELSE -1 END,
+      position, version
+    FROM checkpoints;
+  DROP TABLE checkpoints;
+  ALTER TABLE checkpoints_by_part RENAME TO checkpoints;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
