@@ -4,7 +4,7 @@
  * restarts and online rebuilds.
  */
 import { config as rxConfig, firstValueFrom, take, toArray, type Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SlowSubscriberError } from '../../src/engine/change-hub.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { PoisonEventError } from '../../src/engine/errors.js';
@@ -14,7 +14,7 @@ import { trutoCodec } from '../../src/truto/codec.js';
 import { defineTrutoProjection } from '../../src/truto/events.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { ProjectionStore } from '../../src/store/port.js';
-import { storeKinds, type StoreHandle } from '../support/engine.js';
+import { engineTestResources, type StoreHandle } from '../support/engine.js';
 
 const T0 = Date.UTC(2024, 8, 10, 12);
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -36,16 +36,7 @@ function accountBody(
 /** Lets queued change deliveries (scheduled with setImmediate) run. */
 const deliveries = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function sqlite(): StoreHandle {
-  const handle = storeKinds.sqlite?.() as StoreHandle;
-  cleanups.push(() => handle.cleanup());
-  return handle;
-}
+const { cleanups, sqlite } = engineTestResources();
 
 /** Engines over the Truto projections or test ones: loosely typed, states read as `unknown`. */
 type AnyEngine = Engine<readonly AnyProjection[]>;

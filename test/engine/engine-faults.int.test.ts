@@ -4,7 +4,7 @@
  * event sharing a group commit. Each must leave every event folded exactly once.
  */
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Observable } from 'rxjs';
 import { createEngine } from '../../src/engine/engine.js';
 import type { AnyProjection } from '../../src/engine/projection.js';
@@ -13,7 +13,7 @@ import { trutoCodec } from '../../src/truto/codec.js';
 import { defineTrutoProjection } from '../../src/truto/events.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { EventStore, ProjectionStore } from '../../src/store/port.js';
-import { storeKinds, type StoreHandle } from '../support/engine.js';
+import { engineTestResources } from '../support/engine.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 8, 10, 12, 0, seconds)).toISOString();
 const account = (
@@ -42,16 +42,7 @@ const record = (id: string, seconds: number, records: number) =>
     },
   });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function sqlite(): StoreHandle {
-  const handle = storeKinds.sqlite?.() as StoreHandle;
-  cleanups.push(() => handle.cleanup());
-  return handle;
-}
+const { cleanups, sqlite } = engineTestResources();
 
 type AnyEngine = Engine<readonly AnyProjection[]>;
 

@@ -6,7 +6,7 @@
  * subscriber, whoever committed it.
  */
 import { firstValueFrom, filter, take, toArray, VirtualTimeScheduler, type Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import { EngineError, JournalGapError } from '../../src/engine/errors.js';
 import type { Logger } from '../../src/engine/logger.js';
@@ -18,7 +18,7 @@ import { createTrutoEngine } from '../../src/truto/engine.js';
 import type { TrutoEventWith } from '../../src/truto/events.js';
 import { defineTrutoProjection } from '../../src/truto/events.js';
 import { runsProjection } from '../../src/truto/projections/index.js';
-import { storeKinds, type StoreHandle } from '../support/engine.js';
+import { engineTestResources } from '../support/engine.js';
 
 const T0 = Date.UTC(2024, 8, 10, 12);
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -26,16 +26,7 @@ const body = (id: string, event: string, seconds: number, payload: Record<string
   JSON.stringify({ id, event, created_at: at(seconds), payload });
 const deliveries = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function sqlite(): StoreHandle {
-  const handle = storeKinds.sqlite?.() as StoreHandle;
-  cleanups.push(() => handle.cleanup());
-  return handle;
-}
+const { cleanups, sqlite } = engineTestResources();
 
 /** Deal values per account, from `record:*` payloads (the Truto projections read only ids). */
 const dealTotals = defineTrutoProjection({

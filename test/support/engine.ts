@@ -1,4 +1,5 @@
 /** Helpers for engine tests: stores to run on, and the expected state of a history. */
+import { afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,4 +89,26 @@ export function expectedStates(bodies: readonly string[]): Record<string, unknow
     }
   }
   return out;
+}
+
+/**
+ * Per-test resources of an engine test file: `cleanups` run after each test, newest first, and
+ * `sqlite()` opens a store on a fresh file that goes with them. Call once at module level.
+ */
+export function engineTestResources(): {
+  cleanups: (() => Promise<void>)[];
+  sqlite(): StoreHandle;
+} {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()?.();
+  });
+  return {
+    cleanups,
+    sqlite() {
+      const handle = storeKinds.sqlite?.() as StoreHandle;
+      cleanups.push(() => handle.cleanup());
+      return handle;
+    },
+  };
 }
