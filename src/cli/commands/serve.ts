@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino, type Level, type Logger } from 'pino';
+import { config as rxConfig } from 'rxjs';
 import { DEFAULT_MAX_BODY } from '../../http/app.js';
 import { isLoopbackHost } from '../../http/auth.js';
 import { parseSize } from '../../http/body.js';
@@ -72,6 +73,9 @@ ${STORE_USAGE}`,
       throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
     const storeConfig = readStoreConfig(values, env);
     const logger = pino({ level, base: { service: 'truto-state' } }, context.stdout);
+    // The service owns its process: a change subscriber that throws is logged, not fatal.
+    rxConfig.onUnhandledError = (error: unknown) =>
+      logger.error({ err: error }, 'a change subscriber threw');
 
     const secrets = [...(values.secret ?? []), ...(env.TRUTO_WEBHOOK_SECRETS ?? '').split(',')]
       .map((s) => s.trim())
@@ -81,8 +85,9 @@ ${STORE_USAGE}`,
     const backend = await openBackend(storeConfig);
     let engine;
     try {
-      // On a shared store (PostgreSQL) this joins the instances' partition leases.
-      engine = await openEngine(backend);
+      // On a shared store (PostgreSQL) this joins the instances' partition leases. A projection
+      // whose version changed is rebuilt in the background: webhooks are taken meanwhile.
+      engine = await openEngine(backend, { startupRebuild: 'background', logger });
     } catch (error) {
       await backend.close();
       throw error;
