@@ -2,6 +2,10 @@
  * `truto-state demo`: posts a realistic signed history (the workload generator's, a few hundred
  * deliveries with late and repeated ones) to a running server, waits for the projections to catch
  * up, and prints what state the integrations are in, read back through the API.
+ *
+ * The history starts with the generator's showcase (accounts in every state, failing,
+ * rate-limited and long runs) and is moved in time so that it ends now: the dashboard's
+ * "last 24 hours" shows it.
  */
 import { generateDeliveries } from '../../workload/generator.js';
 import { signBody } from '../../http/signature.js';
@@ -71,7 +75,8 @@ export const command: Command = {
 
     // 1. Post the history, a few requests at a time, retrying 503s as Truto would.
     const outcomes = new Map<string, number>();
-    const deliveries = generateDeliveries({ events, seed });
+    const startTime = Date.now() - historySpan(events, seed);
+    const deliveries = generateDeliveries({ events, seed, showcase: true, startTime });
     const worker = async (): Promise<void> => {
       for (let next = deliveries.next(); !next.done; next = deliveries.next()) {
         const body = next.value.body;
@@ -126,6 +131,14 @@ export const command: Command = {
     return refused.length === 0 ? 0 : 1;
   },
 };
+
+/** How long the history of `events` deliveries lasts in source time (a dry run from epoch 0). */
+function historySpan(events: number, seed: number): number {
+  let last = 0;
+  for (const d of generateDeliveries({ events, seed, showcase: true, startTime: 0 }))
+    last = Math.max(last, d.sourceTime);
+  return last;
+}
 
 function positive(name: string, text: string): number {
   const n = Number(text);
