@@ -77,7 +77,9 @@ export interface SyncHealth {
 
 export interface RecordCounts {
   readonly resource: string;
-  readonly live: number;
+  /** The number of live records (older versions of the state: their ids, with `liveCount`). */
+  readonly live: number | readonly string[];
+  readonly liveCount?: number;
   readonly created: number;
   readonly updated: number;
   readonly deleted: number;
@@ -130,6 +132,10 @@ export interface Change {
   readonly key: string;
   readonly seq: number;
   readonly after?: { readonly integratedAccountId?: string | null } | null;
+}
+
+export function liveRecords(r: RecordCounts): number {
+  return typeof r.live === 'number' ? r.live : (r.liveCount ?? r.live.length);
 }
 
 /** GET a JSON resource; 401 becomes `Unauthorized` (the page then asks for the token). */

@@ -16,13 +16,13 @@ export const ACCOUNT_STATUSES: Readonly<Record<string, StatusLook>> = {
   needs_reauth: { label: 'Needs re-authorization', icon: '⚠' },
   post_install_error: { label: 'Post-install error', icon: '✕' },
   validation_error: { label: 'Validation error', icon: '✕' },
-  deleted: { label: 'Deleted', icon: '⌫' },
+  deleted: { label: 'Deleted', icon: '⊘' },
 };
 
 export const RUN_STATUSES: Readonly<Record<string, StatusLook>> = {
   created: { label: 'Created', icon: '◌' },
   running: { label: 'Running', icon: '▶' },
-  rate_limited: { label: 'Rate-limited', icon: '⏸' },
+  rate_limited: { label: 'Rate-limited', icon: '‖' },
   completed: { label: 'Completed', icon: '✓' },
   failed: { label: 'Failed', icon: '✕' },
   stopped: { label: 'Stopped', icon: '■' },

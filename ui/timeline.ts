@@ -13,7 +13,8 @@ const WIDTH = 1000;
 export interface Segment {
   readonly status: string;
   readonly from: string;
-  readonly to: string;
+  /** `null` for the current status. */
+  readonly to: string | null;
 }
 
 /** The account's statuses over time, from its transitions. */
@@ -26,8 +27,14 @@ export function statusSegments(account: Account): Segment[] {
     status = t.to;
     from = t.at;
   }
-  segments.push({ status, from, to: account.lastEventAt });
+  segments.push({ status, from, to: null });
   return segments;
+}
+
+function segmentText(s: Segment): string {
+  return s.to === null
+    ? `${statusLabel(s.status)} since ${time(s.from)} (now)`
+    : `${statusLabel(s.status)}, ${time(s.from)} – ${time(s.to)}`;
 }
 
 function scale(start: number, end: number): (iso: string) => number {
@@ -35,11 +42,21 @@ function scale(start: number, end: number): (iso: string) => number {
   return (iso) => ((Date.parse(iso) - start) / span) * WIDTH;
 }
 
+/**
+ * Where the band ends: the current status holds until now, but an old history would shrink to
+ * a sliver against today, so the band runs on past the last event by at most its own length.
+ */
+export function bandEnd(account: Account): number {
+  const start = Date.parse(account.firstSeenAt);
+  const last = Math.max(Date.parse(account.lastEventAt), start + 1000);
+  return Math.max(last, Math.min(Date.now(), last + (last - start)));
+}
+
 /** The status band, with a marker at `at` (time travel) when given. */
 export function statusBand(account: Account, at?: number): HTMLElement {
   const segments = statusSegments(account);
   const start = Date.parse(account.firstSeenAt);
-  const end = Math.max(Date.parse(account.lastEventAt), start + 1000);
+  const end = bandEnd(account);
   const x = scale(start, end);
   const drawing = svg(
     'svg',
@@ -52,7 +69,7 @@ export function statusBand(account: Account, at?: number): HTMLElement {
     },
     ...segments.map((s) => {
       const left = x(s.from);
-      const right = s === segments[segments.length - 1] ? WIDTH : x(s.to);
+      const right = s.to === null ? WIDTH : x(s.to);
       return svg(
         'rect',
         {
@@ -62,7 +79,7 @@ export function statusBand(account: Account, at?: number): HTMLElement {
           width: Math.max(right - left, 2),
           height: 24,
         },
-        svg('title', {}, `${statusLabel(s.status)}: ${time(s.from)} to ${time(s.to)}`),
+        svg('title', {}, segmentText(s)),
       );
     }),
     at === undefined
@@ -83,7 +100,7 @@ export function statusBand(account: Account, at?: number): HTMLElement {
       'div',
       { class: 'axis' },
       h('span', {}, time(account.firstSeenAt)),
-      h('span', {}, time(account.lastEventAt)),
+      h('span', {}, time(new Date(end).toISOString())),
     ),
     h(
       'ol',
@@ -91,9 +108,9 @@ export function statusBand(account: Account, at?: number): HTMLElement {
       ...segments.map((s) =>
         h(
           'li',
-          { 'data-status': s.status, 'data-from': s.from, 'data-to': s.to },
+          { 'data-status': s.status, 'data-from': s.from },
           h('span', { class: `swatch st-${s.status}`, 'aria-hidden': 'true' }),
-          `${statusLabel(s.status)}, ${time(s.from)} – ${time(s.to)}`,
+          segmentText(s),
         ),
       ),
     ),

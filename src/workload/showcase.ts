@@ -15,6 +15,7 @@ import {
   FORBIDDEN_ERRORS,
   INTEGRATIONS,
   POST_INSTALL_ERRORS,
+  RAW_SLOT,
   recordBatchPayload,
   recordErrorPayload,
   runPayload,
@@ -67,12 +68,15 @@ interface AccountPlan {
   readonly steps: readonly (
     | { readonly event: string; readonly status?: string; readonly error?: string | undefined }
     | { readonly run: RunPlan }
+    | { readonly records: number }
   )[];
 }
 
 const quick = (ending: Ending, extra: Partial<RunPlan> = {}): { run: RunPlan } => ({
-  run: { pages: 3, gap: 4 * SECOND, ending, ...extra },
+  run: { pages: 3, gap: 20 * SECOND, ending, ...extra },
 });
+/** Time between an account's own steps: long enough for its status band to read. */
+const STEP_GAP = 4 * MINUTE;
 
 const PLANS: readonly AccountPlan[] = [
   { tenant: 'acme-showcase', steps: [{ event: 'created', status: 'connecting' }] },
@@ -82,6 +86,7 @@ const PLANS: readonly AccountPlan[] = [
       { event: 'created', status: 'connecting' },
       { event: 'active', status: 'active' },
       quick('completed'),
+      { records: 8 },
       quick('completed', { pages: 5 }),
     ],
   },
@@ -91,6 +96,7 @@ const PLANS: readonly AccountPlan[] = [
       { event: 'created', status: 'connecting' },
       { event: 'active', status: 'active' },
       quick('completed'),
+      { records: 4 },
       { event: 'authentication_error', status: 'needs_reauth', error: AUTH_ERRORS[0] },
       { event: 'reactivated', status: 'active' },
       quick('completed'),
@@ -199,12 +205,45 @@ function* scriptedAccount(w: ShowcaseWorld, plan: AccountPlan, index: number): B
       yield* scriptedRun(w, a, syncJobId, step.run);
       continue;
     }
+    if ('records' in step) {
+      yield* recordChanges(w, a, step.records);
+      continue;
+    }
     if (step.status !== undefined) a.status = step.status;
     if (step.event === 'forbidden_error') a.lastForbiddenError = step.error ?? null;
     else a.lastError = step.error ?? null;
     a.updatedAt = w.iso();
     const payload = step.event === 'deleted' ? { id: a.id } : accountPayload(a);
-    yield { emit: { type: `integrated_account:${step.event}`, payload }, after: 30 * SECOND };
+    yield { emit: { type: `integrated_account:${step.event}`, payload }, after: STEP_GAP };
+  }
+}
+
+/** Records created in the account's app, then one updated and one deleted. */
+function* recordChanges(w: ShowcaseWorld, a: AccountSim, n: number): Body {
+  const ids: [string, string][] = [];
+  for (let i = 0; i < n; i++) {
+    const resource = a.integration.resources[i % a.integration.resources.length]!;
+    ids.push([w.shortId('rec-'), resource]);
+  }
+  const changes: [string, [string, string]][] = [
+    ...ids.map((id): [string, [string, string]] => ['record:created', id]),
+    ['record:updated', ids[0]!],
+    ['record:deleted', ids[1]!],
+  ];
+  for (const [type, [id, resource]] of changes) {
+    const payload: Record<string, unknown> = {
+      id,
+      integrated_account_id: a.id,
+      resource,
+      environment_id: a.environmentId,
+    };
+    if (type === 'record:deleted') {
+      yield { emit: { type, payload }, after: 15 * SECOND };
+      continue;
+    }
+    payload.record = RAW_SLOT;
+    const raw = unifiedRecordJson(resource, id, w.iso(), w.random);
+    yield { emit: { type, payload, raw }, after: 15 * SECOND };
   }
 }
 

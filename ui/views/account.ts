@@ -5,10 +5,18 @@
  * The chosen moment lives in the URL (`#/accounts/<id>?at=<epoch ms>`), so a view of the past can
  * be shared; moving the control replaces the URL without re-rendering the page.
  */
-import { get, getAll, type Account, type RecordCounts, type Run, type SyncHealth } from '../api.js';
+import {
+  get,
+  getAll,
+  liveRecords,
+  type Account,
+  type RecordCounts,
+  type Run,
+  type SyncHealth,
+} from '../api.js';
 import { h } from '../dom.js';
 import { badge, count, duration, time, timeElement } from '../format.js';
-import { runBars, statusBand } from '../timeline.js';
+import { bandEnd, runBars, statusBand } from '../timeline.js';
 import { definitions, href, runLink, section, table, type View } from '../view.js';
 
 function stateFacts(account: Account): HTMLDListElement {
@@ -30,7 +38,7 @@ function stateFacts(account: Account): HTMLDListElement {
 function timeTravel(account: Account, at: number | null): HTMLElement {
   const id = account.id;
   const start = Date.parse(account.firstSeenAt);
-  const end = Math.max(Date.parse(account.lastEventAt), start + 1000);
+  const end = bandEnd(account);
   const moments = [start, ...account.transitions.map((t) => Date.parse(t.at)), end];
   const output = h('div', { class: 'as-of', 'aria-live': 'polite', 'data-testid': 'state-at' });
   const band = h('div', {});
@@ -130,7 +138,7 @@ function runsTable(runs: readonly Run[]): HTMLElement {
         duration(r.durationMs),
         count(r.recordsReceived),
         r.errors > 0 ? h('span', { class: 'bad' }, `⚠ ${r.errors}`) : '0',
-        r.rateLimited > 0 ? `⏸ ${r.rateLimited}×` : '—',
+        r.rateLimited > 0 ? `‖ ${r.rateLimited}×` : '—',
       ]),
     { 'data-testid': 'runs' },
   );
@@ -201,7 +209,7 @@ export const accountView: View = {
               ['Resource', 'Live', 'Created', 'Updated', 'Deleted', 'Last change'],
               records.map((r) => [
                 h('span', { class: 'mono' }, r.resource),
-                count(r.live),
+                count(liveRecords(r)),
                 count(r.created),
                 count(r.updated),
                 count(r.deleted),

@@ -92,7 +92,7 @@ export const runsView: View = {
               duration(r.durationMs),
               count(r.recordsReceived),
               r.errors > 0 ? h('span', { class: 'bad' }, `⚠ ${r.errors}`) : '0',
-              r.rateLimited > 0 ? `⏸ ${r.rateLimited}×` : '—',
+              r.rateLimited > 0 ? `‖ ${r.rateLimited}×` : '—',
             ]),
             { 'data-testid': 'runs' },
           ),
@@ -138,7 +138,7 @@ export const runView: View = {
         ['Duration', duration(run.durationMs)],
         ['Records', `${count(run.recordsReceived)} in ${count(run.recordBatches)} batches`],
         ['Errors', run.errors > 0 ? h('span', { class: 'bad' }, `⚠ ${run.errors}`) : '0'],
-        ['Rate-limited', run.rateLimited > 0 ? `⏸ ${run.rateLimited}×` : 'never'],
+        ['Rate-limited', run.rateLimited > 0 ? `‖ ${run.rateLimited}×` : 'never'],
       ]),
       section(
         'Events',
