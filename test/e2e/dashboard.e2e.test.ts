@@ -53,8 +53,10 @@ declare const document: {
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
   readonly activeElement: PageElement | null;
+  readonly body: PageElement;
   readonly cookie: string;
 };
+declare function getComputedStyle(element: PageElement): { readonly backgroundColor: string };
 declare const window: Record<string, unknown>;
 declare const location: { readonly hash: string };
 
@@ -200,8 +202,19 @@ if (!chromiumAvailable()) {
         await page.locator('[data-testid=attention] tbody tr td:first-child').allTextContents(),
       ).toEqual(attention);
 
+      // Status is carried by words and an icon, not by colour alone.
+      for (const badge of await page.locator('[data-count-status] .badge').allTextContents())
+        expect(badge).toMatch(/^\S+ [A-Z][a-z-]+/);
+
       mkdirSync(DOCS, { recursive: true });
       await page.screenshot({ path: join(DOCS, 'dashboard-overview.png'), fullPage: true });
+
+      // Dark follows the system setting.
+      const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const light = await background();
+      await page.emulateMedia({ colorScheme: 'dark' });
+      expect(await background()).not.toBe(light);
+      await page.emulateMedia({ colorScheme: 'light' });
     });
 
     it('accounts: the status filter lists what /accounts?status= lists, and "/" jumps to the search', async () => {
@@ -227,6 +240,23 @@ if (!chromiumAvailable()) {
       await page.locator('body').focus();
       await page.keyboard.press('/');
       expect(await page.evaluate(() => document.activeElement?.id)).toBe('f-q');
+
+      // The id search: every account whose id starts with what was typed, and only those.
+      await page.selectOption('#f-status', '');
+      await page.waitForURL((u) => !u.hash.includes('status='));
+      const all = (await listAll<AccountState>(served.url, '/accounts')).map((a) => a.id);
+      const prefix = all[Math.floor(all.length / 2)]!.slice(0, 2);
+      const matching = all.filter((id) => id.startsWith(prefix)).slice(0, 50);
+      await page.fill('#f-q', prefix);
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.hash.includes(`q=${prefix}`));
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid=accounts] tbody tr').length === n,
+        matching.length,
+      );
+      expect(
+        await page.locator('[data-testid=accounts] tbody tr td:first-child').allTextContents(),
+      ).toEqual(matching);
     });
 
     it('account page: status and timeline match /accounts/:id; time travel shows exactly /accounts/:id?at=', async () => {
@@ -291,6 +321,30 @@ if (!chromiumAvailable()) {
       expect(
         await page.locator('[data-testid=run-events] tbody tr td:nth-child(2)').allTextContents(),
       ).toEqual(run.timeline.map((e: { event: string }) => e.event));
+    });
+
+    it('a fresh install says how to send an event, pointing at demo', async () => {
+      const fresh = await startServe([
+        '--port',
+        '0',
+        '--db',
+        join(dir, 'empty.db'),
+        '--secret',
+        SECRET,
+      ]);
+      try {
+        const { page } = await open();
+        await page.goto(`${fresh.url}/`);
+        const empty = page.locator('[data-testid=empty]');
+        await empty.waitFor();
+        const text = (await empty.textContent())!;
+        expect(text).toContain(`${fresh.url}/webhooks/truto`);
+        expect(text).toContain(`truto-state demo --url ${fresh.url}`);
+        await page.goto(`${fresh.url}/#/accounts`);
+        await page.locator('[data-testid=no-accounts]').waitFor();
+      } finally {
+        expect(await fresh.stop()).toBe(0);
+      }
     });
 
     it('a webhook posted while the page is open changes the board without a reload', async () => {
