@@ -17,7 +17,8 @@ import type { Route, View } from './view.js';
 
 const main = document.getElementById('main') as HTMLElement;
 const liveBadge = document.getElementById('live') as HTMLElement;
-const COALESCE_MS = 150;
+// Changes arriving within this window make one re-render, however many there are.
+const COALESCE_MS = 250;
 
 function currentRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');

@@ -23,18 +23,23 @@ export function section(title: string, ...children: Child[]): HTMLElement {
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
 
+/** A table in a box that scrolls sideways on narrow screens. */
 export function table(
   caption: string,
   headers: readonly string[],
   rows: readonly (readonly Child[])[],
   attrs: Record<string, string> = {},
-): HTMLTableElement {
+): HTMLElement {
   return h(
-    'table',
-    attrs,
-    h('caption', { class: 'sr-only' }, caption),
-    h('thead', {}, h('tr', {}, ...headers.map((name) => h('th', { scope: 'col' }, name)))),
-    h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((c) => h('td', {}, c))))),
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      attrs,
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {}, ...headers.map((name) => h('th', { scope: 'col' }, name)))),
+      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((c) => h('td', {}, c))))),
+    ),
   );
 }
 
