@@ -40,6 +40,7 @@ function viewFor(route: Route): View | undefined {
 
 let rendering = false;
 let again = false;
+let againNavigated = false;
 let generation = 0;
 let refreshTimer: number | undefined;
 let stopLive: (() => void) | undefined;
@@ -48,6 +49,7 @@ let stopLive: (() => void) | undefined;
 async function render(navigated: boolean): Promise<void> {
   if (rendering) {
     again = true;
+    againNavigated ||= navigated;
     return;
   }
   rendering = true;
@@ -98,8 +100,10 @@ async function render(navigated: boolean): Promise<void> {
   } finally {
     rendering = false;
     if (again) {
+      const navigatedMeanwhile = againNavigated;
       again = false;
-      void render(false);
+      againNavigated = false;
+      void render(navigatedMeanwhile);
     }
   }
 }
