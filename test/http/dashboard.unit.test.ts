@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
-import type { Engine } from '../../src/engine/types.js';
+import { createTrutoEngine, type TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createApp, type App } from '../../src/http/app.js';
 import type { BufferedResponse, HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
@@ -47,7 +46,7 @@ let engine: Engine;
 let app: App;
 
 beforeEach(async () => {
-  engine = await createEngine({ store: createMemoryEventStore(), live: false });
+  engine = await createTrutoEngine({ store: createMemoryEventStore(), live: false });
   app = createApp({ engine, secrets: ['s'], logger, apiToken: TOKEN, dashboardDir: built });
 });
 afterEach(async () => {

@@ -9,7 +9,7 @@
  * cross-site script would need a CORS preflight this service never grants; an `Origin` other
  * than this host is refused as well.
  */
-import type { Engine } from '../../engine/types.js';
+import type { TrutoEngine as Engine } from '../../truto/engine.js';
 import type { Prepared } from '../app.js';
 import { createTokenCheck } from '../auth.js';
 import { sessionCookie, sessionValue } from '../cookies.js';

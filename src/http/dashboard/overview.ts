@@ -6,7 +6,7 @@
  * Counts come from the projection store's own count; the 24-hour window walks the runs in pages
  * (the read model has no time index), so its cost grows with the number of runs kept.
  */
-import type { Engine } from '../../engine/types.js';
+import type { TrutoEngine as Engine } from '../../truto/engine.js';
 import { json, type BufferedResponse } from '../types.js';
 
 export const ACCOUNT_STATUSES = [
@@ -33,11 +33,6 @@ const ATTENTION = ['needs_reauth', 'post_install_error', 'validation_error'] as 
 const ATTENTION_LIMIT = 20;
 const DAY = 24 * 60 * 60 * 1000;
 
-interface RunLike {
-  readonly status: string;
-  readonly createdAt?: string | null;
-}
-
 /**
  * @example
  * await overviewHandler(engine, Date.now)(); // { accounts: { total, byStatus, attention }, runs: … }
@@ -49,7 +44,7 @@ export function overviewHandler(
   return async () => {
     const to = now();
     const from = to - DAY;
-    const count = async (projection: string, statuses: readonly string[]) =>
+    const count = async (projection: 'accounts' | 'runs', statuses: readonly string[]) =>
       Object.fromEntries(
         await Promise.all(
           statuses.map(
@@ -71,7 +66,7 @@ export function overviewHandler(
     const recent: Record<string, number> = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0]));
     let after: string | undefined;
     do {
-      const page = await engine.list<RunLike>('runs', {
+      const page = await engine.list('runs', {
         limit: 1000,
         ...(after ? { afterKey: after } : {}),
       });
