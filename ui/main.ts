@@ -70,7 +70,7 @@ async function render(navigated: boolean): Promise<void> {
       return;
     }
     document.title = `${view.title(route)} · truto-state`;
-    const focused = document.activeElement?.id;
+    const focused = focusKey(document.activeElement);
     const scroll = window.scrollY;
     const content = await view.render(route);
     if (mine !== generation) return;
@@ -79,7 +79,7 @@ async function render(navigated: boolean): Promise<void> {
       main.querySelector('h1')?.setAttribute('tabindex', '-1');
       (main.querySelector('h1') as HTMLElement | null)?.focus();
     } else {
-      if (focused) document.getElementById(focused)?.focus();
+      if (focused) main.querySelector<HTMLElement>(focused)?.focus();
       window.scrollTo(0, scroll);
     }
     main.dataset.rendered = String(mine);
@@ -106,6 +106,18 @@ async function render(navigated: boolean): Promise<void> {
       void render(navigatedMeanwhile);
     }
   }
+}
+
+/**
+ * A selector that finds the focused element again in the re-rendered page: by id, or for a
+ * link by where it goes (cards and table links have no id), so a live refresh never takes the
+ * focus away from someone moving through the page with the keyboard.
+ */
+function focusKey(element: Element | null): string | undefined {
+  if (!element || !main.contains(element)) return undefined;
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const href = element.getAttribute('href');
+  return element instanceof HTMLAnchorElement && href ? `a[href="${CSS.escape(href)}"]` : undefined;
 }
 
 function scheduleRefresh(view: View): void {

@@ -219,8 +219,22 @@ if (!chromiumAvailable()) {
 
     it('accounts: the status filter lists what /accounts?status= lists, and "/" jumps to the search', async () => {
       const { page } = await open();
-      await page.goto(`${served.url}/#/accounts`);
-      await page.locator('[data-testid=accounts]').waitFor();
+      // From the overview by keyboard: a status card is a link to the accounts in that status.
+      await page.goto(`${served.url}/`);
+      await page.focus('[data-count-status=validation_error]');
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.hash === '#/accounts?status=validation_error');
+      const invalid = await listAll<AccountState>(served.url, '/accounts?status=validation_error');
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid=accounts] tbody tr').length === n,
+        invalid.length,
+      );
+      expect(
+        await page.locator('[data-testid=accounts] tbody tr td:first-child').allTextContents(),
+      ).toEqual(invalid.map((a) => a.id));
+      // The new page's heading has the focus, for screen readers and the next Tab.
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Accounts');
+
       await page.selectOption('#f-status', 'needs_reauth');
       await page.waitForFunction(() => location.hash.includes('status=needs_reauth'));
       const expected = (
@@ -333,7 +347,7 @@ if (!chromiumAvailable()) {
         SECRET,
       ]);
       try {
-        const { page } = await open();
+        const { page, watch } = await open();
         await page.goto(`${fresh.url}/`);
         const empty = page.locator('[data-testid=empty]');
         await empty.waitFor();
@@ -342,6 +356,11 @@ if (!chromiumAvailable()) {
         expect(text).toContain(`truto-state demo --url ${fresh.url}`);
         await page.goto(`${fresh.url}/#/accounts`);
         await page.locator('[data-testid=no-accounts]').waitFor();
+        // Checked and closed before the server stops: a page left open would see it go.
+        watches.splice(watches.indexOf(watch), 1);
+        watch.stop();
+        expect(watch.unexpected()).toEqual([]);
+        await page.close();
       } finally {
         expect(await fresh.stop()).toBe(0);
       }

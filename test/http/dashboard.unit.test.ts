@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTrutoEngine, type TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createApp, type App } from '../../src/http/app.js';
+import { overviewHandler } from '../../src/http/dashboard/overview.js';
 import type { BufferedResponse, HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import { accountEvent, getRequest, webhookRequest } from './support/webhooks.js';
@@ -156,5 +157,42 @@ describe('GET /overview', () => {
     }
     expect(overview.accounts.total).toBe(3);
     expect(overview.accounts.attention.map((a: { id: string }) => a.id)).toEqual(['a-3']);
+  });
+});
+
+describe('the overview of runs', () => {
+  const run = (id: string, event: string, createdAt: string) =>
+    JSON.stringify({
+      id: `${id}-${event}`,
+      event: `sync_job_run:${event}`,
+      created_at: createdAt,
+      payload: {
+        id,
+        sync_job_id: 'job-1',
+        integrated_account_id: 'acc-1',
+        status: event === 'created' ? 'created' : event,
+        created_at: createdAt,
+      },
+    });
+
+  it('counts runs by status overall and for the 24 hours before now', async () => {
+    for (const body of [
+      run('old', 'created', '2024-09-08T10:00:00.000Z'),
+      run('old', 'failed', '2024-09-08T10:05:00.000Z'),
+      run('new-1', 'created', '2024-09-10T09:00:00.000Z'),
+      run('new-1', 'completed', '2024-09-10T09:05:00.000Z'),
+      run('new-2', 'created', '2024-09-10T19:00:00.000Z'),
+    ])
+      expect((await engine.ingest(body)).status).toBe('stored');
+    await engine.catchUp();
+    const overview = overviewHandler(engine, () => Date.parse('2024-09-10T20:00:00.000Z'));
+    const { runs } = JSON.parse(String((await overview()).body));
+    expect(runs.total).toBe(3);
+    expect(runs.byStatus).toMatchObject({ failed: 1, completed: 1, created: 1 });
+    expect(runs.lastDay).toMatchObject({
+      from: '2024-09-09T20:00:00.000Z',
+      to: '2024-09-10T20:00:00.000Z',
+      byStatus: { failed: 0, completed: 1, created: 1 },
+    });
   });
 });

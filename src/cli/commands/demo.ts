@@ -75,7 +75,9 @@ export const command: Command = {
 
     // 1. Post the history, a few requests at a time, retrying 503s as Truto would.
     const outcomes = new Map<string, number>();
-    const startTime = Date.now() - historySpan(events, seed);
+    // On a whole second, like the dry run's 0: senders that write whole seconds round their
+    // times up, so any other alignment would shift the history and end it in the future.
+    const startTime = Math.floor((Date.now() - historySpan(events, seed)) / 1000) * 1000;
     const deliveries = generateDeliveries({ events, seed, showcase: true, startTime });
     const worker = async (): Promise<void> => {
       for (let next = deliveries.next(); !next.done; next = deliveries.next()) {
