@@ -320,6 +320,16 @@ if (!chromiumAvailable()) {
       const shown = JSON.parse((await page.locator('[data-testid=state-json]').textContent())!);
       expect(shown).toEqual((await getJson(served.url, `/accounts/${id}?at=${first}`)).json);
 
+      // Or by typing a moment: the instant of the second transition.
+      const typed = account.transitions[1]!.at;
+      await page.fill('#travel-to', typed);
+      await page.press('#travel-to', 'Enter');
+      await page.locator(`[data-testid=state-at][data-at="${Date.parse(typed)}"]`).waitFor();
+      expect(JSON.parse((await page.locator('[data-testid=state-json]').textContent())!)).toEqual(
+        (await getJson(served.url, `/accounts/${id}?at=${encodeURIComponent(typed)}`)).json,
+      );
+
+      await page.fill('#travel-to', '');
       await page.fill('#travel', String(moments[1]));
       await page.locator(`[data-testid=state-at][data-at="${moments[1]}"]`).waitFor();
       await page.screenshot({ path: join(DOCS, 'dashboard-account.png'), fullPage: true });

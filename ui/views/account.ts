@@ -99,6 +99,29 @@ function timeTravel(account: Account, at: number | null): HTMLElement {
   slider.addEventListener('input', () => void show(Number(slider.value)));
   void show(at ?? end);
 
+  // Or type a moment: any time the API takes (ISO-8601; without a zone it is read as UTC).
+  const typed = h('input', {
+    id: 'travel-to',
+    name: 'at',
+    placeholder: '2024-09-10 12:00:00',
+    autocomplete: 'off',
+    'aria-describedby': 'travel-to-error',
+  });
+  const typedError = h('span', { id: 'travel-to-error', class: 'bad', role: 'alert' });
+  const goTo = (event: Event): void => {
+    event.preventDefault();
+    const text = typed.value.trim();
+    const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`;
+    const moment = Date.parse(iso);
+    if (Number.isNaN(moment)) {
+      typedError.textContent = 'Not a time: try 2024-09-10 12:00:00 (UTC).';
+      return;
+    }
+    typedError.textContent = '';
+    slider.value = String(Math.min(Math.max(moment, start), end));
+    void show(moment);
+  };
+
   return h(
     'div',
     { class: 'travel' },
@@ -115,6 +138,14 @@ function timeTravel(account: Account, at: number | null): HTMLElement {
       { class: 'buttons' },
       h('button', { type: 'button', onclick: jump(-1) }, '← Previous change'),
       h('button', { type: 'button', onclick: jump(1) }, 'Next change →'),
+      h(
+        'form',
+        { class: 'goto', onsubmit: goTo },
+        h('label', { for: 'travel-to' }, 'Go to (UTC)'),
+        typed,
+        h('button', { type: 'submit' }, 'Go'),
+        typedError,
+      ),
     ),
     h(
       'p',
