@@ -5,7 +5,6 @@
  * start-up line is written before `serve` goes on.
  */
 import { pino, type Level, type Logger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
 
 export type LogFormat = 'pretty' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['pretty', 'json'];
@@ -17,10 +16,12 @@ export interface LoggerOptions {
   readonly stream: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-export function createLogger(options: LoggerOptions): Logger {
+/** The logger; pino-pretty is loaded only when its lines are wanted (JSON needs only pino). */
+export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const format = options.format ?? (options.stream.isTTY ? 'pretty' : 'json');
   const base = { level: options.level, base: { service: 'truto-state' } };
   if (format === 'json') return pino(base, options.stream);
+  const { PinoPretty } = await import('pino-pretty');
   const pretty = PinoPretty({
     destination: options.stream,
     sync: true,

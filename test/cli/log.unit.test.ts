@@ -19,9 +19,9 @@ function capture(isTTY: boolean): Writable & { isTTY: boolean; lines: string[] }
   return Object.assign(stream, { isTTY, lines });
 }
 
-function logOnce(isTTY: boolean, format: LogFormat | undefined): string[] {
+async function logOnce(isTTY: boolean, format: LogFormat | undefined): Promise<string[]> {
   const stream = capture(isTTY);
-  createLogger({ level: 'info', format, stream }).info(
+  (await createLogger({ level: 'info', format, stream })).info(
     { url: 'http://x' },
     'listening on http://x',
   );
@@ -29,20 +29,20 @@ function logOnce(isTTY: boolean, format: LogFormat | undefined): string[] {
 }
 
 describe('createLogger', () => {
-  it('writes readable lines on a terminal: time, level, message, then the fields', () => {
-    const [line] = logOnce(true, undefined);
+  it('writes readable lines on a terminal: time, level, message, then the fields', async () => {
+    const [line] = await logOnce(true, undefined);
     // eslint-disable-next-line no-control-regex
     const plain = line!.replace(/\u001b\[[0-9;]*m/g, '');
     expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening on http:\/\/x /);
     expect(plain).toContain('"url":"http://x"');
   });
 
-  it('writes JSON when not on a terminal, or on a terminal when asked', () => {
+  it('writes JSON when not on a terminal, or on a terminal when asked', async () => {
     for (const [tty, format] of [
       [false, undefined],
       [true, 'json'],
     ] as const) {
-      const [line] = logOnce(tty, format);
+      const [line] = await logOnce(tty, format);
       expect(JSON.parse(line!)).toMatchObject({
         level: 30,
         msg: 'listening on http://x',
@@ -51,8 +51,8 @@ describe('createLogger', () => {
     }
   });
 
-  it('writes readable lines into a pipe when asked, without colour codes', () => {
-    const [line] = logOnce(false, 'pretty');
+  it('writes readable lines into a pipe when asked, without colour codes', async () => {
+    const [line] = await logOnce(false, 'pretty');
     expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening on http:\/\/x /);
     expect(line).not.toContain('\u001b[');
   });

@@ -78,7 +78,7 @@ ${STORE_USAGE}`,
     const formatText = values['log-format'] ?? env.LOG_FORMAT;
     if (formatText !== undefined && !LOG_FORMATS.includes(formatText as LogFormat))
       throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
-    const logger = createLogger({
+    const logger = await createLogger({
       level,
       format: formatText as LogFormat | undefined,
       stream: context.stdout,
