@@ -148,7 +148,11 @@ function onLiveState(state: LiveState): void {
 function signIn(message?: string): void {
   stopLive?.();
   stopLive = undefined;
-  onLiveState('reconnecting');
+  // Nothing refreshes behind the form (a refresh would ask again and clear what was typed).
+  window.clearTimeout(refreshTimer);
+  window.clearTimeout(pending);
+  pending = undefined;
+  liveBadge.dataset.state = 'signed-out';
   liveBadge.textContent = '○ signed out';
   const error = h(
     'p',
