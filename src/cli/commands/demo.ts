@@ -56,7 +56,8 @@ export const command: Command = {
   --api-token <t>         bearer token for the read API, when the service has one
                           (env TRUTO_STATE_API_TOKEN)
   --events <n>            deliveries to post (default 300)
-  --seed <n>              workload seed (default 1)
+  --seed <n>              workload seed (default 1). The history ends at the present, so
+                          posting it again later conflicts with the first: use another seed
   --concurrency <n>       requests in flight (default 8)`,
   async run(context) {
     const { values } = parseCommandArgs(context.argv, options);
