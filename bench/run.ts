@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <benchmark…>] [--events 200000[,1000000]] [--seed n] [--latency-events n]`
  *
- * Runs the benchmarks (all by default: import, rebuild, http, postgres), each beside its floor
+ * Runs the benchmarks (all by default: import, rebuild, http, postgres, dashboard), each beside its floor
  * measured in the same run on the same events, prints one table, and writes the rows with
  * machine information to `bench/results/<timestamp>.json`. Never part of `npm test`.
  */
@@ -10,6 +10,7 @@ import { arch, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dashboardBenchmark } from './benchmarks/dashboard.js';
 import { httpBenchmark } from './benchmarks/http.js';
 import { importBenchmark } from './benchmarks/import.js';
 import { postgresBenchmark } from './benchmarks/postgres.js';
@@ -23,6 +24,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   rebuildBenchmark,
   httpBenchmark,
   postgresBenchmark,
+  dashboardBenchmark,
 ];
 
 // dist/bench/run.js -> the repository root.

@@ -4,7 +4,9 @@
  * `handle` directly.
  *
  * Access: the webhook is authenticated by its signature; `/health` is open; everything else (the
- * read API, `/changes`, `/metrics`) needs `Authorization: Bearer <token>` when a token is set.
+ * read API, `/changes`, `/metrics`) needs `Authorization: Bearer <token>` when a token is set,
+ * or on reads the dashboard's session cookie. The dashboard (`dashboard/`) adds `/`, its assets,
+ * `/session` and `/overview`.
  */
 import type { Logger } from 'pino';
 import { EngineError } from '../engine/errors.js';
@@ -12,6 +14,7 @@ import type { TrutoEngine as Engine } from '../truto/engine.js';
 import { isStoreError } from '../store/errors.js';
 import { entityHandler, healthHandler, listHandler, statsHandler } from './api.js';
 import { createTokenCheck } from './auth.js';
+import { createDashboard } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { changesHandler } from './sse.js';
@@ -38,6 +41,8 @@ export interface AppOptions {
   /** Webhook body limit in bytes (default 1 MiB). */
   readonly maxBody?: number;
   readonly logger: Logger;
+  /** The built dashboard served at `/` (default: this package's `dist/ui`). */
+  readonly dashboardDir?: string;
 }
 
 /** What to do with a request once routed: answer at once, or read a body first. */
@@ -90,6 +95,11 @@ export function createApp(options: AppOptions): App {
     maxBody,
     logger,
     metrics,
+  });
+  const dashboard = createDashboard({
+    engine,
+    apiToken: options.apiToken,
+    ...(options.dashboardDir === undefined ? {} : { assetsDir: options.dashboardDir }),
   });
   const entity = (projection: Engine['projectionNames'][number]) => {
     const handler = entityHandler(engine, projection);
@@ -158,6 +168,8 @@ export function createApp(options: AppOptions): App {
           webhook.refused('payload_too_large', `body is over the ${maxBody}-byte limit`),
       };
     }
+    const page = dashboard.prepare(request, allowed);
+    if (page) return page;
     for (const route of routes) {
       const match = route.pattern.exec(request.path);
       if (!match) continue;

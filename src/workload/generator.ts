@@ -13,7 +13,8 @@
  * The *delivery order* is then derived from it: some events are held back and delivered late (out
  * of source order) and some are delivered twice (the same bytes), within a bounded window.
  *
- * Used by the benchmarks (`bench/`) and by `truto-state demo`.
+ * Used by the benchmarks (`bench/`) and by `truto-state demo` (which starts with the scripted
+ * showcase of `showcase.ts`).
  */
 import { familyOf } from '../truto/catalogue.js';
 import { MinHeap } from './heap.js';
@@ -32,12 +33,18 @@ import {
   type RunSim,
 } from './payloads.js';
 import { createRandom, type Random } from './random.js';
+import { SHOWCASE_SPAN, spawnShowcase } from './showcase.js';
 
 export interface HistoryOptions {
   /** Any integer; the same seed always yields the same history (default 1). */
   readonly seed?: number;
   /** Source time of the first event, epoch ms (default 2024-09-01T00:00:00Z). */
   readonly startTime?: number;
+  /**
+   * Start with the scripted showcase (`showcase.ts`): accounts in every state and runs of every
+   * outcome, then the simulated world (default false; `truto-state demo` turns it on).
+   */
+  readonly showcase?: boolean;
 }
 
 export interface WorkloadOptions extends HistoryOptions {
@@ -89,7 +96,11 @@ const DEFAULT_START = Date.UTC(2024, 8, 1);
 export function* generateHistory(
   options: HistoryOptions = {},
 ): Generator<SourceEvent, never, void> {
-  const world = new World(options.seed ?? 1, options.startTime ?? DEFAULT_START);
+  const world = new World(
+    options.seed ?? 1,
+    options.startTime ?? DEFAULT_START,
+    options.showcase ?? false,
+  );
   for (;;) yield world.nextEvent();
 }
 
@@ -225,7 +236,7 @@ class World {
   private index = 0;
   private readonly tag: string;
 
-  constructor(seed: number, start: number) {
+  constructor(seed: number, start: number, showcase: boolean) {
     this.random = createRandom(seed);
     this.now = start;
     this.tag = this.random.hex(4);
@@ -233,8 +244,11 @@ class World {
       id: this.uuid(),
       webhookId: this.uuid(),
     }));
-    this.spawn({ body: arrivals(this), format: 'iso' }, 0);
-    this.spawn({ body: miscellany(this), format: 'iso' }, 0);
+    // With the showcase, the simulated world begins once the scripted prelude is over.
+    const worldStart = showcase ? SHOWCASE_SPAN : 0;
+    if (showcase) spawnShowcase(this);
+    this.spawn({ body: arrivals(this), format: 'iso' }, worldStart);
+    this.spawn({ body: miscellany(this), format: 'iso' }, worldStart);
   }
 
   /** The next source event (the simulation never runs dry: accounts keep arriving). */

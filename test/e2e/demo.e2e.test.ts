@@ -51,6 +51,20 @@ it('npm start answers /health on the embedded default; demo shows accounts and r
     expect(runs, demo.stdout).not.toBeNull();
     expect(Number(accounts![1])).toBeGreaterThan(0);
     expect(Number(runs![1])).toBeGreaterThan(0);
+    // The history shows every account state, and failing and rate-limited runs.
+    for (const status of [
+      'connecting',
+      'active',
+      'reactivated',
+      'needs_reauth',
+      'post_install_error',
+      'validation_error',
+      'deleted',
+    ]) {
+      expect(accounts![2], status).toMatch(new RegExp(`\\b${status} \\d+`));
+    }
+    expect(runs![2]).toMatch(/\bfailed \d+/);
+    expect(runs![2]).toMatch(/\brate_limited \d+/);
     expect(demo.stdout).toMatch(/posted 300 deliveries .*: \d+ stored/);
     expect(demo.stdout).toMatch(/runs \d+ \(\d+ completed, \d+ failed, \d+ running\)/);
     // What demo printed is what the API holds.

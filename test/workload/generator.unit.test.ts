@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseWebhook } from '../../src/truto/parse.js';
 import type { RunFacts } from '../../src/truto/facts.js';
+import { createMemoryEventStore } from '../../src/store/memory/index.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
 import {
   generateDeliveries,
   generateHistory,
@@ -284,5 +286,70 @@ describe('generateHistory', () => {
       runSequences.some((s) => / updated$/.test(s)),
       'stopped via updated',
     ).toBe(true);
+  });
+});
+
+describe('the showcase (the demo history)', () => {
+  /** The state after folding a workload, through the real engine on the in-memory store. */
+  async function fold(deliveries: Iterable<Delivery>) {
+    const engine = await createTrutoEngine({ store: createMemoryEventStore() });
+    try {
+      for (const d of deliveries) expect((await engine.ingest(d.body)).status).not.toBe('rejected');
+      await engine.catchUp();
+      const accounts = (await engine.list('accounts', { limit: 10_000 })).items;
+      const runs = (await engine.list('runs', { limit: 10_000 })).items;
+      return { accounts, runs };
+    } finally {
+      await engine.close();
+    }
+  }
+
+  it.each([1, 2, 3])(
+    'with seed %i, 300 deliveries end with accounts in every state and runs failing, rate-limited, long and running',
+    async (seed) => {
+      const { accounts, runs } = await fold(
+        generateDeliveries({ events: 300, seed, showcase: true }),
+      );
+      const statuses = new Set<string>(accounts.map((a) => a.status));
+      for (const status of [
+        'connecting',
+        'active',
+        'reactivated',
+        'needs_reauth',
+        'post_install_error',
+        'validation_error',
+        'deleted',
+      ]) {
+        expect(statuses.has(status), status).toBe(true);
+      }
+      const outcomes = new Set<string>(runs.map((r) => r.status));
+      for (const status of ['completed', 'failed', 'stopped', 'running', 'rate_limited'])
+        expect(outcomes.has(status), status).toBe(true);
+      expect(runs.some((r) => r.status === 'failed' && r.errors > 0)).toBe(true);
+      expect(runs.some((r) => r.rateLimited > 0 && r.status === 'completed')).toBe(true);
+      // Long: an hour or more, where the simulated world's runs take minutes.
+      expect(runs.some((r) => (r.durationMs ?? 0) >= 60 * 60 * 1000)).toBe(true);
+    },
+  );
+
+  it('comes first in source time and leaves the history without it as it was', () => {
+    const plain = take(500, 4);
+    const again: SourceEvent[] = [];
+    for (const event of generateHistory({ seed: 4, showcase: false })) {
+      if (again.length === 500) break;
+      again.push(event);
+    }
+    expect(again).toEqual(plain);
+    const showcase: SourceEvent[] = [];
+    for (const event of generateHistory({ seed: 4, showcase: true, startTime: 0 })) {
+      if (showcase.length === 500) break;
+      showcase.push(event);
+    }
+    // The first events are the showcase's scripted accounts (tenants named `*-showcase`).
+    const firstAccount = showcase.find((e) => e.type === 'integrated_account:created')!;
+    expect(envelope(firstAccount.body).payload.tenant_id).toMatch(/-showcase$/);
+    expect(showcase.map((e) => e.sourceTime)).toEqual(
+      [...showcase.map((e) => e.sourceTime)].sort((a, b) => a - b),
+    );
   });
 });

@@ -2,6 +2,10 @@
  * `truto-state demo`: posts a realistic signed history (the workload generator's, a few hundred
  * deliveries with late and repeated ones) to a running server, waits for the projections to catch
  * up, and prints what state the integrations are in, read back through the API.
+ *
+ * The history starts with the generator's showcase (accounts in every state, failing,
+ * rate-limited and long runs) and is moved in time so that it ends now: the dashboard's
+ * "last 24 hours" shows it.
  */
 import { generateDeliveries } from '../../workload/generator.js';
 import { signBody } from '../../http/signature.js';
@@ -52,7 +56,8 @@ export const command: Command = {
   --api-token <t>         bearer token for the read API, when the service has one
                           (env TRUTO_STATE_API_TOKEN)
   --events <n>            deliveries to post (default 300)
-  --seed <n>              workload seed (default 1)
+  --seed <n>              workload seed (default 1). The history ends at the present, so
+                          posting it again later conflicts with the first: use another seed
   --concurrency <n>       requests in flight (default 8)`,
   async run(context) {
     const { values } = parseCommandArgs(context.argv, options);
@@ -71,7 +76,10 @@ export const command: Command = {
 
     // 1. Post the history, a few requests at a time, retrying 503s as Truto would.
     const outcomes = new Map<string, number>();
-    const deliveries = generateDeliveries({ events, seed });
+    // On a whole second, like the dry run's 0: senders that write whole seconds round their
+    // times up, so any other alignment would shift the history and end it in the future.
+    const startTime = Math.floor((Date.now() - historySpan(events, seed)) / 1000) * 1000;
+    const deliveries = generateDeliveries({ events, seed, showcase: true, startTime });
     const worker = async (): Promise<void> => {
       for (let next = deliveries.next(); !next.done; next = deliveries.next()) {
         const body = next.value.body;
@@ -126,6 +134,14 @@ export const command: Command = {
     return refused.length === 0 ? 0 : 1;
   },
 };
+
+/** How long the history of `events` deliveries lasts in source time (a dry run from epoch 0). */
+function historySpan(events: number, seed: number): number {
+  let last = 0;
+  for (const d of generateDeliveries({ events, seed, showcase: true, startTime: 0 }))
+    last = Math.max(last, d.sourceTime);
+  return last;
+}
 
 function positive(name: string, text: string): number {
   const n = Number(text);

@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pino, type Level, type Logger } from 'pino';
+import type { Level, Logger } from 'pino';
 import { config as rxConfig } from 'rxjs';
 import { DEFAULT_MAX_BODY } from '../../http/app.js';
 import { isLoopbackHost } from '../../http/auth.js';
 import { parseSize } from '../../http/body.js';
 import { createHttpService } from '../../http/server.js';
 import { openBackend } from '../backend.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from '../log.js';
 import { openEngine } from '../session.js';
 import { UsageError, type Command } from '../command.js';
 import {
@@ -30,6 +31,7 @@ const options = {
   'api-token': { type: 'string' },
   'max-body': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
 } as const;
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -39,7 +41,8 @@ export const command: Command = {
   usage: `Usage: truto-state serve [options]
 
 Endpoints: POST /webhooks/truto; GET /accounts, /accounts/:id, /runs, /runs/:id,
-/account-sync/:accountId, /records, /stats, /changes (server-sent events), /metrics, /health.
+/account-sync/:accountId, /records, /stats, /changes (server-sent events), /metrics, /health;
+the dashboard at / (with /session and /overview).
 
   --port <n>              port (env PORT, default 8080; 0 picks a free one)
   --host <host>           interface (env HOST, default 127.0.0.1); any other than loopback
@@ -51,6 +54,7 @@ Endpoints: POST /webhooks/truto; GET /accounts, /accounts/:id, /runs, /runs/:id,
                           (env TRUTO_STATE_API_TOKEN)
   --max-body <size>       webhook body limit: bytes, or 512kb, 1mb (default 1mb)
   --log-level <level>     fatal|error|warn|info|debug|trace (env LOG_LEVEL, default info)
+  --log-format <f>        pretty|json (env LOG_FORMAT; default pretty on a terminal, else json)
 
 ${STORE_USAGE}`,
   async run(context) {
@@ -72,7 +76,14 @@ ${STORE_USAGE}`,
     if (!LEVELS.includes(level))
       throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
     const storeConfig = readStoreConfig(values, env);
-    const logger = pino({ level, base: { service: 'truto-state' } }, context.stdout);
+    const formatText = values['log-format'] ?? env.LOG_FORMAT;
+    if (formatText !== undefined && !LOG_FORMATS.includes(formatText as LogFormat))
+      throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
+    const logger = await createLogger({
+      level,
+      format: formatText as LogFormat | undefined,
+      stream: context.stdout,
+    });
     // The service owns its process: a change subscriber that throws is logged, not fatal.
     rxConfig.onUnhandledError = (error: unknown) =>
       logger.error({ err: error }, 'a change subscriber threw');

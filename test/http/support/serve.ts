@@ -72,7 +72,8 @@ export function startServe(
   return new Promise((resolve, reject) => {
     const onLine = (line: string): void => {
       lines.push(line);
-      const match = /listening on (http:\/\/\S+?)"/.exec(line);
+      // JSON lines (`…on http://…"`) and readable ones (`…on http://… {…}`) alike.
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(line);
       if (match?.[1]) {
         resolve({
           url: match[1],
