@@ -8,16 +8,18 @@
  *   change-hub.ts   publication from the durable journal, per-subscriber queues
  *   queries.ts      get, list, count, time travel
  *   rebuild.ts      online rebuild into shadows, atomic swap, reset signal
+ *   change-streams.ts  watch and changesSince on the replay-then-live operator
+ *   stats.ts        positions, lag, dead letters per projection
  *
  * Concurrency: the live runners and a rebuild's final swap run under one lock, so no event is
  * applied to old state after a rebuild caught up and before its swap.
  */
 import { filter, Observable, throwError } from 'rxjs';
 import type { AppendOutcome, EventStore, EventToAppend, ProjectionStore } from '../store/port.js';
-import { ChangeHub, toEngineChange, type EngineChange } from './change-hub.js';
+import { ChangeHub } from './change-hub.js';
+import { changesAfter, watchState } from './change-streams.js';
 import { plainJsonCodec, type EventCodec } from './codec.js';
-import { EngineError, JournalGapError } from './errors.js';
-import { jsonEqual } from './json-equal.js';
+import { EngineError } from './errors.js';
 import { LivePump } from './live-pump.js';
 import { Lock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -25,8 +27,8 @@ import { checkpointRows, PartitionRunners } from './partitions.js';
 import type { AnyProjection, ProjectionName } from './projection.js';
 import { Queries } from './queries.js';
 import { Rebuilder } from './rebuild.js';
+import { readStats } from './stats.js';
 import { Registry } from './registry.js';
-import { replayThenLive } from './replay-then-live.js';
 import { ProjectionRunner } from './runner.js';
 import { createTimers, type Timers } from './timers.js';
 import type {
@@ -36,7 +38,6 @@ import type {
   EngineStats,
   IngestResult,
   ListResult,
-  ProjectionStatus,
   RebuildOptions,
   RebuildReport,
   TimeTravelPoint,
@@ -364,68 +365,12 @@ class ProjectionEngine<
   watch<N extends ProjectionName<P>>(projection: N, key: string) {
     if (this.closed) return throwError(() => closedError());
     this.registry.get(projection);
-    let last: unknown;
-    let position = 0;
-    return replayThenLive<EngineChange, unknown>({
-      live$: this.hub.all$.pipe(
-        filter(
-          (change) =>
-            change.projection === projection && (change.kind === 'reset' || change.key === key),
-        ),
-      ),
-      replay: async (subscriber) => {
-        const read = await this.queries.getVersioned(projection, key);
-        last = read.state;
-        position = read.position;
-        subscriber.next(read.state);
-      },
-      pass: (change, subscriber) => {
-        if (change.kind === 'reset') {
-          // The state was replaced wholesale: read it again.
-          this.queries.getVersioned(projection, key).then(
-            (read) => {
-              position = read.position;
-              if (!jsonEqual(read.state, last)) subscriber.next((last = read.state));
-            },
-            (error: unknown) => subscriber.error(error),
-          );
-          return;
-        }
-        // An older change than the state already shown (it committed before the read) would
-        // take the watcher back in time.
-        if (change.position < position || jsonEqual(change.after, last)) return;
-        position = change.position;
-        subscriber.next((last = change.after));
-      },
-    }) as never;
+    return watchState(this.hub, this.queries, projection, key) as never;
   }
 
   changesSince(seq: number): Observable<ChangeOf<P>> {
     if (this.closed) return throwError(() => closedError());
-    let last = seq;
-    return replayThenLive<EngineChange, EngineChange>({
-      live$: this.hub.all$,
-      replay: async (subscriber) => {
-        const [oldest] = await this.projectionStore.readChanges(0, 1);
-        const latest = await this.projectionStore.lastChangeSeq();
-        if (seq > latest || (oldest !== undefined && seq < oldest.seq - 1)) {
-          throw new JournalGapError(seq, oldest?.seq ?? 0, latest);
-        }
-        for (;;) {
-          const page = await this.projectionStore.readChanges(last, 1_000);
-          for (const change of page.map(toEngineChange)) {
-            last = change.seq;
-            subscriber.next(change);
-          }
-          if (page.length < 1_000 || subscriber.closed) return;
-        }
-      },
-      pass: (change, subscriber) => {
-        if (change.seq <= last) return;
-        last = change.seq;
-        subscriber.next(change);
-      },
-    }) as Observable<ChangeOf<P>>;
+    return changesAfter(this.hub, this.projectionStore, seq) as Observable<ChangeOf<P>>;
   }
 
   async lastChangeSeq(): Promise<number> {
@@ -451,30 +396,13 @@ class ProjectionEngine<
 
   async stats(): Promise<EngineStats> {
     this.assertOpen();
-    const [store, head] = await Promise.all([this.store.stats(), this.store.head()]);
-    const projections: ProjectionStatus[] = [];
-    for (const name of this.registry.names) {
-      const definition = this.registry.get(name);
-      const source = definition.kind === 'derived' ? definition.from : definition.name;
-      let position = Number.POSITIVE_INFINITY;
-      for (const row of checkpointRows(source, this.options.partitions)) {
-        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
-        position = Math.min(position, checkpoint?.position ?? 0);
-      }
-      if (!Number.isFinite(position)) position = 0;
-      const letters = await this.projectionStore.readDeadLetters(definition.name);
-      projections.push({
-        name: definition.name,
-        kind: definition.kind,
-        version: definition.version,
-        position,
-        lag: Math.max(0, head - position),
-        entities: await this.queries.count(definition.name),
-        deadLetters: letters.length,
-        stalledEntities: new Set(letters.map((l) => l.key)).size,
-      });
-    }
-    return { store, head, projections };
+    return readStats({
+      registry: this.registry,
+      store: this.store,
+      projectionStore: this.projectionStore,
+      queries: this.queries,
+      checkpointRows: (name) => checkpointRows(name, this.options.partitions),
+    });
   }
 
   deadLetters(projection?: ProjectionName<P>) {
