@@ -43,6 +43,9 @@ import type {
   TimeTravelPoint,
 } from './types.js';
 
+/** Events per batch while a live runner is more than this far behind (see RunnerOptions). */
+const CATCH_UP_BATCH = 5_000;
+
 /**
  * Opens an engine on a store. Resolves once the engine can serve its promises: checkpoints read,
  * and (unless `startupRebuild: 'background'`) any projection whose version changed rebuilt.
@@ -184,6 +187,7 @@ class ProjectionEngine<
       groupOf: this.registry.groupOf,
       journal: true,
       batchSize: this.batchSize,
+      catchUpBatchSize: Math.max(this.batchSize, CATCH_UP_BATCH),
       cacheLimit: 50_000,
       logger: this.logger,
       ...(source && partition !== undefined

@@ -61,6 +61,12 @@ export interface RunnerOptions {
    */
   readonly checkpointRows?: (storageName: string) => readonly CheckpointRef[];
   readonly batchSize: number;
+  /**
+   * Events per batch while far behind (a restart, the first read after an import): each commit
+   * has a fixed cost, so a long catch-up folds in large batches and the live tail in small ones
+   * (default: `batchSize`).
+   */
+  readonly catchUpBatchSize?: number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
   readonly logger: Logger;
@@ -161,8 +167,10 @@ export class ProjectionRunner {
     while (this.position < upTo) {
       let progressed = false;
       let restart = false;
+      const behind = upTo - this.position;
+      const large = this.options.catchUpBatchSize ?? this.options.batchSize;
       for await (const events of this.options.store.readAll(this.position, {
-        batchSize: this.options.batchSize,
+        batchSize: behind > large ? large : this.options.batchSize,
         upTo,
         withBody: this.withBody,
       })) {
