@@ -336,6 +336,41 @@ describe('change publication from the journal', () => {
     expect(seqs).toEqual(journal.slice(0, 30).map((row) => row.seq));
   });
 
+  it('watch never goes back in time when publication lags the state it read', async () => {
+    const handle = sqlite();
+    const other = handle.reopen?.();
+    if (!other) throw new Error('sqlite reopens');
+    // The watching engine publishes only when its (virtual) journal poll runs.
+    const scheduler = new VirtualTimeScheduler();
+    const watching = await createTrutoEngine({ store: handle.store, live: false, scheduler });
+    cleanups.push(() => watching.close());
+    const writer = await createTrutoEngine({ store: other, live: false });
+    cleanups.push(() => writer.close());
+    const status = (id: string, event: string, seconds: number) =>
+      body(id, `integrated_account:${event}`, seconds, { id: 'acc-1', status: 'connecting' });
+    await writer.ingest(status('e1', 'created', 1));
+    await writer.catchUp();
+    await writer.ingest(status('e2', 'active', 2));
+    await writer.catchUp();
+
+    const seen: (string | undefined)[] = [];
+    const subscription = watching
+      .watch('accounts', 'acc-1')
+      .subscribe((state) => seen.push(state?.status));
+    for (let i = 0; i < 20 && seen.length === 0; i++) await deliveries();
+    expect(seen).toEqual(['active']);
+    // Now the journal rows of both commits reach this engine: neither may take it back.
+    scheduler.flush();
+    for (let i = 0; i < 20; i++) await deliveries();
+    expect(seen).toEqual(['active']);
+    await writer.ingest(status('e3', 'authentication_error', 3));
+    await writer.catchUp();
+    scheduler.flush();
+    for (let i = 0; i < 50 && seen.length < 2; i++) await deliveries();
+    expect(seen).toEqual(['active', 'needs_reauth']);
+    subscription.unsubscribe();
+  });
+
   it('signals a rebuild swap to subscribers and watchers as a reset', async () => {
     const handle = sqlite();
     const engine = await createTrutoEngine({ store: handle.store });
