@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { dashboardBenchmark } from './benchmarks/dashboard.js';
+import { latencyBenchmark } from './benchmarks/latency.js';
 import { httpBenchmark } from './benchmarks/http.js';
 import { importBenchmark } from './benchmarks/import.js';
 import { postgresBenchmark } from './benchmarks/postgres.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   httpBenchmark,
   postgresBenchmark,
   dashboardBenchmark,
+  latencyBenchmark,
 ];
 
 // dist/bench/run.js -> the repository root.

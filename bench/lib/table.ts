@@ -31,6 +31,7 @@ const COLUMNS: readonly Column[] = [
   },
   { title: 'p50 ms', value: (r) => fixed(r.p50Ms, 2), right: true },
   { title: 'p99 ms', value: (r) => fixed(r.p99Ms, 2), right: true },
+  { title: 'max ms', value: (r) => fixed(r.maxMs, 2), right: true },
   { title: 'peak RSS MB', value: (r) => fixed(r.peakRssMb, 0), right: true },
   {
     title: 'non-200',
