@@ -27,6 +27,8 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   invalid_json: 400,
   not_an_object: 400,
   missing_id: 400,
+  invalid_id: 400,
+  invalid_event: 400,
   missing_event: 400,
   missing_created_at: 400,
   invalid_created_at: 400,

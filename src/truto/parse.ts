@@ -5,6 +5,13 @@
  * places); strict only about what makes an event unusable (no id, no name, no source time). An
  * authentic event with an unknown name or a payload that fails its schema is still an event: it is
  * stored with the reason it is not projected.
+ *
+ * Values no store can hold are decided here, once, the same way for every store:
+ * - the envelope id must be a JSON string without NUL (U+0000), at most MAX_ID_BYTES; the event
+ *   name must hold no NUL: otherwise the delivery is refused (`invalid_id`, `invalid_event`);
+ * - a NUL in a field that becomes a key, a group or a filter field, a numeric id in the payload,
+ *   or a free-form value (`last_error`) nested deeper than MAX_VALUE_DEPTH: the event is stored
+ *   and not projected (`invalid_payload`, with the issue and its path).
  */
 import type { z } from 'zod';
 import { familyOf, isKnownEventType, type EventFamily } from './catalogue.js';
@@ -18,7 +25,7 @@ import {
   syncJobRunRecordPayloadSchema,
 } from './schemas.js';
 import { accountStream, otherStream, recordsStream, runStream } from './streams.js';
-import { normaliseTime, parseSourceTime } from './time.js';
+import { ACCEPTED_TIME_FORMS, normaliseTime, readSourceTime } from './time.js';
 
 /** Why an event is stored but not projected. */
 export type SkipReason = 'unknown_type' | 'not_projected' | 'invalid_payload' | 'no_run_id';
@@ -64,9 +71,17 @@ export type EnvelopeErrorCode =
   | 'invalid_json'
   | 'not_an_object'
   | 'missing_id'
+  | 'invalid_id'
   | 'missing_event'
+  | 'invalid_event'
   | 'missing_created_at'
   | 'invalid_created_at';
+
+/**
+ * The longest envelope id kept, in UTF-8 bytes. Truto's ids are UUIDs (36 bytes); the bound keeps
+ * every id storable on every store (a PostgreSQL btree entry holds at most about 2.7 KB).
+ */
+export const MAX_ID_BYTES = 1024;
 
 export type ParseResult =
   | { readonly ok: true; readonly event: WebhookEvent }
@@ -134,26 +149,47 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return fail('not_an_object', 'body must be a JSON object (one event per delivery)');
   }
+  if (typeof (json as { id?: unknown }).id === 'number') {
+    return fail(
+      'invalid_id',
+      'envelope "id" must be a JSON string: a number loses precision past 2^53, and 7 would be the same id as "7"',
+    );
+  }
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return envelopeFailure(envelope.error, json);
   const { id, created_at: createdAt, payload } = envelope.data;
+  // The id and the name are columns of every store: refused here (400, kept aside as a reject)
+  // when a store could not hold them, rather than failing in the store.
+  if (id.includes('\u0000')) {
+    return fail('invalid_id', 'envelope "id" holds a NUL character (U+0000), which no store keeps');
+  }
+  if (Buffer.byteLength(id) > MAX_ID_BYTES) {
+    return fail('invalid_id', `envelope "id" is longer than ${MAX_ID_BYTES} bytes`);
+  }
   const type = envelope.data.event ?? envelope.data.event_type;
   if (type === undefined)
     return fail('missing_event', 'envelope has neither "event" nor "event_type"');
-  const sourceTime = parseSourceTime(createdAt);
-  if (sourceTime === null) {
+  if (type.includes('\u0000')) {
     return fail(
-      'invalid_created_at',
-      `"created_at" is not ISO-8601 or "YYYY-MM-DD HH:MM:SS": ${JSON.stringify(createdAt)}`,
+      'invalid_event',
+      'the event name holds a NUL character (U+0000), which no store keeps',
     );
   }
+  const time = readSourceTime(createdAt);
+  if (!time.ok) {
+    return fail(
+      'invalid_created_at',
+      `"created_at" ${JSON.stringify(createdAt)} is not a time: ${time.reason} (accepted: ${ACCEPTED_TIME_FORMS})`,
+    );
+  }
+  const sourceTime = time.ms;
   const family = familyOf(type);
   const known = isKnownEventType(type);
   const projected = extractFacts(family, type, payload ?? {});
   const stream = projected.ok
     ? projected.stream
     : family === 'other'
-      ? otherStream(type, payload, id)
+      ? storableStream(otherStream(type, payload, id))
       : null;
   return {
     ok: true,
@@ -175,6 +211,11 @@ export function parseWebhook(body: Uint8Array | string): ParseResult {
   };
 }
 
+/** A stream no store can name (a NUL from the payload) is none: the event is kept, unstreamed. */
+function storableStream(stream: string): string | null {
+  return stream.includes('\u0000') ? null : stream;
+}
+
 function fail(code: EnvelopeErrorCode, message: string): ParseResult {
   return { ok: false, code, message };
 }
@@ -191,7 +232,7 @@ function envelopeFailure(error: z.ZodError, json: object): ParseResult {
       ? fail('missing_created_at', 'envelope has no "created_at"')
       : fail(
           'invalid_created_at',
-          `"created_at" must be an ISO-8601 string or "YYYY-MM-DD HH:MM:SS" (UTC), received ${describeValue(value)}`,
+          `"created_at" must be a string (${ACCEPTED_TIME_FORMS}), received ${describeValue(value)}`,
         );
   }
   if (fields.has('event') || fields.has('event_type')) {

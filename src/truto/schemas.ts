@@ -8,12 +8,49 @@
  */
 import { z } from 'zod';
 
-const id = z.union([z.string().min(1), z.number().finite()]).transform(String);
-const optionalText = z.string().nullish();
+/**
+ * Text that projections read (keys, group and filter fields). A NUL character (U+0000) is
+ * refused here, once: PostgreSQL `text` and `jsonb` cannot hold it, so an event carrying one in
+ * such a field is stored with this issue and not projected, on every store alike.
+ */
+const text = z.string().refine((value) => !value.includes('\u0000'), {
+  message: 'holds a NUL character (U+0000), which a key or filter field cannot hold',
+});
+/**
+ * Ids are JSON strings. A number is refused (the payload is stored, not projected): a JSON
+ * number past 2^53 loses digits (12345678901234567890 would equal …891), and `7` would be the
+ * same entity as `"7"`.
+ */
+const id = z.string().min(1).pipe(text);
+const optionalText = text.nullish();
 const optionalId = id.nullish();
 
+/**
+ * Free-form values copied into state (`last_error`): nested at most this deep. Deeper values are
+ * refused at parse time (the event is stored, not projected) so serialising state never
+ * overflows the stack, whatever an authentic sender nests.
+ */
+export const MAX_VALUE_DEPTH = 64;
+
+/** Whether `value` nests objects and arrays at most `limit` deep (iterative: no recursion). */
+export function depthWithin(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= limit) return false;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+const freeForm = z.unknown().refine((value) => depthWithin(value, MAX_VALUE_DEPTH), {
+  message: `nested deeper than ${MAX_VALUE_DEPTH} levels`,
+});
+
 export const envelopeSchema = z.object({
-  id,
+  // Checked further in parse.ts (numbers, NUL, length) with a reason of its own.
+  id: z.string().min(1),
   event: z.string().min(1).optional(),
   event_type: z.string().min(1).optional(),
   created_at: z.string(),
@@ -30,8 +67,8 @@ export const integratedAccountPayloadSchema = z.object({
   environment_id: optionalText,
   environment_integration_id: optionalText,
   integration: z.object({ id: optionalId, name: optionalText }).nullish(),
-  last_error: z.unknown().optional(),
-  last_forbidden_error: z.unknown().optional(),
+  last_error: freeForm.optional(),
+  last_forbidden_error: freeForm.optional(),
 });
 export type IntegratedAccountPayload = z.infer<typeof integratedAccountPayloadSchema>;
 
@@ -68,6 +105,6 @@ export type SyncJobRunRecordPayload = z.infer<typeof syncJobRunRecordPayloadSche
 export const recordPayloadSchema = z.object({
   id,
   integrated_account_id: id,
-  resource: z.string().min(1),
+  resource: text.min(1),
 });
 export type RecordPayload = z.infer<typeof recordPayloadSchema>;

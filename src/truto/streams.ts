@@ -14,9 +14,39 @@ export function runStream(runId: string): string {
   return `sync_job_run:${runId}`;
 }
 
-/** The `record:*` events of one account and resource. */
+/** The `record:*` events of one account and resource: `record:<records key>`. */
 export function recordsStream(integratedAccountId: string, resource: string): string {
-  return `record:${integratedAccountId}/${resource}`;
+  return `record:${recordsKey(integratedAccountId, resource)}`;
+}
+
+/*
+ * A records key joins an account id and a resource with `/`. Resources hold `/` themselves
+ * (`hris/employees`), and an account id may too, so the account id is escaped (`%` as `%25`,
+ * `/` as `%2F`) and the key splits at its first `/`: no two (account, resource) pairs share a
+ * key or a stream. Ids without `%` or `/` (every id Truto issues) are written unchanged.
+ */
+
+/**
+ * The key of an account's resource: `<escaped account id>/<resource>`.
+ *
+ * @example
+ * recordsKey('acc-1', 'crm/contacts'); // 'acc-1/crm/contacts'
+ * recordsKey('a/b', 'c'); // 'a%2Fb/c', never equal to recordsKey('a', 'b/c')
+ */
+export function recordsKey(integratedAccountId: string, resource: string): string {
+  return `${integratedAccountId.replace(/[%/]/g, (c) => (c === '%' ? '%25' : '%2F'))}/${resource}`;
+}
+
+/** The account id and resource of a records key (the inverse of `recordsKey`). */
+export function splitRecordsKey(key: string): { integratedAccountId: string; resource: string } {
+  const slash = key.indexOf('/');
+  const account = slash === -1 ? key : key.slice(0, slash);
+  return {
+    integratedAccountId: account.replace(/%(25|2F)/gi, (_, hex: string) =>
+      hex === '25' ? '%' : '/',
+    ),
+    resource: slash === -1 ? '' : key.slice(slash + 1),
+  };
 }
 
 /**

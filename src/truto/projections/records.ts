@@ -2,7 +2,10 @@
  * `records`: changes in the underlying apps, per integrated account and resource
  * (shared/docs/projections.md).
  *
- * Key: `<integratedAccountId>/<resource>` (stream `record:<integratedAccountId>/<resource>`).
+ * Key: `<integratedAccountId>/<resource>` (stream `record:<key>`), with `%` and `/` in the account id
+ * escaped as `%25` and `%2F` (streams.ts): an account id holding `/` cannot make two pairs share
+ * a key (`a/b` + `c` against `a` + `b/c`). The state's `integratedAccountId` and `resource` fields
+ * are the ids as sent. Version 2 rebuilds states keyed by version 1's unescaped form.
  *
  * Fields: `integratedAccountId`, `resource`, `live`, `liveCount`, `created`, `updated`, `deleted`,
  * `firstChangeAt`, `lastChangeAt`. Times are ISO-8601 UTC strings with milliseconds.
@@ -18,7 +21,7 @@
  */
 import { RECORD_EVENTS } from '../catalogue.js';
 import { defineTrutoProjection, type RecordEvent } from '../events.js';
-import { recordsStream } from '../streams.js';
+import { recordsKey, recordsStream, splitRecordsKey } from '../streams.js';
 import { toIsoTime } from '../time.js';
 import { actionOf } from './shared.js';
 
@@ -35,17 +38,12 @@ export interface RecordsState {
   readonly lastChangeAt: string | null;
 }
 
-/** The key of an account's resource: `<integratedAccountId>/<resource>`. */
-export function recordsKey(integratedAccountId: string, resource: string): string {
-  return `${integratedAccountId}/${resource}`;
-}
+export { recordsKey };
 
-/** The state before the first event; account ids hold no `/`, so the key splits at the first. */
+/** The state before the first event. */
 export function initialRecordsState(key: string): RecordsState {
-  const slash = key.indexOf('/');
   return {
-    integratedAccountId: slash === -1 ? key : key.slice(0, slash),
-    resource: slash === -1 ? '' : key.slice(slash + 1),
+    ...splitRecordsKey(key),
     live: [],
     liveCount: 0,
     created: 0,
@@ -123,7 +121,7 @@ export function evolveRecords(state: RecordsState, event: RecordEvent): RecordsS
  */
 export const recordsProjection = defineTrutoProjection({
   name: 'records',
-  version: 1,
+  version: 2,
   eventTypes: RECORD_EVENTS,
   reads: 'facts',
   keyOf: (event) =>
