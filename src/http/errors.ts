@@ -41,6 +41,8 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  // Authentic, but holding a value the store cannot keep: retrying cannot help.
+  store_rejected: 422,
   // The store cannot take the write now: retrying later can succeed.
   store_busy: 503,
   store_full: 503,

@@ -116,6 +116,15 @@ export function createWebhookHandler(options: WebhookOptions): WebhookHandler {
       });
     } catch (error) {
       if (isStoreError(error)) {
+        if (error.code === 'store_rejected') {
+          // Deterministic: the same bytes would fail the same way. Kept aside, then refused.
+          await engine.store
+            .recordReject({ source: 'http', reason: error.code, message: error.message, body })
+            .catch((failure: unknown) =>
+              logger.warn({ err: failure }, 'could not keep a refused webhook aside'),
+            );
+          return refuse(error.code, error.message);
+        }
         if (error.retryable || error.code === 'store_closed') {
           return refuse(
             error.code,

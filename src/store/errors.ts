@@ -19,6 +19,13 @@ export type StoreErrorCode =
   | 'checkpoint_moved'
   /** The store's driver package is not installed (`npm install <package>` fixes it). */
   | 'driver_missing'
+  /**
+   * The store cannot hold a value of this write (a NUL in a key, a constraint, a size limit, a
+   * value JSON cannot write): deterministic, so retrying the same write fails the same way.
+   * Appends fail only the caller whose events hold it (group commits retry the others alone);
+   * a projection commit failing so should dead-letter the entity instead of retrying for ever.
+   */
+  | 'store_rejected'
   /** Anything else from the driver. */
   | 'store_failed';
 
@@ -35,7 +42,57 @@ export class StoreError extends Error {
   /** Whether retrying later could succeed (answers 503 with Retry-After). */
   get retryable(): boolean {
     return (
-      this.code !== 'store_failed' && this.code !== 'store_closed' && this.code !== 'driver_missing'
+      this.code !== 'store_failed' &&
+      this.code !== 'store_closed' &&
+      this.code !== 'driver_missing' &&
+      this.code !== 'store_rejected'
+    );
+  }
+
+  /**
+   * What failed, without where: no file paths, host names or driver text. For answers to
+   * unauthenticated callers (`/health`); the full message goes to the log.
+   */
+  get summary(): string {
+    return this.publicReason ?? SUMMARY[this.code];
+  }
+
+  /** Set by adapters that know a more precise, still path-free, reason. */
+  publicReason?: string;
+}
+
+const SUMMARY: Readonly<Record<StoreErrorCode, string>> = {
+  store_busy: 'the database is busy (locked by another writer)',
+  store_full: 'the disk or quota is full',
+  store_unavailable: 'the database cannot be reached',
+  store_overloaded: 'too many writes are waiting',
+  store_closed: 'the store is closed',
+  checkpoint_moved: 'another projector committed first',
+  driver_missing: "the store's driver package is not installed",
+  store_rejected: 'the store cannot hold a value of the write',
+  store_failed: 'the database failed',
+};
+
+/** A StoreError with a path-free reason for unauthenticated answers. */
+export function storeErrorWithReason(
+  code: StoreErrorCode,
+  message: string,
+  publicReason: string,
+): StoreError {
+  const error = new StoreError(code, message);
+  error.publicReason = publicReason;
+  return error;
+}
+
+/**
+ * Refuses text no store can keep as a column value: PostgreSQL `text` cannot hold a NUL
+ * (U+0000). Checked on every store, so a key that works on SQLite works on PostgreSQL too.
+ */
+export function checkStorableText(value: string, what: string): void {
+  if (value.includes('\u0000')) {
+    throw new StoreError(
+      'store_rejected',
+      `${what} holds a NUL character (U+0000), which no store keeps`,
     );
   }
 }

@@ -11,7 +11,8 @@
  *   name must hold no NUL: otherwise the delivery is refused (`invalid_id`, `invalid_event`);
  * - a NUL in a field that becomes a key, a group or a filter field, a numeric id in the payload,
  *   or a free-form value (`last_error`) nested deeper than MAX_VALUE_DEPTH: the event is stored
- *   and not projected (`invalid_payload`, with the issue and its path).
+ *   and not projected (`invalid_payload`, with the issue and its path);
+ * - a NUL inside a free-form value becomes U+FFFD in the facts (the body keeps the bytes).
  */
 import type { z } from 'zod';
 import { familyOf, isKnownEventType, type EventFamily } from './catalogue.js';

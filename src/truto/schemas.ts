@@ -44,9 +44,47 @@ export function depthWithin(value: unknown, limit: number): boolean {
   return true;
 }
 
-const freeForm = z.unknown().refine((value) => depthWithin(value, MAX_VALUE_DEPTH), {
-  message: `nested deeper than ${MAX_VALUE_DEPTH} levels`,
-});
+/**
+ * A copy of `value` whose strings (keys included) have each NUL replaced by U+FFFD. A NUL in a
+ * free-form value is not worth refusing an event for, and no store can filter state holding one
+ * (PostgreSQL's JSON operators cannot read `\u0000`); the log's body keeps the original bytes.
+ * Iterative, and only called on values already bounded by MAX_VALUE_DEPTH.
+ */
+export function withoutNul(value: unknown): unknown {
+  const clean = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
+  if (typeof value === 'string') return clean(value);
+  if (value === null || typeof value !== 'object') return value;
+  const root: unknown[] | Record<string, unknown> = Array.isArray(value) ? [] : {};
+  const work: [unknown, unknown[] | Record<string, unknown>][] = [[value, root]];
+  for (let next = work.pop(); next !== undefined; next = work.pop()) {
+    const [from, into] = next;
+    for (const [key, child] of Object.entries(from as object)) {
+      let copy: unknown = child;
+      if (typeof child === 'string') copy = clean(child);
+      else if (child !== null && typeof child === 'object') {
+        copy = Array.isArray(child) ? [] : {};
+        work.push([child, copy as unknown[] | Record<string, unknown>]);
+      }
+      if (Array.isArray(into)) into.push(copy);
+      // defineProperty: a `__proto__` key stays an own data property, never a prototype.
+      else
+        Object.defineProperty(into, clean(key), {
+          value: copy,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+    }
+  }
+  return root;
+}
+
+const freeForm = z
+  .unknown()
+  .refine((value) => depthWithin(value, MAX_VALUE_DEPTH), {
+    message: `nested deeper than ${MAX_VALUE_DEPTH} levels`,
+  })
+  .transform(withoutNul);
 
 export const envelopeSchema = z.object({
   // Checked further in parse.ts (numbers, NUL, length) with a reason of its own.

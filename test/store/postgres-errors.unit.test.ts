@@ -29,9 +29,11 @@ describe('translatePgError', () => {
     ['08001', 'store_unavailable'],
     ['57P01', 'store_unavailable'],
     ['57P03', 'store_unavailable'],
-    ['23505', 'store_failed'],
+    ['23505', 'store_rejected'],
     ['42P01', 'store_failed'],
-    ['22P05', 'store_failed'],
+    ['22P05', 'store_rejected'],
+    ['22021', 'store_rejected'],
+    ['54000', 'store_rejected'],
   ])('SQLSTATE %s -> %s', (sqlstate, code) => {
     const translated = translatePgError(dbError(sqlstate), 'appending');
     expect(translated).toBeInstanceOf(StoreError);
@@ -43,7 +45,7 @@ describe('translatePgError', () => {
     expect(
       translatePgError(dbError('23505', 'could not extend file: No space left on device'), 'x')
         .code,
-    ).toBe('store_failed');
+    ).toBe('store_rejected');
     expect(translatePgError(dbError('53100', 'duplicate key'), 'x').code).toBe('store_full');
   });
 

@@ -17,7 +17,9 @@ describe('translateSqliteError', () => {
     ['SQLITE_CANTOPEN', 'store_unavailable'],
     ['SQLITE_READONLY_DBMOVED', 'store_unavailable'],
     ['SQLITE_CORRUPT', 'store_failed'],
-    ['SQLITE_CONSTRAINT_UNIQUE', 'store_failed'],
+    ['SQLITE_CONSTRAINT_UNIQUE', 'store_rejected'],
+    ['SQLITE_CONSTRAINT_TRIGGER', 'store_rejected'],
+    ['SQLITE_TOOBIG', 'store_rejected'],
   ])('%s -> %s', (code, expected) => {
     const translated = translateSqliteError(driverError(code), 'appending');
     expect(translated).toBeInstanceOf(StoreError);

@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWebhook, parseSourceTime, toIsoTime } from '../../src/truto/index.js';
+import { parseWebhook } from '../../src/truto/parse.js';
+import { parseSourceTime, toIsoTime } from '../../src/truto/time.js';
 import { recordsKey, splitRecordsKey } from '../../src/truto/streams.js';
 import { MAX_VALUE_DEPTH } from '../../src/truto/schemas.js';
 import { readSourceTime } from '../../src/truto/time.js';
@@ -85,9 +86,23 @@ describe('NUL characters (item 2)', () => {
     );
   });
 
-  it('keeps a NUL inside a free-form value (last_error): JSON escapes it on every store', () => {
-    const event = parsed(envelope({}, { last_error: { message: `bad${NUL}byte` } }));
-    expect(event.data).toMatchObject({ lastError: { message: `bad${NUL}byte` } });
+  it('turns a NUL inside a free-form value (last_error) into U+FFFD, keys included', () => {
+    fc.assert(
+      fc.property(withNul, withNul, (key, value) => {
+        // JSON.parse makes `__proto__` an own key, as a delivery's body would.
+        const lastErrorIn = JSON.parse(
+          `{"__proto__": ${JSON.stringify(value)}, ${JSON.stringify(key)}: [${JSON.stringify(value)}]}`,
+        ) as Record<string, unknown>;
+        const event = parsed(envelope({}, { last_error: lastErrorIn }));
+        const clean = (text: string) => text.replaceAll(NUL, '\uFFFD');
+        const lastError = (event.data as { lastError: Record<string, unknown> }).lastError;
+        expect(Object.keys(lastError).sort()).toEqual([clean(key), '__proto__'].sort());
+        expect(lastError[clean(key)]).toEqual([clean(value)]);
+        expect(Object.getOwnPropertyDescriptor(lastError, '__proto__')?.value).toBe(clean(value));
+        expect(Object.getPrototypeOf(lastError)).toBe(Object.prototype);
+        expect(JSON.stringify(event.data)).not.toContain('\\u0000');
+      }),
+    );
   });
 });
 

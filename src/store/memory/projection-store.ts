@@ -14,7 +14,13 @@ import type {
 } from '../port.js';
 import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField, compareKeys, matchesFilter } from '../shared/filter.js';
-import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+import {
+  checkCommitText,
+  decodeOptional,
+  encodeOptional,
+  encodeState,
+  storableLetter,
+} from '../shared/json.js';
 
 interface KeptState {
   readonly key: string;
@@ -118,6 +124,10 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
           projection,
           kept: toKept(row),
         }));
+        checkCommitText(
+          batch,
+          keptStates.map(({ projection, kept }) => ({ projection, ...kept })),
+        );
         const keptChanges = batch.changes.map((change) => ({
           ...change,
           before: encodeOptional(change.before),
@@ -136,7 +146,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
         for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
         for (const letter of batch.deadLetters) {
           const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
-          map.set(letter.eventId, { ...letter });
+          map.set(letter.eventId, storableLetter(letter));
           deadLetters.set(letter.projection, map);
         }
         const journalled: ChangeRecord[] = [];

@@ -38,6 +38,10 @@ function codeFor(error: unknown): StoreErrorCode {
     const mapped = BY_SQLSTATE[code];
     if (mapped) return mapped;
     if (code.startsWith('08')) return 'store_unavailable'; // connection_exception class
+    // data_exception (a NUL in text or jsonb: 22021, 22P05), integrity_constraint_violation,
+    // program_limit_exceeded (an index entry too large): the same write fails the same way.
+    if (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))
+      return 'store_rejected';
     return 'store_failed';
   }
   const code = (error as { code?: unknown } | null)?.code;

@@ -329,29 +329,17 @@ export async function createPostgresEventStore(
 
   const writer = createGroupCommit<EventRow[], AppendOutcome[]>({
     maxPending: options.maxPending ?? 50_000,
+    // One transaction per group (all or nothing): a deterministic failure is then retried
+    // request by request by the group commit, and nothing of the group was committed before.
+    maxBatch: maxBatchEvents,
     sizeOf: (rows) => rows.length,
     async commit(requests) {
-      // A group larger than maxBatchEvents commits as several transactions, in order.
+      const outcomes = await commitRows(requests.flat());
       const results: AppendOutcome[][] = [];
-      let start = 0;
-      while (start < requests.length) {
-        let end = start;
-        let size = 0;
-        while (
-          end < requests.length &&
-          (end === start || size + (requests[end] as EventRow[]).length <= maxBatchEvents)
-        ) {
-          size += (requests[end] as EventRow[]).length;
-          end += 1;
-        }
-        const group = requests.slice(start, end);
-        const outcomes = await commitRows(group.flat());
-        let offset = 0;
-        for (const request of group) {
-          results.push(outcomes.slice(offset, offset + request.length));
-          offset += request.length;
-        }
-        start = end;
+      let offset = 0;
+      for (const request of requests) {
+        results.push(outcomes.slice(offset, offset + request.length));
+        offset += request.length;
       }
       return results;
     },

@@ -19,7 +19,13 @@ import type {
 } from '../port.js';
 import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
-import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+import {
+  checkCommitText,
+  decodeOptional,
+  encodeOptional,
+  encodeState,
+  storableLetter,
+} from '../shared/json.js';
 import { translatePgError, isConnectionFault } from './errors.js';
 import { LeaseLostError, fenceSql } from './fence.js';
 import { LockPurpose, lockArgs } from './sql.js';
@@ -198,6 +204,7 @@ export function createPostgresProjectionStore(
             grp: row.group ?? null,
           }),
         );
+        checkCommitText(batch, states);
         const checkpoints = lastBy(
           batch.checkpoints,
           (c) => `${c.name}\u0000${c.partition ?? -1}`,
@@ -207,15 +214,16 @@ export function createPostgresProjectionStore(
           position: c.position,
           version: c.version,
         }));
-        const letters = lastBy(batch.deadLetters, (l) => `${l.projection}\u0000${l.eventId}`).map(
-          (l) => ({
-            projection: l.projection,
-            event_id: l.eventId,
-            key: l.key,
-            position: l.position,
-            error: l.error,
-          }),
-        );
+        const letters = lastBy(
+          batch.deadLetters.map(storableLetter),
+          (l) => `${l.projection}\u0000${l.eventId}`,
+        ).map((l) => ({
+          projection: l.projection,
+          event_id: l.eventId,
+          key: l.key,
+          position: l.position,
+          error: l.error,
+        }));
         const changes = batch.changes.map((c, i) => ({
           i,
           projection: c.projection,

@@ -4,7 +4,7 @@
  * committed (or failed). The queue is bounded in events: past the bound, callers are refused
  * with `store_overloaded` at once (back-pressure) rather than queued without limit.
  */
-import { StoreError } from '../errors.js';
+import { StoreError, isStoreError } from '../errors.js';
 
 /**
  * A commit has a fixed cost (the fsync, the index and counter pages written whole), so under load
@@ -19,10 +19,19 @@ const GATHER_FROM = 16;
 export interface GroupCommitOptions<In, Out> {
   /** Most events waiting for a transaction before new appends are refused. */
   readonly maxPending: number;
-  /** Commits every queued request in one transaction; returns each request's result in order. */
+  /**
+   * Commits every queued request in one transaction; returns each request's result in order.
+   * When the transaction fails deterministically (see `isolates`), each request of the group is
+   * committed again on its own, so only the requests that fail alone get the error.
+   */
   readonly commit: (requests: readonly In[]) => Promise<Out[]> | Out[];
   /** Events a request carries (for the bound). */
   readonly sizeOf: (request: In) => number;
+  /**
+   * Most events in one transaction (default: no limit); the rest wait for the next one. Keeps
+   * each group one transaction, all or nothing, which the per-request retry relies on.
+   */
+  readonly maxBatch?: number;
 }
 
 export interface GroupCommit<In, Out> {
@@ -37,6 +46,15 @@ interface Waiter<In, Out> {
   readonly request: In;
   readonly resolve: (value: Out) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Whether a failed group is retried request by request: deterministic failures (the store
+ * refused a value, or an unexpected fault), not conditions that fail every request alike (busy,
+ * full, unreachable, overloaded, closed), which retrying alone would only prolong.
+ */
+export function isolates(error: unknown): boolean {
+  return !isStoreError(error) || error.code === 'store_rejected' || error.code === 'store_failed';
 }
 
 export function createGroupCommit<In, Out>(
@@ -75,15 +93,37 @@ export function createGroupCommit<In, Out>(
   }
 
   async function flush(): Promise<void> {
-    const group = queue;
-    queue = [];
-    pending = 0;
+    const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
+    let taken = 0;
+    let size = 0;
+    while (taken < queue.length) {
+      const next = options.sizeOf((queue[taken] as Waiter<In, Out>).request);
+      if (taken > 0 && size + next > maxBatch) break;
+      size += next;
+      taken += 1;
+    }
+    const group = queue.slice(0, taken);
+    queue = queue.slice(taken);
+    pending -= size;
     if (group.length === 0) return;
     try {
       const results = await options.commit(group.map((w) => w.request));
       group.forEach((w, i) => w.resolve(results[i] as Out));
     } catch (error) {
-      for (const w of group) w.reject(error);
+      if (group.length === 1 || !isolates(error)) {
+        for (const w of group) w.reject(error);
+        return;
+      }
+      // The transaction rolled back as a whole: each request alone, in order, so one caller's
+      // unstorable event fails that caller, and every other caller gets its own outcome.
+      for (const w of group) {
+        try {
+          const [result] = await options.commit([w.request]);
+          w.resolve(result as Out);
+        } catch (alone) {
+          w.reject(alone);
+        }
+      }
     }
   }
 

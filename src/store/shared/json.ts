@@ -1,8 +1,29 @@
-/** JSON text for values kept by projection stores (states, change before/after). */
+/**
+ * JSON text for values kept by projection stores (states, change before/after). A value JSON
+ * cannot write (a BigInt, a cycle, nesting deep enough to overflow the stack) is the commit's
+ * deterministic failure: StoreError `store_rejected`, before any transaction starts.
+ */
+import { StoreError, checkStorableText } from '../errors.js';
+import type { DeadLetter, ProjectionCommit } from '../port.js';
+
+/** JSON.stringify, with its failures as `store_rejected`. */
+export function stringify(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new StoreError(
+      'store_rejected',
+      `${what} cannot be written as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
 
 /** `undefined` (no state before a first change) is kept as SQL NULL, apart from JSON `null`. */
 export function encodeOptional(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined ? null : stringify(value, 'a change');
 }
 
 export function decodeOptional(text: string | null): unknown {
@@ -11,5 +32,50 @@ export function decodeOptional(text: string | null): unknown {
 
 /** A state as JSON text (`null` for an absent state). */
 export function encodeState(value: unknown): string {
-  return JSON.stringify(value ?? null);
+  return stringify(value ?? null, 'a state');
+}
+
+/** `\u0000` in JSON text, not preceded by an escaping backslash (`\\u0000` is a backslash). */
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/**
+ * Checks the text columns of a projection commit before it starts, the same on every store: a
+ * key, group or state holding a NUL fails the commit with `store_rejected` (PostgreSQL could
+ * not hold or filter it, and a projection must behave alike on every store).
+ */
+export function checkCommitText(
+  batch: ProjectionCommit,
+  encoded: readonly { readonly projection: string; readonly key: string; readonly state: string }[],
+): void {
+  for (const { projection, key, state } of encoded) {
+    if (ESCAPED_NUL.test(state)) {
+      throw new StoreError(
+        'store_rejected',
+        `${projection} state of ${JSON.stringify(key)} holds a NUL character (U+0000), which state filters cannot read on PostgreSQL`,
+      );
+    }
+  }
+  for (const { projection, row } of batch.states) {
+    checkStorableText(row.key, `${projection} key ${JSON.stringify(row.key)}`);
+    if (row.group !== null && row.group !== undefined) {
+      checkStorableText(row.group, `${projection} group of ${JSON.stringify(row.key)}`);
+    }
+  }
+  for (const change of batch.changes) {
+    checkStorableText(change.key, `${change.projection} key ${JSON.stringify(change.key)}`);
+  }
+}
+
+/**
+ * A dead letter's error text as stored: free text (a reducer's message) may hold a NUL, which is
+ * written as the visible escape `\u0000` so recording the dead letter cannot itself fail.
+ */
+export function storableLetter(letter: DeadLetter): DeadLetter {
+  return letter.error.includes('\u0000') || letter.key.includes('\u0000')
+    ? {
+        ...letter,
+        key: letter.key.replace(/\u0000/g, '\\u0000'),
+        error: letter.error.replace(/\u0000/g, '\\u0000'),
+      }
+    : letter;
 }

@@ -4,7 +4,9 @@
  * shape means `data` is JSON-serialised the same way everywhere, so a memory store behaves like a
  * database one (undefined fields dropped, a fresh object on every read).
  */
+import { checkStorableText } from '../errors.js';
 import type { EventToAppend, StoredEvent } from '../port.js';
+import { stringify } from './json.js';
 
 export interface EventRow {
   readonly id: string;
@@ -20,8 +22,9 @@ export interface EventRow {
 }
 
 /**
- * Serialises an event for storage. Throws a TypeError when `data` cannot be JSON-serialised, so a
- * caller learns it before any transaction starts.
+ * Serialises an event for storage. Throws before any transaction starts, so a bad event fails
+ * its caller only: a TypeError for a malformed event, StoreError `store_rejected` for a value no
+ * store can hold (a NUL in the id, type or stream; `data` JSON cannot write).
  */
 export function toEventRow(event: EventToAppend): EventRow {
   // Copied: the caller may reuse its buffer after append resolves, and this row may outlive it.
@@ -55,15 +58,20 @@ function serialise(event: EventToAppend, body: Buffer): EventRow {
   if (!(event.body instanceof Uint8Array)) {
     throw new TypeError(`event ${event.id}: body must be bytes (a Uint8Array)`);
   }
+  checkStorableText(event.id, `event id ${JSON.stringify(event.id)}`);
+  checkStorableText(event.type, `event ${JSON.stringify(event.id)}: type`);
+  if (event.stream !== null)
+    checkStorableText(event.stream, `event ${JSON.stringify(event.id)}: stream`);
+  // NUL inside `data` is fine: JSON writes it as the escape \u0000, which every store keeps.
   return {
     id: event.id,
     type: event.type,
     stream: event.stream,
     sourceTime: event.sourceTime,
-    data: JSON.stringify(event.data ?? null),
+    data: stringify(event.data ?? null, `event ${JSON.stringify(event.id)}: data`),
     body,
     skipped: event.skipped?.reason ?? null,
-    skipIssues: event.skipped?.issues ? JSON.stringify(event.skipped.issues) : null,
+    skipIssues: event.skipped?.issues ? stringify(event.skipped.issues, 'skip issues') : null,
   };
 }
 

@@ -25,6 +25,11 @@ function codeFor(sqliteCode: string): StoreErrorCode {
       return 'store_busy';
     case 'SQLITE_FULL':
       return 'store_full';
+    // The value itself is refused (a constraint, a size limit, a type): deterministic.
+    case 'SQLITE_CONSTRAINT':
+    case 'SQLITE_TOOBIG':
+    case 'SQLITE_MISMATCH':
+      return 'store_rejected';
     case 'SQLITE_CANTOPEN':
     case 'SQLITE_NOTADB':
     case 'SQLITE_READONLY':

@@ -6,7 +6,13 @@ import type Database from 'better-sqlite3';
 import type { ChangeRecord, Checkpoint, DeadLetter, StateFilter, StateRow } from '../port.js';
 import { checkpointMoved, commitResult } from '../errors.js';
 import { checkFilterField } from '../shared/filter.js';
-import { decodeOptional, encodeOptional, encodeState } from '../shared/json.js';
+import {
+  checkCommitText,
+  decodeOptional,
+  encodeOptional,
+  encodeState,
+  storableLetter,
+} from '../shared/json.js';
 import type { SqliteConnection } from './connection.js';
 import type { SqliteProjectionStore } from './event-store.js';
 
@@ -210,6 +216,14 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
           row.poisoned ?? null,
           row.group ?? null,
         ]);
+        checkCommitText(
+          batch,
+          states.map(([projection, key, state]) => ({
+            projection: projection as string,
+            key: key as string,
+            state: state as string,
+          })),
+        );
         const changes = batch.changes.map((c) => ({
           ...c,
           before: encodeOptional(c.before),
@@ -229,7 +243,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
           for (const c of batch.checkpoints)
             sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
           for (const params of states) sql.upsertState.run(...params);
-          for (const l of batch.deadLetters)
+          for (const l of batch.deadLetters.map(storableLetter))
             sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
           return changes.map((c): ChangeRecord => {
             const info = sql.insertChange.run(
