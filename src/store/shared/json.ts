@@ -74,8 +74,8 @@ export function storableLetter(letter: DeadLetter): DeadLetter {
   return letter.error.includes('\u0000') || letter.key.includes('\u0000')
     ? {
         ...letter,
-        key: letter.key.replace(/\u0000/g, '\\u0000'),
-        error: letter.error.replace(/\u0000/g, '\\u0000'),
+        key: letter.key.replaceAll('\u0000', '\\u0000'),
+        error: letter.error.replaceAll('\u0000', '\\u0000'),
       }
     : letter;
 }
