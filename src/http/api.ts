@@ -5,6 +5,9 @@
  * `limit` (default 100, at most 1000) and `after` (the `next` of the previous page). Single
  * entities take `?at=<ISO time | epoch ms>` or `?position=<n>` for time travel.
  */
+import type { Logger } from 'pino';
+import type { EngineStats } from '../engine/types.js';
+import { isStoreError } from '../store/errors.js';
 import type { TrutoEngine as Engine } from '../truto/engine.js';
 import { parseSourceTime } from '../truto/time.js';
 import type { StateFilter } from '../store/port.js';
@@ -133,36 +136,75 @@ export function entityHandler(
 }
 
 /** `GET /stats`: the engine's stats (store counters, head, projection positions). */
-export async function statsHandler(engine: Engine): Promise<BufferedResponse> {
-  return json(200, await engine.stats());
+export async function statsHandler(stats: () => Promise<EngineStats>): Promise<BufferedResponse> {
+  return json(200, await stats());
 }
 
 /**
- * `GET /health`: open (no token). 200 when the store answers, with projection positions and
- * lag; 503 when it does not.
+ * The engine's stats shared by `/stats` and `/metrics`: computed at most once per `ttlMs` while
+ * the log's head stays put, and requests arriving while one computation runs wait for it
+ * instead of starting another. Stats cost grows with projected state (entity counts, dead
+ * letters), so without this N concurrent requests cost N full computations. Keyed by the head
+ * (one indexed read), figures never lag an append made before the request: a client polling
+ * until `lag` is 0 after its webhook's 200 never reads stale figures from before it.
+ *
+ * @example
+ * const stats = createStatsCache(engine, 1000, Date.now);
+ * await stats(); // computed; calls within the next second, at the same head, reuse it
  */
-export async function healthHandler(engine: Engine): Promise<BufferedResponse> {
-  try {
-    const stats = await engine.stats();
-    return json(200, {
-      status: 'ok',
-      store: { kind: engine.store.kind, ok: true, head: stats.head, events: stats.store.events },
-      projections: stats.projections.map((p) => ({
-        name: p.name,
-        position: p.position,
-        lag: p.lag,
-      })),
-    });
-  } catch (error) {
-    return json(
-      503,
-      {
-        status: 'unavailable',
-        store: { kind: engine.store.kind, ok: false, error: (error as Error).message },
-      },
-      { 'retry-after': '5' },
-    );
-  }
+export function createStatsCache(
+  engine: Pick<Engine, 'stats' | 'store'>,
+  ttlMs: number,
+  now: () => number,
+): () => Promise<EngineStats> {
+  let cached: { at: number; head: number; value: Promise<EngineStats> } | undefined;
+  return async () => {
+    const head = await engine.store.head();
+    const at = now();
+    if (cached === undefined || cached.head !== head || at - cached.at >= ttlMs) {
+      const value = engine.stats();
+      const entry = { at, head, value };
+      cached = entry;
+      // A failure is not kept: the next request tries again.
+      value.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+}
+
+/**
+ * `GET /health`: open (no token), liveness only. Cheap and constant whatever the size of the
+ * log or state: one check that the store can take writes (`EventStore.check`), no stats. 200
+ * `{ status: 'ok' }`; 503 when the store cannot serve, saying what failed but not where (no
+ * file paths, no hosts: anyone who can reach the port may ask). The full error goes to the log,
+ * once per change of condition.
+ */
+export function healthHandler(
+  engine: Engine,
+  logger: Pick<Logger, 'warn' | 'info'>,
+): () => Promise<BufferedResponse> {
+  let failing: string | undefined;
+  return async () => {
+    const store = engine.store;
+    try {
+      await (store.check ? store.check() : store.head());
+      if (failing !== undefined) logger.info({ store: store.kind }, 'store healthy again');
+      failing = undefined;
+      return json(200, { status: 'ok', store: { kind: store.kind, ok: true } });
+    } catch (error) {
+      const code = isStoreError(error) ? error.code : 'store_failed';
+      const reason = isStoreError(error) ? error.summary : 'the store failed';
+      if (failing !== reason) logger.warn({ err: error, store: store.kind }, 'store unhealthy');
+      failing = reason;
+      return json(
+        503,
+        { status: 'unavailable', store: { kind: store.kind, ok: false, error: code, reason } },
+        { 'retry-after': '5' },
+      );
+    }
+  };
 }
 
 function readFilters(query: URLSearchParams, filters: readonly FilterSpec[]): StateFilter {

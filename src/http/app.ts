@@ -10,9 +10,16 @@
  */
 import type { Logger } from 'pino';
 import { EngineError } from '../engine/errors.js';
+import type { EngineStats } from '../engine/types.js';
 import type { TrutoEngine as Engine } from '../truto/engine.js';
 import { isStoreError } from '../store/errors.js';
-import { entityHandler, healthHandler, listHandler, statsHandler } from './api.js';
+import {
+  createStatsCache,
+  entityHandler,
+  healthHandler,
+  listHandler,
+  statsHandler,
+} from './api.js';
 import { createTokenCheck } from './auth.js';
 import { createDashboard } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
@@ -40,6 +47,10 @@ export interface AppOptions {
   readonly apiToken?: string | undefined;
   /** Webhook body limit in bytes (default 1 MiB). */
   readonly maxBody?: number;
+  /** How long `/stats` and `/metrics` reuse one computation of the engine's stats (default 1 s). */
+  readonly statsTtlMs?: number;
+  /** The clock of that reuse (default `Date.now`). */
+  readonly now?: () => number;
   readonly logger: Logger;
   /** The built dashboard served at `/` (default: this package's `dist/ui`). */
   readonly dashboardDir?: string;
@@ -101,6 +112,8 @@ export function createApp(options: AppOptions): App {
     apiToken: options.apiToken,
     ...(options.dashboardDir === undefined ? {} : { assetsDir: options.dashboardDir }),
   });
+  const stats = createStatsCache(engine, options.statsTtlMs ?? 1000, options.now ?? Date.now);
+  const health = healthHandler(engine, logger);
   const entity = (projection: Engine['projectionNames'][number]) => {
     const handler = entityHandler(engine, projection);
     return (request: HttpRequest, params: readonly string[]) => handler(request, params[0] ?? '');
@@ -112,21 +125,21 @@ export function createApp(options: AppOptions): App {
       name: '/health',
       pattern: /^\/health$/,
       access: 'open',
-      run: () => healthHandler(engine),
+      run: health,
     },
     {
       method: 'GET',
       name: '/metrics',
       pattern: /^\/metrics$/,
       access: 'token',
-      run: () => scrape(engine, metrics),
+      run: () => scrape(stats, metrics),
     },
     {
       method: 'GET',
       name: '/stats',
       pattern: /^\/stats$/,
       access: 'token',
-      run: () => statsHandler(engine),
+      run: () => statsHandler(stats),
     },
     {
       method: 'GET',
@@ -246,8 +259,11 @@ function methodNotAllowed(allow: string): BufferedResponse {
   return errorResponse('method_not_allowed', `use ${allow}`, { allow });
 }
 
-async function scrape(engine: Engine, metrics: ServiceMetrics): Promise<BufferedResponse> {
-  metrics.update(await engine.stats());
+async function scrape(
+  stats: () => Promise<EngineStats>,
+  metrics: ServiceMetrics,
+): Promise<BufferedResponse> {
+  metrics.update(await stats());
   return {
     status: 200,
     headers: { 'content-type': metrics.registry.contentType },

@@ -100,6 +100,12 @@ export interface EventStore {
   /** Keeps a refused request aside (the rejects table). */
   recordReject(reject: RejectToRecord): Promise<void>;
   stats(): Promise<EventStoreStats>;
+  /**
+   * Liveness, cheap and constant in the size of the log: resolves when the store can take
+   * writes, otherwise rejects with the StoreError a write would meet (a deleted database file,
+   * an unreachable server). Optional for adapters added later (`head()` stands in).
+   */
+  check?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -131,6 +131,10 @@ export function createMemoryEventStore(): MemoryEventStore {
       if (!rejects.has(key)) rejects.set(key, { ...reject, body: Buffer.from(reject.body) });
     },
 
+    async check() {
+      open();
+    },
+
     async stats(): Promise<EventStoreStats> {
       open();
       return {

@@ -423,6 +423,10 @@ export async function createPostgresEventStore(
       );
     },
 
+    async check() {
+      await query('checking the store', 'SELECT 1');
+    },
+
     async stats(): Promise<EventStoreStats> {
       const counters = await query<{ name: string; value: number }>(
         'reading stats',

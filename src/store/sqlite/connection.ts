@@ -2,9 +2,23 @@
  * Opening a SQLite file with the durability settings the product promises: WAL with
  * `synchronous=FULL` set explicitly (better-sqlite3 leaves WAL databases at NORMAL, which can
  * lose the last commits on power loss), a busy timeout, and the schema migrated.
+ *
+ * Waiting for another process's write lock never blocks the event loop. better-sqlite3 is
+ * synchronous, and SQLite's busy handler sleeps in the calling thread: with the driver's busy
+ * timeout at 5 s, one webhook meeting a `BEGIN IMMEDIATE` held elsewhere froze every request of
+ * the process (reads and /health included) for 5 s. So the driver's own timeout is 0 after
+ * opening, and `write` retries a busy `BEGIN IMMEDIATE` on timers, with backoff, until the
+ * store's busy timeout, then fails with `store_busy` (503). In between, the event loop serves
+ * everything else; in WAL mode reads never wait for a writer.
+ *
+ * The file is also watched for deletion: SQLite keeps writing to an open file that was unlinked
+ * (or replaced by a restore), and everything written would vanish at exit. Before each write
+ * transaction, and on `check()`, the path's device and inode are compared with those the file
+ * had when opened; a mismatch fails the write with `store_unavailable` (503).
  */
+import { statSync, type Stats } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { StoreError } from '../errors.js';
+import { StoreError, storeErrorWithReason } from '../errors.js';
 import { requireDriver } from '../shared/driver.js';
 import { translateSqliteError } from './errors.js';
 import { migrate } from './schema.js';
@@ -15,13 +29,40 @@ const Driver = requireDriver<typeof Database>('truto-state/sqlite', 'better-sqli
 
 export interface SqliteConnection {
   readonly db: Database.Database;
+  /** How long a write waits for another process's lock before `store_busy`. */
+  readonly busyTimeoutMs: number;
   /** Runs `fn` unless closed, translating driver errors. */
   run<T>(doing: string, fn: () => T): T;
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction (the write lock up front: no upgrade deadlock). */
-  write<T>(doing: string, fn: () => T): T;
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction (the write lock up front: no upgrade deadlock),
+   * waiting asynchronously while another process holds the lock. `fn` may run more than once
+   * (each attempt that met a busy lock rolled back before it began), so it keeps its effects
+   * inside the transaction.
+   */
+  write<T>(doing: string, fn: () => T): Promise<T>;
+  /** Throws `store_unavailable` when the path no longer names the open file. */
+  checkFile(): void;
   readonly closed: boolean;
   close(): void;
 }
+
+/** Backoff between attempts at the write lock: short first (locks are usually brief), capped. */
+const FIRST_RETRY_MS = 1;
+const MAX_RETRY_MS = 50;
+
+/** The device and inode of the file a path names now, or `undefined` when it names none. */
+function identityOf(path: string): Pick<Stats, 'dev' | 'ino'> | undefined {
+  try {
+    const { dev, ino } = statSync(path);
+    return { dev, ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `:memory:` and temporary databases (empty path) have no file to watch. */
+const isFile = (path: string): boolean =>
+  path !== '' && path !== ':memory:' && !path.startsWith('file:');
 
 /**
  * The page size of new files. Bodies are a few KB each: with the 4 KiB default most spill onto
@@ -62,6 +103,20 @@ export function openSqlite(
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
+  // Opened: from now on a busy lock answers at once, and `write` waits on timers instead.
+  db.pragma('busy_timeout = 0');
+  const identity = isFile(path) ? identityOf(path) : undefined;
+  const checkFile = (): void => {
+    if (identity === undefined) return;
+    const now = identityOf(path);
+    if (now === undefined || now.dev !== identity.dev || now.ino !== identity.ino) {
+      throw storeErrorWithReason(
+        'store_unavailable',
+        `the database file ${path} was ${now === undefined ? 'deleted' : 'replaced'} while open: writes would be lost; restart the service on the intended file`,
+        `the database file was ${now === undefined ? 'deleted' : 'replaced'} while open`,
+      );
+    }
+  };
   let closed = false;
   const run = <T>(doing: string, fn: () => T): T => {
     if (closed) throw new StoreError('store_closed', `${doing}: the store is closed`);
@@ -71,10 +126,29 @@ export function openSqlite(
       throw translateSqliteError(error, doing);
     }
   };
+  const write = async <T>(doing: string, fn: () => T): Promise<T> => {
+    const deadline = Date.now() + busyTimeoutMs;
+    let wait = FIRST_RETRY_MS;
+    for (;;) {
+      try {
+        return run(doing, () => {
+          checkFile();
+          return db.transaction(fn).immediate();
+        });
+      } catch (error) {
+        const busy = error instanceof StoreError && error.code === 'store_busy';
+        if (!busy || closed || Date.now() + wait > deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, MAX_RETRY_MS);
+    }
+  };
   return {
     db,
+    busyTimeoutMs,
     run,
-    write: (doing, fn) => run(doing, () => db.transaction(fn).immediate()),
+    write,
+    checkFile,
     get closed() {
       return closed;
     },

@@ -135,9 +135,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   const readHead = (): number => sql.head.get() as number;
 
   /** One transaction for every queued append; runs synchronously inside BEGIN IMMEDIATE. */
-  function commitGroup(requests: readonly (readonly EventRow[])[]): AppendOutcome[][] {
+  async function commitGroup(
+    requests: readonly (readonly EventRow[])[],
+  ): Promise<AppendOutcome[][]> {
     const receivedAt = now();
-    const result = connection.write('appending events', () => {
+    const result = await connection.write('appending events', () => {
       const delta = emptyDelta();
       const ops = {
         insert: (row: EventRow) =>
@@ -272,7 +274,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     onAppend: (listener) => notifier.subscribe(listener),
 
     async recordReject(reject) {
-      connection.write('recording a reject', () =>
+      await connection.write('recording a reject', () =>
         sql.reject.run(
           reject.source,
           reject.reason,
@@ -282,6 +284,14 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
           asBuffer(reject.body),
         ),
       );
+    },
+
+    async check() {
+      // One indexed read of the open file (max position), and the file is still the path's.
+      connection.run('checking the store', () => {
+        connection.checkFile();
+        readHead();
+      });
     },
 
     async stats(): Promise<EventStoreStats> {
@@ -307,7 +317,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       return connection.run('reading settings', () => ({
         journalMode: db.pragma('journal_mode', { simple: true }) as string,
         synchronous: db.pragma('synchronous', { simple: true }) as number,
-        busyTimeoutMs: db.pragma('busy_timeout', { simple: true }) as number,
+        // The wait for another process's lock (on timers; the driver's own timeout is 0).
+        busyTimeoutMs: connection.busyTimeoutMs,
         schemaVersion: db.pragma('user_version', { simple: true }) as number,
       }));
     },

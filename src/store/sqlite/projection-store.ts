@@ -99,7 +99,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
    * commit a power failure could still take back would have shown subscribers changes (and
    * journal seqs) that then never happened.
    */
-  const writeDerived = <T>(doing: string, fn: () => T): T => connection.write(doing, fn);
+  const writeDerived = <T>(doing: string, fn: () => T): Promise<T> => connection.write(doing, fn);
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
@@ -266,7 +266,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async clearProjection(name) {
-      connection.write('clearing a projection', () => {
+      await connection.write('clearing a projection', () => {
         sql.clearStates.run(name);
         sql.clearCheckpoint.run({ name });
         sql.clearLetters.run(name);
@@ -274,7 +274,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async swapProjection(shadow, live) {
-      connection.write('swapping a projection', () => {
+      await connection.write('swapping a projection', () => {
         sql.clearStates.run(live);
         sql.clearCheckpoint.run({ name: live });
         sql.clearLetters.run(live);
@@ -305,7 +305,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async pruneChanges(upTo) {
-      writeDerived('pruning changes', () => sql.prune.run(upTo));
+      await writeDerived('pruning changes', () => sql.prune.run(upTo));
     },
 
     async lastChangeSeq() {

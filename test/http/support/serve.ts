@@ -164,10 +164,10 @@ export async function getJson(
   return { status: response.status, json };
 }
 
-/** Polls /health until every projection has caught up with the log. */
+/** Polls /stats (open on loopback without a token) until every projection has caught up. */
 export async function waitCaughtUp(base: string): Promise<void> {
   for (;;) {
-    const { json } = await getJson(base, '/health');
+    const { json } = await getJson(base, '/stats');
     if (json?.projections?.every((p: { lag: number }) => p.lag === 0)) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
