@@ -178,20 +178,25 @@ export async function createPostgresEventStore(
     onFirst: () => listenerUsers(+1),
     onLast: () => listenerUsers(-1),
   });
+  // A NOTIFY is only a wake-up: its payload is never believed. Any role that may NOTIFY on the
+  // channel could announce position 2^53-1, and the notifiers only ever move forward, so a
+  // believed payload would silence every later head. Each wake-up re-reads the head (or the last
+  // journalled seq) from the tables; wake-ups arriving during a read share the next one.
+  const refreshHead = coalesce(() => readHead().then((head) => appendNotifier.notify(head)));
+  const refreshSeq = coalesce(() => readLastSeq().then((seq) => changesNotifier.notify(seq)));
   const listener = createPgListener({
     settings,
     channels: [appendChannel, changesChannel],
     pollIntervalMs: options.pollIntervalMs ?? 1000,
-    onNotify(channel, payload) {
-      const value = Number(payload);
-      if (!Number.isSafeInteger(value)) return;
-      if (channel === appendChannel) appendNotifier.notify(value);
-      else changesNotifier.notify(value);
+    onNotify(channel) {
+      if (closed) return;
+      if (channel === appendChannel) refreshHead();
+      else if (channel === changesChannel) refreshSeq();
     },
     onPoll() {
       if (closed) return;
-      if (appendNotifier.size > 0) readHead().then(appendNotifier.notify, () => undefined);
-      if (changesNotifier.size > 0) readLastSeq().then(changesNotifier.notify, () => undefined);
+      if (appendNotifier.size > 0) refreshHead();
+      if (changesNotifier.size > 0) refreshSeq();
     },
   });
   let listenerCount = 0;
@@ -452,5 +457,28 @@ export async function createPostgresEventStore(
       await listener.stop();
       await pool.end();
     },
+  };
+}
+
+/**
+ * Runs `read` now, or once more after the run in progress when called during one: a burst of
+ * wake-ups costs at most two reads, and the last read starts after the last wake-up.
+ */
+function coalesce(read: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const run = (): void => {
+    running = true;
+    again = false;
+    read()
+      .catch(() => undefined) // A failed read is retried by the next wake-up or poll.
+      .finally(() => {
+        running = false;
+        if (again) run();
+      });
+  };
+  return () => {
+    if (running) again = true;
+    else run();
   };
 }

@@ -10,7 +10,7 @@ import { clientConfig, type ConnectionSettings } from './sql.js';
 export interface PgListenerOptions {
   readonly settings: ConnectionSettings;
   readonly channels: readonly string[];
-  /** A NOTIFY arrived (payload is the sender's head). */
+  /** A NOTIFY arrived: a wake-up only (the payload is not to be trusted; anyone may NOTIFY). */
   readonly onNotify: (channel: string, payload: string | undefined) => void;
   /** Time to look for missed commits: after (re)connecting and on every poll tick. */
   readonly onPoll: () => void;
