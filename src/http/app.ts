@@ -5,8 +5,9 @@
  *
  * Access: the webhook is authenticated by its signature; `/health` is open; everything else (the
  * read API, `/changes`, `/metrics`) needs `Authorization: Bearer <token>` when a token is set,
- * or on reads the dashboard's session cookie. The dashboard (`dashboard/`) adds `/`, its assets,
- * `/session` and `/overview`.
+ * or on reads the dashboard's session cookie; without a token, only direct loopback requests
+ * (auth.ts: no foreign `Host`, no proxy headers). The dashboard (`dashboard/`) adds `/`, its
+ * assets, `/session` and `/overview`.
  */
 import type { Logger } from 'pino';
 import { EngineError } from '../engine/errors.js';
@@ -20,7 +21,7 @@ import {
   listHandler,
   statsHandler,
 } from './api.js';
-import { createTokenCheck } from './auth.js';
+import { createAccessCheck } from './auth.js';
 import { createDashboard } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
@@ -99,7 +100,9 @@ export function createApp(options: AppOptions): App {
   const { engine, logger } = options;
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
   const metrics = createServiceMetrics();
-  const allowed = createTokenCheck(options.apiToken);
+  const refusal = createAccessCheck(options.apiToken);
+  // The dashboard's reads (`/overview`, the session state) follow the same rule.
+  const allowed = (request: HttpRequest): boolean => refusal(request) === undefined;
   const webhook = createWebhookHandler({
     engine,
     secrets: options.secrets,
@@ -170,8 +173,8 @@ export function createApp(options: AppOptions): App {
   const prepare = (request: HttpRequest): Prepared => {
     if (request.path === WEBHOOK_PATH) {
       if (request.method !== 'POST') return now(WEBHOOK_PATH, methodNotAllowed('POST'));
-      const refusal = webhook.precheck(request);
-      if (refusal) return now(WEBHOOK_PATH, refusal);
+      const refused = webhook.precheck(request);
+      if (refused) return now(WEBHOOK_PATH, refused);
       return {
         kind: 'body',
         route: WEBHOOK_PATH,
@@ -187,13 +190,11 @@ export function createApp(options: AppOptions): App {
       const match = route.pattern.exec(request.path);
       if (!match) continue;
       if (request.method !== route.method) return now(route.name, methodNotAllowed(route.method));
-      if (route.access === 'token' && !allowed(request)) {
-        return now(
-          route.name,
-          errorResponse('unauthorized', 'this endpoint needs Authorization: Bearer <token>', {
-            'www-authenticate': 'Bearer',
-          }),
-        );
+      const refused = route.access === 'token' ? refusal(request) : undefined;
+      if (refused) {
+        const challenge: Record<string, string> =
+          refused.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {};
+        return now(route.name, errorResponse(refused.code, refused.message, challenge));
       }
       let params: string[];
       try {

@@ -15,6 +15,7 @@ export type HttpErrorCode =
   | 'missing_signature'
   | 'invalid_signature'
   | 'unauthorized'
+  | 'forbidden'
   | 'bad_request'
   | 'not_found'
   | 'method_not_allowed'
@@ -37,6 +38,8 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   missing_signature: 401,
   invalid_signature: 401,
   unauthorized: 401,
+  // A request that may not read without a token (a foreign Host, a proxy's headers).
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
