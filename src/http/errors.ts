@@ -20,6 +20,7 @@ export type HttpErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'internal'
+  | 'too_many_streams'
   | EnvelopeErrorCode
   | StoreErrorCode;
 
@@ -51,6 +52,8 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
   store_full: 503,
   store_unavailable: 503,
   store_overloaded: 503,
+  // The change-stream cap is reached (server.ts).
+  too_many_streams: 503,
   // Only while shutting down: another instance, or this one restarted, will take it.
   store_closed: 503,
   // Projection only (never an append); listed for completeness of the store's codes.
@@ -65,6 +68,7 @@ export const STATUS_OF: Readonly<Record<HttpErrorCode, number>> = {
 const RETRY_AFTER: Partial<Record<HttpErrorCode, number>> = {
   store_busy: 1,
   store_overloaded: 1,
+  too_many_streams: 5,
   store_closed: 5,
   store_full: 30,
   store_unavailable: 5,

@@ -12,12 +12,15 @@ import type { Subscription } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import { createApp, DEFAULT_MAX_BODY, type App, type AppOptions } from './app.js';
 import { readBody } from './body.js';
+import { errorResponse } from './errors.js';
 import {
   isStreamResponse,
   type BufferedResponse,
   type HttpRequest,
   type StreamResponse,
 } from './types.js';
+
+export const DEFAULT_MAX_STREAMS = 100;
 
 /** How long a refused body may keep arriving after the answer before the connection is dropped. */
 const LINGER_MS = 2_000;
@@ -37,6 +40,12 @@ export interface HttpServiceOptions extends AppOptions {
   readonly sseMaxBufferedBytes?: number;
   /** Milliseconds a paused SSE client has to drain before it is cut off (default 30 s). */
   readonly sseDrainTimeoutMs?: number;
+  /**
+   * Change streams open at once (default 100); beyond it `/changes` answers 503 with
+   * Retry-After. Each stream holds a socket, a subscription and its buffer (1,000 idle streams
+   * took 1,000 descriptors and 386 MB).
+   */
+  readonly maxStreams?: number;
   /** Milliseconds `close()` waits for in-flight requests before dropping connections (default 10 s). */
   readonly shutdownGraceMs?: number;
 }
@@ -63,6 +72,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
   const sseMaxBuffered = options.sseMaxBufferedBytes ?? 1024 * 1024;
   const drainTimeoutMs = options.sseDrainTimeoutMs ?? 30_000;
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
   const streams = new Set<() => void>();
   let closing = false;
 
@@ -211,6 +221,12 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
       response = await prepared.respond();
     }
     if (res.destroyed) return;
+    if (isStreamResponse(response) && streams.size >= maxStreams) {
+      response = errorResponse(
+        'too_many_streams',
+        `${maxStreams} change streams are open, the most this service keeps; retry later`,
+      );
+    }
     if (isStreamResponse(response)) {
       observe(method, prepared.route, response.status, started);
       sendStream(res, response);

@@ -118,7 +118,20 @@ function resumed(
   );
 }
 
+/**
+ * Messages already written, by change: the engine hands every live subscriber the same change
+ * object, so each change is serialised once however many clients stream it (a state can be
+ * large, and 1,000 clients meant 1,000 JSON.stringify calls per change). Weak: an entry goes
+ * with its change once no subscriber holds it.
+ */
+const formatted = new WeakMap<EngineChange, string>();
+
 /** One change as an SSE message (JSON never contains a raw newline, so one `data:` line). */
 export function formatChange(change: EngineChange): string {
-  return `id: ${change.seq}\nevent: ${change.kind}\ndata: ${JSON.stringify(change)}\n\n`;
+  let text = formatted.get(change);
+  if (text === undefined) {
+    text = `id: ${change.seq}\nevent: ${change.kind}\ndata: ${JSON.stringify(change)}\n\n`;
+    formatted.set(change, text);
+  }
+  return text;
 }

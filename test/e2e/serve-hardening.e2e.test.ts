@@ -1,12 +1,14 @@
 /**
  * `truto-state serve` as a real process on a real SQLite file and port, under the conditions of
  * issue 11: the database file deleted while serving (item 4), another process holding the write
- * lock (item 6), and what `/health` tells an unauthenticated caller (items 5 and 14).
+ * lock (item 6), what `/health` tells an unauthenticated caller (items 5 and 14), a foreign Host
+ * without a token (item 9), and the cap on change streams (item 10).
  */
 import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accountEvent } from '../http/support/webhooks.js';
 import { getJson, postWebhook, startServe, type Served } from '../http/support/serve.js';
+import { connectSse } from '../http/support/sse.js';
 import { holdWriteLock } from '../support/lock-holder.js';
 import { createTempDir, type TempDir } from '../support/temp.js';
 
@@ -84,5 +86,49 @@ describe('another process holding the write lock (item 6)', () => {
       await holder.release();
     }
     expect(await webhook).toMatchObject({ status: 200, json: { status: 'stored', id: 'busy-1' } });
+  });
+});
+
+describe('reads without a token (item 9)', () => {
+  it('refuses a foreign Host and forwarded requests over a real socket', async () => {
+    const { url } = await serve(dir.path('host.db'));
+    const { request } = await import('node:http');
+    const get = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/accounts`, { headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await get({})).toBe(200);
+    expect(await get({ host: 'evil.example' })).toBe(403);
+    expect(await get({ 'x-forwarded-for': '203.0.113.7' })).toBe(403);
+  });
+});
+
+describe('change streams (item 10)', () => {
+  it('caps open streams (from the CLI): 503 with Retry-After beyond it, a slot again once one closes', async () => {
+    const { url } = await serve(dir.path('streams.db'), ['--max-streams', '2']);
+    const first = await connectSse(`${url}/changes`);
+    const second = await connectSse(`${url}/changes`);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await connectSse(`${url}/changes`);
+    expect(third.status).toBe(503);
+    expect(third.response.headers['retry-after']).toMatch(/^\d+$/);
+    third.close();
+    first.close();
+    // The server notices the close on its own schedule: ask again until it has.
+    for (;;) {
+      const again = await connectSse(`${url}/changes`);
+      if (again.status === 200) {
+        again.close();
+        break;
+      }
+      expect(again.status).toBe(503);
+      again.close();
+    }
+    second.close();
   });
 });

@@ -6,8 +6,7 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
-import type { Engine } from '../../src/engine/types.js';
+import { createTrutoEngine, type TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createApp, type App } from '../../src/http/app.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import { accountEvent, getRequest, SECRET, webhookRequest } from './support/webhooks.js';
@@ -17,7 +16,7 @@ let engine: Engine;
 let open: App;
 let guarded: App;
 beforeAll(async () => {
-  engine = await createEngine({ store: createMemoryEventStore(), live: false });
+  engine = await createTrutoEngine({ store: createMemoryEventStore(), live: false });
   open = createApp({ engine, secrets: [SECRET], logger });
   guarded = createApp({ engine, secrets: [SECRET], logger, apiToken: 'tok' });
 });

@@ -5,7 +5,7 @@
  */
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/engine.js';
+import { createTrutoEngine } from '../../src/truto/engine.js';
 import { channelName } from '../../src/store/postgres/sql.js';
 import { createPostgresEventStore } from '../../src/store/postgres/index.js';
 import { accountEvent } from '../http/support/webhooks.js';
@@ -80,8 +80,8 @@ it('a forged append position neither reaches listeners nor hides later heads', a
 it('a forged change seq neither reaches listeners nor hides later journal commits', async () => {
   const { watcher, writer, schema } = await openPair();
   const heard: number[] = [];
-  const journal = (n: number) =>
-    writer.projections.commit({
+  const journal = async (n: number) => {
+    const result = await writer.projections.commit({
       checkpoints: [],
       states: [],
       deadLetters: [],
@@ -89,6 +89,9 @@ it('a forged change seq neither reaches listeners nor hides later journal commit
         { projection: 'p', key: 'k', before: undefined, after: n, eventId: 'e', position: n },
       ],
     });
+    if (!result.ok) throw new Error(result.message);
+    return result.changes;
+  };
   const [early] = await journal(1);
   const stop = watcher.onChanges((seq) => heard.push(seq));
   cleanups.push(async () => stop());
@@ -113,11 +116,11 @@ it('a forged change seq neither reaches listeners nor hides later journal commit
 
 it('live projection goes on after a forged NOTIFY', async () => {
   const { watcher, writer, schema } = await openPair();
-  const engine = await createEngine({ store: watcher });
+  const engine = await createTrutoEngine({ store: watcher });
   cleanups.push(() => engine.close());
   const reaches = (status: string) =>
     firstValueFrom(
-      engine.watch<{ status: string }>('accounts', 'acc-live').pipe(
+      engine.watch('accounts', 'acc-live').pipe(
         filter((state) => state?.status === status),
         timeout(10_000),
       ),

@@ -10,7 +10,7 @@ import { config as rxConfig } from 'rxjs';
 import { DEFAULT_MAX_BODY } from '../../http/app.js';
 import { isLoopbackHost } from '../../http/auth.js';
 import { parseSize } from '../../http/body.js';
-import { createHttpService } from '../../http/server.js';
+import { createHttpService, DEFAULT_MAX_STREAMS } from '../../http/server.js';
 import { openBackend } from '../backend.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../log.js';
 import { openEngine } from '../session.js';
@@ -30,6 +30,7 @@ const options = {
   secret: { type: 'string', multiple: true },
   'api-token': { type: 'string' },
   'max-body': { type: 'string' },
+  'max-streams': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
 } as const;
@@ -53,6 +54,8 @@ the dashboard at / (with /session and /overview).
   --api-token <t>         bearer token for the read API, /changes and /metrics
                           (env TRUTO_STATE_API_TOKEN)
   --max-body <size>       webhook body limit: bytes, or 512kb, 1mb (default 1mb)
+  --max-streams <n>       change streams (/changes) open at once; beyond it 503
+                          (env TRUTO_STATE_MAX_STREAMS, default ${DEFAULT_MAX_STREAMS})
   --log-level <level>     fatal|error|warn|info|debug|trace (env LOG_LEVEL, default info)
   --log-format <f>        pretty|json (env LOG_FORMAT; default pretty on a terminal, else json)
 
@@ -72,6 +75,10 @@ ${STORE_USAGE}`,
     const maxBody = maxBodyText === undefined ? DEFAULT_MAX_BODY : parseSize(maxBodyText);
     if (maxBody === null)
       throw new UsageError(`--max-body must be a size such as 1048576, 512kb or 1mb`);
+    const maxStreamsText = values['max-streams'] ?? env.TRUTO_STATE_MAX_STREAMS;
+    const maxStreams = maxStreamsText === undefined ? DEFAULT_MAX_STREAMS : Number(maxStreamsText);
+    if (!/^\d+$/.test(maxStreamsText ?? '0') || maxStreams < 1 || maxStreams > 100_000)
+      throw new UsageError(`--max-streams must be a whole number from 1 to 100000`);
     const level = (values['log-level'] ?? env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
     if (!LEVELS.includes(level))
       throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
@@ -103,7 +110,7 @@ ${STORE_USAGE}`,
       await backend.close();
       throw error;
     }
-    const service = createHttpService({ engine, secrets, apiToken, maxBody, logger });
+    const service = createHttpService({ engine, secrets, apiToken, maxBody, maxStreams, logger });
     let url: string;
     try {
       url = await service.listen(port, host);
@@ -121,6 +128,7 @@ ${STORE_USAGE}`,
         secrets: secrets.length,
         token: apiToken !== undefined,
         maxBody,
+        maxStreams,
       },
       `listening on ${url}`,
     );
