@@ -141,16 +141,19 @@ export async function statsHandler(stats: () => Promise<EngineStats>): Promise<B
 }
 
 /**
- * The engine's stats shared by `/stats` and `/metrics`: computed at most once per `ttlMs` while
- * the log's head stays put, and requests arriving while one computation runs wait for it
- * instead of starting another. Stats cost grows with projected state (entity counts, dead
- * letters), so without this N concurrent requests cost N full computations. Keyed by the head
- * (one indexed read), figures never lag an append made before the request: a client polling
- * until `lag` is 0 after its webhook's 200 never reads stale figures from before it.
+ * The engine's stats shared by `/stats` and `/metrics`. Their costly part, the projections'
+ * figures (entity counts, dead letters: they grow with projected state), is computed at most
+ * once per `ttlMs` while the log's head stays put, and requests arriving while it is computed
+ * wait for that computation instead of starting another; without this, N concurrent requests
+ * cost N full computations. The store's counters (events, duplicates, conflicts, rejects) are
+ * read fresh on every request: they are cheap, and a sender reading them after its answer must
+ * see its own delivery counted. Keyed by the head (one indexed read), projection positions never
+ * lag an append made before the request either: a client polling until `lag` is 0 after its
+ * webhook's 200 never reads figures from before it.
  *
  * @example
  * const stats = createStatsCache(engine, 1000, Date.now);
- * await stats(); // computed; calls within the next second, at the same head, reuse it
+ * await stats(); // projections computed; reused within the next second at the same head
  */
 export function createStatsCache(
   engine: Pick<Engine, 'stats' | 'store'>,
@@ -169,8 +172,10 @@ export function createStatsCache(
       value.catch(() => {
         if (cached === entry) cached = undefined;
       });
+      return value;
     }
-    return cached.value;
+    const [reused, store] = await Promise.all([cached.value, engine.store.stats()]);
+    return { ...reused, store };
   };
 }
 

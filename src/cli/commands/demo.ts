@@ -92,7 +92,7 @@ export const command: Command = {
     await writeLine(context.stdout, `posted ${events} deliveries to ${base}: ${summary}`);
 
     // 2. Wait for the projections to fold everything in.
-    await caughtUp(base);
+    await caughtUp(base, auth);
 
     // 3. Read the state back.
     const accounts = await readAll<AccountState>(`${base}/accounts`, auth);
@@ -168,13 +168,13 @@ async function post(url: string, body: string, signature: string): Promise<strin
   }
 }
 
-/** Polls /health until every projection's lag is 0 (at most about 30 s). */
-async function caughtUp(base: string): Promise<void> {
+/** Polls /stats until every projection's lag is 0 (at most about 30 s). /health is liveness only. */
+async function caughtUp(base: string, headers: Record<string, string>): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    const response = await fetch(`${base}/health`);
+    const response = await fetch(`${base}/stats`, { headers });
     if (response.ok) {
-      const health = (await response.json()) as { projections: { lag: number }[] };
-      if (health.projections.every((p) => p.lag === 0)) return;
+      const stats = (await response.json()) as { projections: { lag: number }[] };
+      if (stats.projections.every((p) => p.lag === 0)) return;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
