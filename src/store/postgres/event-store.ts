@@ -297,6 +297,7 @@ export async function createPostgresEventStore(
           return { status: 'duplicate', id: row.id, position: original.position };
         }
         conflicts.push({ id: row.id, position: original.position, body: row.body });
+        bump('conflicts');
         return { status: 'conflict', id: row.id, position: original.position };
       });
 
@@ -420,10 +421,14 @@ export async function createPostgresEventStore(
     onChanges: (listener) => changesNotifier.subscribe(listener),
 
     async recordReject(reject: RejectToRecord) {
+      // One statement: the reject and its counter, counted only when kept (not a repeat).
       await query(
         'recording a reject',
-        `INSERT INTO ${s}.rejects (source, reason, message, digest, body) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (source, reason, digest) DO NOTHING`,
+        `WITH kept AS (
+           INSERT INTO ${s}.rejects (source, reason, message, digest, body) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (source, reason, digest) DO NOTHING RETURNING 1)
+         INSERT INTO ${s}.counters (name, value) SELECT 'rejects', count(*) FROM kept HAVING count(*) > 0
+         ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
         [reject.source, reject.reason, reject.message, rejectDigest(reject), asBuffer(reject.body)],
       );
     },
@@ -437,16 +442,7 @@ export async function createPostgresEventStore(
         'reading stats',
         `SELECT name, value FROM ${s}.counters`,
       );
-      const [kept] = await query<{ conflicts: number; rejects: number; head: number | null }>(
-        'reading stats',
-        `SELECT (SELECT count(*) FROM ${s}.conflicts) AS conflicts, (SELECT count(*) FROM ${s}.rejects) AS rejects,
-                (SELECT max(position) FROM ${s}.events) AS head`,
-      );
-      return statsFromCounters(counters, {
-        conflicts: kept?.conflicts ?? 0,
-        rejects: kept?.rejects ?? 0,
-        headPosition: kept?.head ?? 0,
-      });
+      return statsFromCounters(counters, { headPosition: await readHead() });
     },
 
     async close() {

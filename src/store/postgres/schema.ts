@@ -116,6 +116,13 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   ALTER TABLE ${s}.checkpoints DROP CONSTRAINT checkpoints_pkey;
   ALTER TABLE ${s}.checkpoints ADD PRIMARY KEY (name, part);
   `,
+  // 5: conflicts and rejects counted like the rest (stats read counters, never count(*)).
+  (s) => `
+  INSERT INTO ${s}.counters (name, value) SELECT 'conflicts', count(*) FROM ${s}.conflicts
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+  INSERT INTO ${s}.counters (name, value) SELECT 'rejects', count(*) FROM ${s}.rejects
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -128,8 +128,6 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
        ON CONFLICT (source, reason, digest) DO NOTHING`,
     ),
     counters: db.prepare('SELECT name, value FROM counters'),
-    conflicts: db.prepare('SELECT COUNT(*) FROM conflicts').pluck(),
-    rejects: db.prepare('SELECT COUNT(*) FROM rejects').pluck(),
   };
 
   const readHead = (): number => sql.head.get() as number;
@@ -177,6 +175,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   function saveCounters(delta: CountDelta): void {
     if (delta.stored > 0) sql.bump.run('events', delta.stored);
     if (delta.duplicates > 0) sql.bump.run('duplicates', delta.duplicates);
+    if (delta.conflicts > 0) sql.bump.run('conflicts', delta.conflicts);
     for (const [type, n] of delta.byType) sql.bump.run(`type:${type}`, n);
     for (const [reason, n] of delta.skipped) sql.bump.run(`skipped:${reason}`, n);
   }
@@ -274,16 +273,18 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     onAppend: (listener) => notifier.subscribe(listener),
 
     async recordReject(reject) {
-      await connection.write('recording a reject', () =>
-        sql.reject.run(
+      await connection.write('recording a reject', () => {
+        const kept = sql.reject.run(
           reject.source,
           reject.reason,
           reject.message,
           rejectDigest(reject),
           now(),
           asBuffer(reject.body),
-        ),
-      );
+        );
+        // Counted only when kept: a repeat of a kept reject is not kept again.
+        if (kept.changes > 0) sql.bump.run('rejects', 1);
+      });
     },
 
     async check() {
@@ -297,11 +298,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     async stats(): Promise<EventStoreStats> {
       return connection.run('reading stats', () => {
         const counters = sql.counters.all() as { name: string; value: number }[];
-        return statsFromCounters(counters, {
-          conflicts: sql.conflicts.get() as number,
-          rejects: sql.rejects.get() as number,
-          headPosition: readHead(),
-        });
+        return statsFromCounters(counters, { headPosition: readHead() });
       });
     },
 

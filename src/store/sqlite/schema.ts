@@ -42,7 +42,8 @@ const MIGRATIONS: readonly string[] = [
     UNIQUE (source, reason, digest)
   );
 
-  -- Updated in the append's own transaction: events, duplicates, type:<t>, skipped:<reason>.
+  -- Updated in the append's own transaction: events, duplicates, type:<t>, skipped:<reason>
+  -- (and, from migration 4, conflicts and rejects).
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 
   CREATE TABLE states (
@@ -112,6 +113,13 @@ const MIGRATIONS: readonly string[] = [
     FROM checkpoints;
   DROP TABLE checkpoints;
   ALTER TABLE checkpoints_by_part RENAME TO checkpoints;
+  `,
+  // 5: conflicts and rejects counted like the rest (stats read counters, never COUNT(*)).
+  `
+  INSERT INTO counters (name, value) SELECT 'conflicts', COUNT(*) FROM conflicts WHERE true
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+  INSERT INTO counters (name, value) SELECT 'rejects', COUNT(*) FROM rejects WHERE true
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value;
   `,
 ];
 
