@@ -31,12 +31,23 @@ export type StoreErrorCode =
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
+  /**
+   * For `store_rejected` raised before a projection commit starts: the entity whose state or key
+   * the store cannot hold, so the engine can dead-letter that entity and commit the rest. Absent
+   * when only the database refused (a constraint): the entity is then found by committing alone.
+   */
+  readonly subject?: { readonly projection: string; readonly key: string };
+
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: {
+      cause?: unknown;
+      subject?: { readonly projection: string; readonly key: string };
+    },
   ) {
     super(message, options);
+    if (options?.subject) this.subject = options.subject;
   }
 
   /** Whether retrying later could succeed (answers 503 with Retry-After). */
@@ -88,11 +99,16 @@ export function storeErrorWithReason(
  * Refuses text no store can keep as a column value: PostgreSQL `text` cannot hold a NUL
  * (U+0000). Checked on every store, so a key that works on SQLite works on PostgreSQL too.
  */
-export function checkStorableText(value: string, what: string): void {
+export function checkStorableText(
+  value: string,
+  what: string,
+  subject?: { readonly projection: string; readonly key: string },
+): void {
   if (value.includes('\u0000')) {
     throw new StoreError(
       'store_rejected',
       `${what} holds a NUL character (U+0000), which no store keeps`,
+      subject ? { subject } : {},
     );
   }
 }

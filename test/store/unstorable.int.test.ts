@@ -180,6 +180,18 @@ describe.each(Object.keys(stores))('%s', (kind) => {
       })
       .catch((error: unknown) => error);
     expect(isStoreError(failure) && failure.code).toBe('store_rejected');
+    // The refusal names the entity, for the engine to dead-letter it and commit the rest.
+    expect(isStoreError(failure) && failure.subject).toEqual({ projection: 'p', key: `bad${NUL}` });
+    const unwritable = await projections
+      .commit({
+        checkpoints: [{ name: 'p', position: 1, version: 1 }],
+        states: [{ ...row('big'), row: { ...row('big').row, state: { n: 1n } } }],
+        deadLetters: [],
+        changes: [],
+      })
+      .catch((error: unknown) => error);
+    expect(isStoreError(unwritable) && unwritable.code).toBe('store_rejected');
+    expect(isStoreError(unwritable) && unwritable.subject).toEqual({ projection: 'p', key: 'big' });
     const inState = await projections
       .commit({
         checkpoints: [{ name: 'p', position: 1, version: 1 }],
@@ -189,6 +201,7 @@ describe.each(Object.keys(stores))('%s', (kind) => {
       })
       .catch((error: unknown) => error);
     expect(isStoreError(inState) && inState.code).toBe('store_rejected');
+    expect(isStoreError(inState) && inState.subject).toEqual({ projection: 'p', key: 'fine' });
     expect(await projections.readCheckpoint('p')).toBeUndefined();
     // A dead letter whose error text holds a NUL is recorded (the text keeps a visible escape).
     await projections.commit({

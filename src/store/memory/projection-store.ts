@@ -122,7 +122,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
         // Everything is serialised before anything changes, so a bad value leaves no half commit.
         const keptStates = batch.states.map(({ projection, row }) => ({
           projection,
-          kept: toKept(row),
+          kept: toKept(row, projection),
         }));
         checkCommitText(
           batch,
@@ -222,10 +222,10 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
   };
 }
 
-function toKept(row: StateRow): KeptState {
+function toKept(row: StateRow, projection: string): KeptState {
   return {
     key: row.key,
-    state: encodeState(row.state),
+    state: encodeState(row.state, { projection, key: row.key }),
     lastTime: row.lastTime,
     lastId: row.lastId,
     position: row.position,

@@ -196,7 +196,7 @@ export function createPostgresProjectionStore(
           ({ projection, row }) => ({
             projection,
             key: row.key,
-            state: encodeState(row.state),
+            state: encodeState(row.state, { projection, key: row.key }),
             last_time: row.lastTime,
             last_id: row.lastId,
             position: row.position,

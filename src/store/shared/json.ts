@@ -7,16 +7,18 @@ import { StoreError, checkStorableText } from '../errors.js';
 import type { DeadLetter, ProjectionCommit } from '../port.js';
 
 /** JSON.stringify, with its failures as `store_rejected`. */
-export function stringify(value: unknown, what: string): string {
+export function stringify(
+  value: unknown,
+  what: string,
+  subject?: { readonly projection: string; readonly key: string },
+): string {
   try {
     return JSON.stringify(value);
   } catch (error) {
     throw new StoreError(
       'store_rejected',
       `${what} cannot be written as JSON: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error, ...(subject ? { subject } : {}) },
     );
   }
 }
@@ -30,9 +32,16 @@ export function decodeOptional(text: string | null): unknown {
   return text === null ? undefined : (JSON.parse(text) as unknown);
 }
 
-/** A state as JSON text (`null` for an absent state). */
-export function encodeState(value: unknown): string {
-  return stringify(value ?? null, 'a state');
+/** A state as JSON text (`null` for an absent state); `subject` names it in a refusal. */
+export function encodeState(
+  value: unknown,
+  subject?: { readonly projection: string; readonly key: string },
+): string {
+  return stringify(
+    value ?? null,
+    subject ? `${subject.projection} state of ${JSON.stringify(subject.key)}` : 'a state',
+    subject,
+  );
 }
 
 /** `\u0000` in JSON text, not preceded by an escaping backslash (`\\u0000` is a backslash). */
@@ -52,17 +61,22 @@ export function checkCommitText(
       throw new StoreError(
         'store_rejected',
         `${projection} state of ${JSON.stringify(key)} holds a NUL character (U+0000), which state filters cannot read on PostgreSQL`,
+        { subject: { projection, key } },
       );
     }
   }
   for (const { projection, row } of batch.states) {
-    checkStorableText(row.key, `${projection} key ${JSON.stringify(row.key)}`);
+    const subject = { projection, key: row.key };
+    checkStorableText(row.key, `${projection} key ${JSON.stringify(row.key)}`, subject);
     if (row.group !== null && row.group !== undefined) {
-      checkStorableText(row.group, `${projection} group of ${JSON.stringify(row.key)}`);
+      checkStorableText(row.group, `${projection} group of ${JSON.stringify(row.key)}`, subject);
     }
   }
   for (const change of batch.changes) {
-    checkStorableText(change.key, `${change.projection} key ${JSON.stringify(change.key)}`);
+    checkStorableText(change.key, `${change.projection} key ${JSON.stringify(change.key)}`, {
+      projection: change.projection,
+      key: change.key,
+    });
   }
 }
 

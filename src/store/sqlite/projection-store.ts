@@ -209,7 +209,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
         const states = batch.states.map(({ projection, row }) => [
           projection,
           row.key,
-          encodeState(row.state),
+          encodeState(row.state, { projection, key: row.key }),
           row.lastTime,
           row.lastId,
           row.position,
