@@ -75,7 +75,7 @@ describe('another process holding the write lock (item 6)', () => {
     try {
       // Sequential reads while the webhook waits: with a synchronous busy wait the first read
       // that arrived during it would be answered only after the webhook's 503, 5 s later.
-      for (let i = 0; i < 40; i += 1) {
+      for (let i = 0; i < 25; i += 1) {
         const health = await getJson(url, '/health');
         expect(health.status).toBe(200);
         const account = await getJson(url, '/accounts/acc-busy');
