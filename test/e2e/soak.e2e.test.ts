@@ -7,13 +7,15 @@
  * - every acknowledged delivery is stored exactly once (one `stored` answer, the rest
  *   `duplicate`), and the log holds nothing else;
  * - refused deliveries (400) are the ones no store can hold, and nothing of them is stored;
- * - `verify` reports 0 differences.
- * (Assertions on live SSE clients, no gap in journal seqs, come with the journal-driven
- * publication of changes.)
+ * - `verify` reports 0 differences;
+ * - every live `/changes` client, connected before the first delivery, received exactly the
+ *   journal's seqs, in order, with no gap and no repeat (changes committed by the CLI processes
+ *   included) and no reset.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { getJson, postWebhook, runCli, startServe, type Served } from '../http/support/serve.js';
+import { changesIn, connectSse } from '../http/support/sse.js';
 import { createTempDir, type TempDir } from '../support/temp.js';
 import { idOf, seededRandom, trutoHistory } from '../support/truto.js';
 
@@ -131,6 +133,15 @@ it('every acknowledged delivery is stored once; verify finds no difference', asy
     [plan[i], plan[j]] = [plan[j]!, plan[i]!];
   }
 
+  // Live change-stream clients, from before the first delivery to the end.
+  const clients = await Promise.all(
+    Array.from({ length: 3 }, () => connectSse(`${served.url}/changes`)),
+  );
+  for (const client of clients) {
+    expect(client.status).toBe(200);
+    await client.waitFor((frame) => frame.comments.includes(' connected'));
+  }
+
   const answers: { body: string; expect: string; status: number; outcome?: unknown }[] = [];
   let sending = true;
   const send = async (): Promise<void> => {
@@ -205,12 +216,30 @@ it('every acknowledged delivery is stored once; verify finds no difference', asy
     if (json.head === ids.size && json.projections.every((p: { lag: number }) => p.lag === 0))
       break;
   }
+  // Every live client holds exactly the journal's seqs: none missing, none repeated, in order.
+  const journal = createSqliteEventStore({ path: db });
+  let seqs: number[];
+  try {
+    seqs = (await journal.projections.readChanges(0)).map((change) => change.seq);
+  } finally {
+    await journal.close();
+  }
+  expect(seqs.length).toBeGreaterThan(0);
+  const last = String(seqs.at(-1));
+  for (const client of clients) {
+    await client.waitFor((frame) => frame.id === last);
+    expect(client.frames.some((frame) => frame.event === 'reset')).toBe(false);
+    expect(changesIn(client.frames).map((change) => change.seq)).toEqual(seqs);
+    client.close();
+  }
+
   const verify = await runCli(['verify', '--db', db]);
   expect(verify.stdout).toContain(': 0 difference(s)');
   expect(verify.code).toBe(0);
   console.info(
     `soak: ${answers.length} answers (${ids.size} ids stored, ${acked.length - ids.size} duplicates, ` +
-      `${answers.length - acked.length} refused), ${retried} retries after 503, ${cliRuns.length} CLI runs beside`,
+      `${answers.length - acked.length} refused), ${retried} retries after 503, ${cliRuns.length} CLI runs beside, ` +
+      `${clients.length} live clients × ${seqs.length} changes`,
   );
   const records = (await runCli(['dump', 'records', '--db', db])).stdout;
   expect(records).toContain('"integratedAccountId":"t/3","resource":"crm"');
