@@ -442,7 +442,7 @@ if (!chromiumAvailable()) {
       ]);
       const posted = await postWebhook(guarded.url, accountEvent('tok-acc-1'), { secret: SECRET });
       expect(posted.status).toBe(200);
-      await waitCaughtUp(guarded.url);
+      await waitCaughtUp(guarded.url, TOKEN);
     });
     afterAll(async () => {
       if (guarded) expect(await guarded.stop()).toBe(0);
@@ -480,7 +480,7 @@ if (!chromiumAvailable()) {
         // The live stream works with the cookie.
         await page.locator('#live[data-state=live]').waitFor();
         await postWebhook(guarded.url, accountEvent('tok-acc-2'), { secret: SECRET });
-        await waitCaughtUp(guarded.url);
+        await waitCaughtUp(guarded.url, TOKEN);
         const expected = (await listAll(guarded.url, '/accounts?status=connecting', TOKEN)).length;
         await page.waitForFunction(
           (n) =>

@@ -164,10 +164,14 @@ export async function getJson(
   return { status: response.status, json };
 }
 
-/** Polls /stats (open on loopback without a token) until every projection has caught up. */
-export async function waitCaughtUp(base: string): Promise<void> {
+/**
+ * Polls /stats until every projection has caught up (/health is liveness only). Give the API
+ * token of a server that has one.
+ */
+export async function waitCaughtUp(base: string, token?: string): Promise<void> {
   for (;;) {
-    const { json } = await getJson(base, '/stats');
+    const { status, json } = await getJson(base, '/stats', token);
+    if (status === 401) throw new Error('waitCaughtUp: this server needs its API token');
     if (json?.projections?.every((p: { lag: number }) => p.lag === 0)) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
