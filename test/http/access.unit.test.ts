@@ -89,6 +89,17 @@ describe('without a token', () => {
     }
   });
 
+  it("guards the dashboard's data the same way (its page holds none)", async () => {
+    expect((await open.handle(getRequest('/overview', { host: '127.0.0.1:8080' }))).status).toBe(
+      200,
+    );
+    expect((await open.handle(getRequest('/overview', { host: 'evil.example' }))).status).not.toBe(
+      200,
+    );
+    const session = await open.handle(getRequest('/session', { host: 'evil.example' }));
+    expect(String((session as { body?: unknown }).body)).toContain('"authenticated":false');
+  });
+
   it('leaves /health and the signed webhook alone', async () => {
     const foreign = { host: 'evil.example', 'x-forwarded-for': '203.0.113.7' };
     expect((await open.handle(getRequest('/health', foreign))).status).toBe(200);
