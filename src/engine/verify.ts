@@ -1,13 +1,18 @@
 /**
- * Verification: rebuild every stream projection from the log into scratch memory and compare it
- * with the live state, entity by entity. The live state is expected to be caught up to `upTo`.
+ * Verification: rebuild every stream projection (and the aggregates over them) from the log into
+ * scratch memory and compare it with the live state, entity by entity. The live state is expected
+ * to be caught up to `upTo`.
  */
 import { createMemoryProjectionStore } from '../store/memory/projection-store.js';
 import type { EventStore, ProjectionStore, StateRow } from '../store/port.js';
 import { jsonEqual } from './json-equal.js';
 import { plainJsonCodec, type EventCodec } from './codec.js';
 import { silentLogger } from './logger.js';
-import type { AnyProjection, AnyStreamProjection } from './projection.js';
+import type {
+  AnyAggregateProjection,
+  AnyProjection,
+  AnyStreamProjection,
+} from './projection.js';
 import { ProjectionRunner } from './runner.js';
 
 export interface StateDifference {
@@ -41,6 +46,9 @@ export interface VerifyOptions {
 
 export async function verifyProjections(options: VerifyOptions): Promise<VerifyReport> {
   const streams = options.projections.filter((p): p is AnyStreamProjection => p.kind === 'stream');
+  const aggregates = options.projections.filter(
+    (p): p is AnyAggregateProjection => p.kind === 'aggregate',
+  );
   const scratch = createMemoryProjectionStore();
   const runner = new ProjectionRunner({
     store: options.store,
@@ -48,6 +56,7 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
     codec: options.codec ?? plainJsonCodec,
     logger: silentLogger,
     projections: streams,
+    aggregates,
     journal: false,
     failFast: true,
     batchSize: 5_000,
@@ -58,7 +67,7 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
   const limit = options.maxDifferences ?? 1_000;
   const differences: StateDifference[] = [];
   let entities = 0;
-  for (const projection of streams) {
+  for (const projection of [...streams, ...aggregates]) {
     const live = pages(options.projectionStore, projection.name);
     const rebuilt = pages(scratch, projection.name);
     let a = await live.next();

@@ -16,7 +16,12 @@
 import type { StoredEvent } from '../store/port.js';
 import { toProjectionEvent as viewOf } from '../engine/event-view.js';
 import { sortDistinct } from '../engine/fold.js';
-import type { AnyEvent, DerivedProjection, Projection } from '../engine/projection.js';
+import type {
+  AggregateProjection,
+  AnyEvent,
+  DerivedProjection,
+  Projection,
+} from '../engine/projection.js';
 import { trutoCodec } from '../truto/codec.js';
 import type { TrutoEvent } from '../truto/events.js';
 import { parseWebhook } from '../truto/parse.js';
@@ -202,6 +207,30 @@ export function deriveAll<S, T>(
     states.set(group, deepFreeze(projection.derive(group, deepFreeze(groups.get(group) ?? []))));
   }
   return states;
+}
+
+/**
+ * Recomputes every group of an aggregate projection from its members' states (as `foldAll`
+ * returns them): each group folded from `initialState(group)` by adding its members one by one,
+ * in member key order. The engine moves groups incrementally as members change; a correct
+ * `apply` gives this same summary.
+ *
+ * @example
+ * aggregateAll(recordsProjection, foldAll(recordStatesProjection, events)).get('acc-1/contacts')?.live; // 2
+ */
+export function aggregateAll<S, T>(
+  projection: AggregateProjection<string, S, T>,
+  members: ReadonlyMap<string, T>,
+): Map<string, S> {
+  const states = new Map<string, S>();
+  for (const key of [...members.keys()].sort()) {
+    const member = deepFreeze(members.get(key) as T);
+    const group = projection.groupOf(member);
+    if (group === null) continue;
+    const state = states.has(group) ? (states.get(group) as S) : projection.initialState(group);
+    states.set(group, deepFreeze(projection.apply(state, undefined, member)));
+  }
+  return new Map([...states.keys()].sort().map((group) => [group, states.get(group) as S]));
 }
 
 /** What `then` accepts: the whole expected state, or a predicate (false or a throw fails). */
