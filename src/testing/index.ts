@@ -124,8 +124,10 @@ export function foldEvents<S>(
 /**
  * Folds the events the way the engine meets them live: in arrival order, skipping ids already
  * seen, evolving the current state when an event comes after the last one folded, and refolding
- * the entity's events from the start when it comes earlier (a late event). Equal to `foldEvents`
- * for any pure reducer; a reducer that keeps hidden state or mutates its input shows here.
+ * the entity's events from the start when it comes earlier (a late event), unless the projection
+ * is `commutative` (then every event folds on top). Equal to `foldEvents` for any pure reducer
+ * (and, for a commutative one, one whose order truly does not matter); a reducer that keeps
+ * hidden state or mutates its input shows here.
  */
 export function foldInArrivalOrder<S>(
   projection: StreamProjection<S>,
@@ -141,7 +143,9 @@ export function foldInArrivalOrder<S>(
     if (ids.has(event.id)) continue;
     ids.add(event.id);
     seen.push(event);
+    // A commutative projection's late event is folded on top, as the engine does.
     const inOrder =
+      projection.commutative === true ||
       last === undefined ||
       event.sourceTime > last.sourceTime ||
       (event.sourceTime === last.sourceTime && event.id > last.id);
