@@ -137,16 +137,22 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
         return;
       }
       try {
-        const base = row.exists ? row.state : target.projection.initialState(group);
+        const initial = target.projection.initialState(group);
+        // A stored emptied group reads back as a row without state.
+        const base = present(row) ? row.state : initial;
+        const state = target.projection.apply(base, before, after);
         const newer =
           !row.exists ||
           compareSourceOrder(
             { sourceTime: step.entity.lastTime, id: step.entity.lastId },
             { sourceTime: row.lastTime, id: row.lastId },
           ) > 0;
+        // Back at its initial state, the group has no row: as if it never had a member, which is
+        // what it is after its last member left (the rows then depend on no arrival order).
+        const emptied = jsonEqual(state, initial);
         rows.set(group, {
-          exists: true,
-          state: target.projection.apply(base, before, after),
+          exists: !emptied,
+          state: emptied ? undefined : state,
           // The latest event in source order among the members folded in.
           lastTime: newer ? step.entity.lastTime : row.lastTime,
           lastId: newer ? step.entity.lastId : row.lastId,
@@ -178,14 +184,16 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
     for (const [name, rows] of updates) {
       for (const [group, row] of rows) {
         const committed = input.lookup(name, group);
-        const before = committed.exists ? committed.state : undefined;
+        const before = present(committed) ? committed.state : undefined;
+        const after = present(row) ? row.state : undefined;
         const cause = causes.get(historyKey(name, group));
-        if (!row.exists || !cause || jsonEqual(before, row.state)) continue;
+        if (!cause || jsonEqual(before, after)) continue;
         changes.push({
           projection: name,
           key: group,
           before: before ?? null,
-          after: row.state,
+          // `null`: the group emptied (its row is gone).
+          after: after ?? null,
           eventId: cause.id,
           position: cause.position,
         });
@@ -193,4 +201,9 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
     }
   }
   return { updates, deadLetters, changes };
+}
+
+/** Whether a row holds a state (an emptied group's row does not). */
+function present(row: Entity): boolean {
+  return row.exists && row.state !== null && row.state !== undefined;
 }

@@ -127,6 +127,9 @@ export interface DerivedProjection<
  * members' summary however the changes were batched: move counts by `after - before`; keep a max
  * or min only of member fields that move one way.
  *
+ * A group whose state is back at `initialState(group)` (its last member left) has no row: `get`
+ * answers `undefined`, `list` skips it, and its change has `after: null`.
+ *
  * Not time-travelable (`stateAt` answers `not_supported`): its state at a past point would be the
  * summary of every member at that point. Under scale-out partitions, a group's members must live
  * in streams of one partition (so one instance updates the group's row).

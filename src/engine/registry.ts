@@ -75,7 +75,10 @@ export class Registry {
   stream(name: string): AnyStreamProjection {
     const definition = this.get(name);
     if (definition.kind !== 'stream') {
-      throw new EngineError('not_supported', `"${name}" is ${definition.kind}, not a stream projection`);
+      throw new EngineError(
+        'not_supported',
+        `"${name}" is ${definition.kind}, not a stream projection`,
+      );
     }
     return definition;
   }

@@ -234,7 +234,11 @@ export function aggregateAll<S, T>(
     const state = states.has(group) ? (states.get(group) as S) : projection.initialState(group);
     states.set(group, deepFreeze(projection.apply(state, undefined, member)));
   }
-  return new Map([...states.keys()].sort().map((group) => [group, states.get(group) as S]));
+  // A group at its initial state has no row in the engine (its members moved nothing).
+  const rows = [...states.keys()].filter(
+    (group) => JSON.stringify(states.get(group)) !== JSON.stringify(projection.initialState(group)),
+  );
+  return new Map(rows.sort().map((group) => [group, states.get(group) as S]));
 }
 
 /** What `then` accepts: the whole expected state, or a predicate (false or a throw fails). */

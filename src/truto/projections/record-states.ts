@@ -50,7 +50,11 @@ export function recordStateKey(
 
 function parseKey(key: string): [string, string, string] {
   const parsed: unknown = JSON.parse(key);
-  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((p) => typeof p === 'string')) {
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    !parsed.every((p) => typeof p === 'string')
+  ) {
     throw new Error(`not a record-states key: ${key}`);
   }
   return parsed as [string, string, string];
@@ -97,7 +101,8 @@ export function evolveRecordState(state: RecordState, event: RecordEvent): Recor
       : {}),
     [action]: state[action] + 1,
     // ISO-8601 UTC with milliseconds and four-digit years: string order is time order.
-    firstChangeAt: state.firstChangeAt === null || at < state.firstChangeAt ? at : state.firstChangeAt,
+    firstChangeAt:
+      state.firstChangeAt === null || at < state.firstChangeAt ? at : state.firstChangeAt,
   };
 }
 

@@ -61,7 +61,8 @@ export function initialRecordsState(key: string): RecordsState {
   };
 }
 
-const earlier = (a: string | null, b: string | null) => (a === null || (b !== null && b < a) ? b : a);
+const earlier = (a: string | null, b: string | null) =>
+  a === null || (b !== null && b < a) ? b : a;
 const later = (a: string | null, b: string | null) => (a === null || (b !== null && b > a) ? b : a);
 
 /**
