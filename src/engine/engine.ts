@@ -363,13 +363,13 @@ class ProjectionEngine<
 
   changesOf<N extends ProjectionName<P>>(projection: N) {
     if (this.closed) return throwError(() => closedError());
-    this.registry.get(projection);
+    this.registry.assertPublished(projection);
     return this.hub.all$.pipe(filter((change) => change.projection === projection)) as never;
   }
 
   watch<N extends ProjectionName<P>>(projection: N, key: string) {
     if (this.closed) return throwError(() => closedError());
-    this.registry.get(projection);
+    this.registry.assertPublished(projection);
     return watchState(this.hub, this.queries, projection, key) as never;
   }
 

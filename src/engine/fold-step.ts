@@ -156,7 +156,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
   // One change per entity per batch: its state before the batch, after it, and the last event.
   const touched = new Map<
     string,
-    { name: string; key: string; before: unknown; event: ProjectionEvent }
+    { name: string; key: string; before: unknown; event: ProjectionEvent; publish: boolean }
   >();
   const current = (name: string, key: string): Entity =>
     updates.get(name)?.get(key) ?? input.lookup(name, key);
@@ -215,7 +215,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
         poisoned: null,
       });
       touched.delete(id);
-      touched.set(id, { name, key, before, event });
+      touched.set(id, { name, key, before, event, publish: projection.publish !== false });
     } catch (error) {
       const letter = deadLetter(name, key, event, describeError(error));
       if (input.failFast) throw new PoisonEventError(letter);
@@ -230,9 +230,9 @@ export function foldBatch(input: FoldInput): FoldOutput {
 
   const changes: ChangeToJournal[] = [];
   if (input.journal) {
-    for (const { name, key, before, event } of touched.values()) {
+    for (const { name, key, before, event, publish } of touched.values()) {
       const after = updates.get(name)?.get(key);
-      if (after?.exists && !jsonEqual(before, after.state)) {
+      if (publish && after?.exists && !jsonEqual(before, after.state)) {
         changes.push({
           projection: name,
           key,

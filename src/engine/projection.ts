@@ -90,6 +90,13 @@ export interface Projection<
    * re-read of the stream (which, for an entity in a large shared stream, grows with the stream).
    */
   readonly commutative?: boolean;
+  /**
+   * `false`: the projection's changes are neither journalled nor published (`changesOf` and
+   * `watch` refuse it); it is read with `get`, `list`, `count` and `stateAt`, and aggregates over
+   * it are moved as usual. For an index of many small entities that nobody follows one by one
+   * (a million records' states), whose journal would cost more than their fold.
+   */
+  readonly publish?: boolean;
 }
 
 /**
@@ -191,6 +198,7 @@ export interface ProjectionDefinition<Name extends string, State, Type extends s
   evolve(state: State, event: Event): State;
   streamOf?(key: string): string;
   readonly commutative?: boolean;
+  readonly publish?: boolean;
 }
 
 /**

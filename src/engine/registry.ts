@@ -47,6 +47,14 @@ export class Registry {
           `${projection.kind} projection "${projection.name}" reads "${projection.from}", which is not a stream projection registered before it`,
         );
       }
+      const source = projection.kind === 'derived' ? byName.get(projection.from) : undefined;
+      if (source?.kind === 'stream' && source.publish === false) {
+        // A derived projection is published from its source's changes.
+        throw new EngineError(
+          'unknown_projection',
+          `derived projection "${projection.name}" reads "${source.name}", which publishes no changes (publish: false): use an aggregate`,
+        );
+      }
       byName.set(projection.name, projection);
     }
     this.byName = byName;
@@ -81,6 +89,17 @@ export class Registry {
       );
     }
     return definition;
+  }
+
+  /** Throws when a projection's changes are not published (`publish: false`). */
+  assertPublished(name: string): void {
+    const definition = this.get(name);
+    if (definition.kind === 'stream' && definition.publish === false) {
+      throw new EngineError(
+        'not_supported',
+        `projection "${name}" publishes no changes (publish: false): read it with get or list`,
+      );
+    }
   }
 
   /** The aggregates maintained from some stream projections (rebuilt with them). */

@@ -10,6 +10,7 @@ import { createEngine } from '../../src/engine/engine.js';
 import { EngineError } from '../../src/engine/errors.js';
 import {
   defineAggregateProjection,
+  defineDerivedProjection,
   defineProjection,
   type ProjectionEvent,
 } from '../../src/engine/projection.js';
@@ -44,12 +45,16 @@ const items = defineProjection({
   streamOf: (key) => `item:${key}`,
 });
 
-/** A tally per item that does not depend on order: folded on top of late events. */
+/**
+ * A tally per item that does not depend on order: folded on top of late events. Unpublished:
+ * only the aggregate over it journals changes.
+ */
 const tallies = defineProjection({
   name: 'tallies',
   version: 1,
   eventTypes: ['item:scored'],
   commutative: true,
+  publish: false,
   keyOf: (event) => payloadOf(event).item,
   initialState: (id) => ({ id, scores: 0, best: 0, latest: 0 }),
   evolve: (state, event) => ({
@@ -200,6 +205,8 @@ describe.each(Object.keys(storeKinds))('aggregate projections (%s store)', (kind
     cleanups.push(() => engine.close());
     const seen: unknown[] = [];
     const subscription = engine.changesOf('groups').subscribe((change) => seen.push(change));
+    const published = new Set<string>();
+    const all = engine.changes$.subscribe((change) => published.add(change.projection));
     await engine.append([
       toAppend({ id: 'a', item: 'i1', group: 'g1', points: 2, time: 1 }),
       toAppend({ id: 'b', item: 'i2', group: 'g1', points: 3, time: 2 }),
@@ -209,6 +216,12 @@ describe.each(Object.keys(storeKinds))('aggregate projections (%s store)', (kind
     await engine.append([toAppend({ id: 'c', item: 'i1', group: 'g2', points: 1, time: 3 })]);
     await engine.catchUp();
     subscription.unsubscribe();
+    all.unsubscribe();
+    // `tallies` is not published; the aggregate over it is.
+    expect([...published].sort()).toEqual(['groups', 'items', 'overall']);
+    expect(() => engine.changesOf('tallies')).toThrow(/publishes no changes/);
+    expect(() => engine.watch('tallies', 'i1')).toThrow(/publishes no changes/);
+    expect(await engine.get('tallies', 'i1')).toMatchObject({ scores: 2 });
     expect(await engine.get('groups', 'g1')).toEqual({
       group: 'g1',
       items: 1,
@@ -248,6 +261,25 @@ describe.each(Object.keys(storeKinds))('aggregate projections (%s store)', (kind
       entities: 2,
       lag: 0,
     });
+  });
+});
+
+describe('aggregate registration', () => {
+  it('refuses an aggregate without a stream source before it, and a derived one over an unpublished source', async () => {
+    const handle = open('memory');
+    await expect(
+      createEngine({ store: handle.store, projections: [byGroup()], live: false }),
+    ).rejects.toThrow(/aggregate projection "groups" reads "items"/);
+    const derived = defineDerivedProjection({
+      name: 'tally-count',
+      version: 1,
+      from: tallies,
+      groupOf: () => 'all',
+      derive: (_, members) => members.length,
+    });
+    await expect(
+      createEngine({ store: handle.store, projections: [tallies, derived], live: false }),
+    ).rejects.toThrow(/publishes no changes/);
   });
 });
 

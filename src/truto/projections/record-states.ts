@@ -11,6 +11,10 @@
  * `latestTime` (epoch ms) and `latestEventId`, its sort key; `created` / `updated` / `deleted`,
  * distinct events of each action for this record; `firstChangeAt`, `lastChangeAt` (ISO-8601).
  *
+ * Not published (`publish: false`): its changes are not journalled (a million of them would cost
+ * more than folding them); the `records` summary publishes the changes that matter. Read it with
+ * `get`, `list` and `stateAt`.
+ *
  * Commutative: counts add, the latest event is a max by (source time, id), the first change a
  * min, so folding the distinct events in any order gives the fold in source order. The engine
  * folds a late event on top instead of re-reading the resource's stream, which holds every record
@@ -118,6 +122,8 @@ export const recordStatesProjection = defineTrutoProjection({
   eventTypes: RECORD_EVENTS,
   reads: 'facts',
   commutative: true,
+  // A change per record event, journalled, would cost more than the fold; `records` publishes.
+  publish: false,
   keyOf: (event) =>
     event.facts?.kind === 'record'
       ? recordStateKey(event.facts.integratedAccountId, event.facts.resource, event.facts.recordId)
