@@ -2,7 +2,7 @@
  * `records` on a real SQLite file: no stored row grows with the records of a resource (the
  * summary and each record's entity are the same size at 1,000 records as at 5,000), and a
  * database made by version 1 (which kept every live id in the row) is rebuilt into the summary on
- * the first start of this version, and verifies.
+ * the first start of this version, verifies, and time-travels through its records' entities.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { RECORD_EVENTS } from '../../src/truto/catalogue.js';
 import { trutoCodec } from '../../src/truto/codec.js';
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import { defineTrutoProjection } from '../../src/truto/events.js';
-import { recordsKey, trutoProjections } from '../../src/truto/projections/index.js';
+import { recordStateKey, recordsKey, trutoProjections } from '../../src/truto/projections/index.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { createTempDir, type TempDir } from '../support/temp.js';
 
@@ -127,6 +127,19 @@ describe('records at scale', () => {
       await engine.ingest(body('updated', 3, 200));
       const head = await engine.catchUp();
       expect(await engine.get('records', KEY)).toMatchObject({ live: 21, updated: 1 });
+      // A record's past is read from its entity; the summary cannot time-travel.
+      const record = recordStateKey(ACCOUNT, RESOURCE, 'contact-000003');
+      const before = { time: T0 + 150_000 };
+      expect(await engine.stateAt('record-states', record, before)).toMatchObject({
+        latest: 'deleted',
+        created: 1,
+        deleted: 1,
+        updated: 0,
+      });
+      expect(await engine.get('record-states', record)).toMatchObject({ latest: 'updated' });
+      await expect(engine.stateAt('records', KEY, before)).rejects.toMatchObject({
+        code: 'not_supported',
+      });
       const report = await verifyProjections({
         store,
         projectionStore: store.projections,
