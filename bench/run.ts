@@ -2,9 +2,9 @@
  * `npm run bench [-- <benchmark…>] [--events 200000[,1000000]] [--seed n] [--latency-events n]`
  *
  * Runs the benchmarks (all by default: import, rebuild, http, postgres, dashboard, latency,
- * records), each
- * beside its floor measured in the same run on the same events, prints one table, and writes the
- * rows with machine information to `bench/results/<timestamp>.json`. Never part of `npm test`.
+ * records), each beside its floor measured in the same run on the same events, prints one table,
+ * and writes the rows with machine information to `bench/results/<timestamp>.json`. Never part
+ * of `npm test`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
