@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- <benchmark…>] [--events 200000[,1000000]] [--seed n] [--latency-events n]`
  *
- * Runs the benchmarks (all by default: import, rebuild, http, postgres, dashboard), each beside its floor
- * measured in the same run on the same events, prints one table, and writes the rows with
- * machine information to `bench/results/<timestamp>.json`. Never part of `npm test`.
+ * Runs the benchmarks (all by default: import, rebuild, http, postgres, dashboard, latency,
+ * records), each beside its floor measured in the same run on the same events, prints one table,
+ * and writes the rows with machine information to `bench/results/<timestamp>.json`. Never part
+ * of `npm test`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
@@ -16,6 +17,7 @@ import { httpBenchmark } from './benchmarks/http.js';
 import { importBenchmark } from './benchmarks/import.js';
 import { postgresBenchmark } from './benchmarks/postgres.js';
 import { rebuildBenchmark } from './benchmarks/rebuild.js';
+import { recordsBenchmark } from './benchmarks/records.js';
 import { failed } from './lib/measure.js';
 import { formatTable } from './lib/table.js';
 import type { Benchmark, Row } from './lib/types.js';
@@ -27,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   postgresBenchmark,
   dashboardBenchmark,
   latencyBenchmark,
+  recordsBenchmark,
 ];
 
 // dist/bench/run.js -> the repository root.

@@ -39,10 +39,17 @@ export { plainJsonCodec } from './engine/codec.js';
 export type { EventCodec, CodecParseResult, DecodedBody } from './engine/codec.js';
 
 // ── The core: projection definitions and the fold rule ─────────────────────────────────────
-export { defineProjection, defineDerivedProjection, projectionsOver } from './engine/projection.js';
+export {
+  defineProjection,
+  defineDerivedProjection,
+  defineAggregateProjection,
+  projectionsOver,
+} from './engine/projection.js';
 export type {
   Projection,
   DerivedProjection,
+  AggregateProjection,
+  AnyAggregateProjection,
   ProjectionDefinition,
   AnyProjection,
   AnyStreamProjection,
@@ -107,6 +114,7 @@ export {
   accountsProjection,
   runsProjection,
   accountSyncProjection,
+  recordStatesProjection,
   recordsProjection,
   ACCOUNT_STATUSES,
   USABLE_ACCOUNT_STATUSES,
@@ -122,6 +130,7 @@ export type {
   RunStatus,
   RunTimelineEntry,
   AccountSyncState,
+  RecordState,
   RecordsState,
 } from './truto/projections/index.js';
 

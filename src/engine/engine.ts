@@ -184,6 +184,7 @@ class ProjectionEngine<
       codec: this.codec,
       projections: this.registry.streams,
       derived: this.registry.derived,
+      aggregates: this.registry.aggregates,
       groupOf: this.registry.groupOf,
       journal: true,
       batchSize: this.batchSize,
@@ -206,7 +207,7 @@ class ProjectionEngine<
   async open(): Promise<void> {
     // A projection whose stored version is not its code's is rebuilt; until the swap its old
     // state keeps its old version, so a rebuild that dies midway is started again next time.
-    for (const projection of this.registry.streams) {
+    for (const projection of [...this.registry.streams, ...this.registry.aggregates]) {
       for (const row of checkpointRows(projection.name, this.options.partitions)) {
         const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
         if (checkpoint && checkpoint.version !== projection.version) {
@@ -362,13 +363,13 @@ class ProjectionEngine<
 
   changesOf<N extends ProjectionName<P>>(projection: N) {
     if (this.closed) return throwError(() => closedError());
-    this.registry.get(projection);
+    this.registry.assertPublished(projection);
     return this.hub.all$.pipe(filter((change) => change.projection === projection)) as never;
   }
 
   watch<N extends ProjectionName<P>>(projection: N, key: string) {
     if (this.closed) return throwError(() => closedError());
-    this.registry.get(projection);
+    this.registry.assertPublished(projection);
     return watchState(this.hub, this.queries, projection, key) as never;
   }
 

@@ -114,7 +114,8 @@ export function historyReads(
     const previous = last.get(id);
     const order = previous ? compareSourceOrder(event, previous) : 1;
     if (order > 0) last.set(id, event);
-    else if (order < 0) {
+    // A commutative projection folds a late event on top: nothing to re-read.
+    else if (order < 0 && projection.commutative !== true) {
       const upTo = Math.max(reads.get(id)?.upTo ?? 0, event.position);
       reads.set(id, { name, key, stream: streamOf(projection, key, event), upTo });
     }
@@ -140,6 +141,8 @@ export interface FoldOutput {
   readonly deadLetters: readonly DeadLetter[];
   /** Stream projections' changes, in the order of each entity's last event in the batch. */
   readonly changes: readonly ChangeToJournal[];
+  /** The last event folded into each updated entity, by `historyKey(name, key)`. */
+  readonly causes: ReadonlyMap<string, ProjectionEvent>;
 }
 
 export function historyKey(name: string, key: string): string {
@@ -153,7 +156,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
   // One change per entity per batch: its state before the batch, after it, and the last event.
   const touched = new Map<
     string,
-    { name: string; key: string; before: unknown; event: ProjectionEvent }
+    { name: string; key: string; before: unknown; event: ProjectionEvent; publish: boolean }
   >();
   const current = (name: string, key: string): Entity =>
     updates.get(name)?.get(key) ?? input.lookup(name, key);
@@ -193,9 +196,11 @@ export function foldBatch(input: FoldInput): FoldOutput {
     // Already folded (a batch re-read after a failure): folding it again would count it twice.
     if (order === 0) continue;
     const late = order < 0;
-    const history = late ? input.histories.get(id) : undefined;
+    // A commutative projection's late event folds on top, like an in-order one.
+    const refold = late && projection.commutative !== true;
+    const history = refold ? input.histories.get(id) : undefined;
     // historyReads asked for it: a missing one is the driver's bug, and fails the batch.
-    if (late && !history) throw new Error(`no history read for late event ${event.id} of ${id}`);
+    if (refold && !history) throw new Error(`no history read for late event ${event.id} of ${id}`);
     try {
       const next = history
         ? foldInOrder(projection, key, lateHistory(history, projection, input.handles, key, event))
@@ -210,7 +215,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
         poisoned: null,
       });
       touched.delete(id);
-      touched.set(id, { name, key, before, event });
+      touched.set(id, { name, key, before, event, publish: projection.publish !== false });
     } catch (error) {
       const letter = deadLetter(name, key, event, describeError(error));
       if (input.failFast) throw new PoisonEventError(letter);
@@ -225,9 +230,9 @@ export function foldBatch(input: FoldInput): FoldOutput {
 
   const changes: ChangeToJournal[] = [];
   if (input.journal) {
-    for (const { name, key, before, event } of touched.values()) {
+    for (const { name, key, before, event, publish } of touched.values()) {
       const after = updates.get(name)?.get(key);
-      if (after?.exists && !jsonEqual(before, after.state)) {
+      if (publish && after?.exists && !jsonEqual(before, after.state)) {
         changes.push({
           projection: name,
           key,
@@ -239,7 +244,9 @@ export function foldBatch(input: FoldInput): FoldOutput {
       }
     }
   }
-  return { updates, deadLetters, changes };
+  const causes = new Map<string, ProjectionEvent>();
+  for (const [id, { event }] of touched) causes.set(id, event);
+  return { updates, deadLetters, changes, causes };
 }
 
 /** An entity's events up to (and including) a late one: what the fold rule refolds. */

@@ -83,6 +83,20 @@ export interface Projection<
   evolve(state: State, event: Event): State;
   /** The stream holding an entity's events; enables time travel (`stateAt`). */
   streamOf?(key: string): string;
+  /**
+   * `true` promises that `evolve` gives the same state whatever order an entity's distinct events
+   * are folded in (counts, a max by source order, a min). The engine then folds a late event on
+   * top instead of refolding the entity from its stream: a late event costs one `evolve`, not a
+   * re-read of the stream (which, for an entity in a large shared stream, grows with the stream).
+   */
+  readonly commutative?: boolean;
+  /**
+   * `false`: the projection's changes are neither journalled nor published (`changesOf` and
+   * `watch` refuse it); it is read with `get`, `list`, `count` and `stateAt`, and aggregates over
+   * it are moved as usual. For an index of many small entities that nobody follows one by one
+   * (a million records' states), whose journal would cost more than their fold.
+   */
+  readonly publish?: boolean;
 }
 
 /**
@@ -107,9 +121,49 @@ export interface DerivedProjection<
   derive(key: string, sources: readonly Source[]): State;
 }
 
+/**
+ * A persisted summary of another stream projection's entities, maintained incrementally: each
+ * time a member entity of `from` changes, `apply(state, before, after)` moves its group's state
+ * by that change (`before` is `undefined` for a new member). It is committed in the same
+ * transaction as the members, rebuilt with them, journalled like any projection, and read with
+ * `get`, `list` and `count`. The cost of a member's change is one `apply`, whatever the size of
+ * the group: for summaries of groups too large to derive when read (a million records of one
+ * resource).
+ *
+ * `apply` must be exact for any sequence of member changes, so the state always equals the
+ * members' summary however the changes were batched: move counts by `after - before`; keep a max
+ * or min only of member fields that move one way.
+ *
+ * A group whose state is back at `initialState(group)` (its last member left) has no row: `get`
+ * answers `undefined`, `list` skips it, and its change has `after: null`.
+ *
+ * Not time-travelable (`stateAt` answers `not_supported`): its state at a past point would be the
+ * summary of every member at that point. Under scale-out partitions, a group's members must live
+ * in streams of one partition (so one instance updates the group's row).
+ */
+export interface AggregateProjection<
+  Name extends string = string,
+  State = unknown,
+  Member = unknown,
+> {
+  readonly kind: 'aggregate';
+  readonly name: Name;
+  /** Bump to rebuild this projection (with its source) on the next start. */
+  readonly version: number;
+  /** The source stream projection's name. */
+  readonly from: string;
+  /** The group a member belongs to, or `null` for none. */
+  groupOf(member: Member): string | null;
+  /** The state of a group before its first member. */
+  initialState(group: string): State;
+  /** Pure: the group's state after one member went from `before` to `after`. */
+  apply(state: State, before: Member | undefined, after: Member | undefined): State;
+}
+
 export type AnyStreamProjection = Projection<string, any, any>;
 export type AnyDerivedProjection = DerivedProjection<string, any, any>;
-export type AnyProjection = AnyStreamProjection | AnyDerivedProjection;
+export type AnyAggregateProjection = AggregateProjection<string, any, any>;
+export type AnyProjection = AnyStreamProjection | AnyDerivedProjection | AnyAggregateProjection;
 
 /** The names of a list of projections, as a union of literals. */
 export type ProjectionName<P extends readonly AnyProjection[]> = P[number]['name'];
@@ -125,7 +179,9 @@ export type StateOf<
       ? S
       : X extends DerivedProjection<string, infer S, any>
         ? S
-        : never
+        : X extends AggregateProjection<string, infer S, any>
+          ? S
+          : never
     : never;
 
 /** The event a projection folds (for helpers that build events for it). */
@@ -141,6 +197,8 @@ export interface ProjectionDefinition<Name extends string, State, Type extends s
   initialState(key: string): State;
   evolve(state: State, event: Event): State;
   streamOf?(key: string): string;
+  readonly commutative?: boolean;
+  readonly publish?: boolean;
 }
 
 /**
@@ -194,4 +252,27 @@ export function defineDerivedProjection<const Name extends string, State, Source
   derive(key: string, sources: readonly Source[]): State;
 }): DerivedProjection<Name, State, Source> {
   return { ...definition, kind: 'derived', from: definition.from.name };
+}
+
+/**
+ * Lifts an incremental summary into an aggregate projection over the entities of `from`.
+ *
+ * @example
+ * const perAccount = defineAggregateProjection({
+ *   name: 'runs-per-account', version: 1, from: runsProjection,
+ *   groupOf: (run) => run.integratedAccountId,
+ *   initialState: (account) => ({ account, runs: 0 }),
+ *   apply: (state, before, after) =>
+ *     before === undefined && after !== undefined ? { ...state, runs: state.runs + 1 } : state,
+ * });
+ */
+export function defineAggregateProjection<const Name extends string, State, Member>(definition: {
+  readonly name: Name;
+  readonly version: number;
+  readonly from: Projection<string, Member, any>;
+  groupOf(member: Member): string | null;
+  initialState(group: string): State;
+  apply(state: State, before: Member | undefined, after: Member | undefined): State;
+}): AggregateProjection<Name, State, Member> {
+  return { ...definition, kind: 'aggregate', from: definition.from.name };
 }

@@ -1,6 +1,7 @@
 /**
  * Reads of projected state: one entity, pages, counts, derived groups, and time travel (an
- * entity's state as of a source time or log position, folded from its stream).
+ * entity's state as of a source time or log position, folded from its stream). Aggregates are
+ * stored rows like stream projections' and read the same way.
  */
 import type {
   EventStore,
@@ -122,6 +123,14 @@ export class Queries {
         if (state !== undefined && definition.groupOf(state) === key) states.push(state);
       }
       return states.length > 0 ? definition.derive(key, states) : undefined;
+    }
+    if (definition.kind === 'aggregate') {
+      // Its state at a past point would be the summary of every member at that point: as costly
+      // as the group is large, which is what an aggregate exists to avoid.
+      throw new EngineError(
+        'not_supported',
+        `projection "${projection}" is an aggregate, maintained from its members' changes: it cannot time-travel (time-travel its source "${definition.from}")`,
+      );
     }
     return this.foldAt(definition, key, within);
   }

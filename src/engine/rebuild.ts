@@ -71,7 +71,9 @@ export class Rebuilder {
     options: RebuildOptions,
   ): Promise<RebuildReport> {
     const started = performance.now();
-    const names = targets.map((p) => p.name);
+    // Aggregates are rebuilt with their sources: their rows are moved by the sources' changes.
+    const aggregates = this.context.registry.aggregatesOf(targets);
+    const names = [...targets, ...aggregates].map((p) => p.name);
     const { projectionStore, store } = this.context;
     if (targets.length === 0) {
       return { projections: [], events: 0, position: await store.head(), durationMs: 0 };
@@ -83,6 +85,7 @@ export class Rebuilder {
       projectionStore,
       codec: this.context.codec,
       projections: targets,
+      aggregates,
       storageName: (p) => shadowName(p.name),
       // A rebuild for partitioned instances writes every partition's row at once.
       checkpointRows: (name) => this.context.checkpointRows(name),
@@ -124,11 +127,15 @@ export class Rebuilder {
           await projectionStore.swapProjection(shadowName(projection.name), projection.name);
           this.context.swapped(projection.name, shadow.checkpointOf(shadowName(projection.name)));
         }
+        for (const aggregate of aggregates) {
+          await projectionStore.swapProjection(shadowName(aggregate.name), aggregate.name);
+          this.context.swapped(aggregate.name, shadow.position);
+        }
         const resets = await projectionStore.commit({
           checkpoints: [],
           states: [],
           deadLetters: [],
-          changes: targets.map((p) => resetRecord(p.name, shadow.position)),
+          changes: names.map((name) => resetRecord(name, shadow.position)),
         });
         if (resets.ok) this.context.publish(resets.changes);
         report(finalHead, true);

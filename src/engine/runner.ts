@@ -6,7 +6,8 @@
  * One runner serves a set of stream projections in a single pass over the log (each keeps its
  * own checkpoint, so a freshly rebuilt projection and the others can stand at different
  * positions). The live engine, a rebuild and `verify` use the same runner; a rebuild writes to
- * shadow names and journals nothing.
+ * shadow names and journals nothing. Aggregates over the runner's projections are moved by each
+ * batch's member changes (aggregate-step.ts) and committed in the same transaction.
  */
 import type {
   ChangeRecord,
@@ -32,8 +33,14 @@ import {
   type Entity,
   type WorkItem,
 } from './fold-step.js';
+import { aggregateBatch, aggregateGroups, type AggregateTarget } from './aggregate-step.js';
 import type { Logger } from './logger.js';
-import type { AnyDerivedProjection, AnyStreamProjection, ProjectionEvent } from './projection.js';
+import type {
+  AnyAggregateProjection,
+  AnyDerivedProjection,
+  AnyStreamProjection,
+  ProjectionEvent,
+} from './projection.js';
 
 export interface RunnerOptions {
   readonly store: EventStore;
@@ -42,8 +49,10 @@ export interface RunnerOptions {
   readonly projections: readonly AnyStreamProjection[];
   /** Derived projections whose changes are journalled alongside their sources' (live only). */
   readonly derived?: readonly AnyDerivedProjection[];
+  /** Aggregates maintained from `projections` (those over other sources are ignored). */
+  readonly aggregates?: readonly AnyAggregateProjection[];
   /** Storage name of a projection (the shadow name during a rebuild). */
-  readonly storageName?: (projection: AnyStreamProjection) => string;
+  readonly storageName?: (projection: { readonly name: string }) => string;
   /** Journal and return changes (live); a rebuild does not. */
   readonly journal: boolean;
   /** A rebuild stops at the first poison event instead of dead-lettering it. */
@@ -90,6 +99,7 @@ export class ProjectionRunner {
   private readonly cache = new Map<string, Map<string, Entity>>();
   private readonly handled: Map<AnyStreamProjection, Set<string>>;
   private readonly names: Map<AnyStreamProjection, string>;
+  private readonly aggregates: readonly AggregateTarget[];
   /** Bodies are read when a projection folds payloads. */
   private readonly withBody: boolean;
   private cached = 0;
@@ -99,7 +109,14 @@ export class ProjectionRunner {
     this.names = new Map(
       options.projections.map((p) => [p, options.storageName ? options.storageName(p) : p.name]),
     );
+    const storage = (p: { readonly name: string }) =>
+      options.storageName ? options.storageName(p) : p.name;
+    this.aggregates = (options.aggregates ?? []).flatMap((projection) => {
+      const source = options.projections.find((p) => p.name === projection.from);
+      return source ? [{ projection, name: storage(projection), source: storage(source) }] : [];
+    });
     for (const name of this.names.values()) this.cache.set(name, new Map());
+    for (const { name } of this.aggregates) this.cache.set(name, new Map());
     this.withBody = options.projections.some((p) => p.reads !== 'facts');
   }
 
@@ -141,6 +158,8 @@ export class ProjectionRunner {
 
   /** Moves a checkpoint after a swap put another projection's state in place. */
   setCheckpoint(name: string, position: number): void {
+    // An aggregate has no position of its own: it moves with its source.
+    if (!this.checkpoints.has(name)) return;
     this.checkpoints.set(name, position);
   }
 
@@ -223,23 +242,35 @@ export class ProjectionRunner {
       journal: this.options.journal,
       handles,
     });
-    const changes = [...folded.changes];
+    const aggregated = await this.aggregate(folded, lookup);
+    const changes = [...folded.changes, ...aggregated.changes];
     if (this.options.journal) changes.push(...(await this.derivedChanges(changes, folded.updates)));
 
     const last = stored[stored.length - 1] as StoredEvent;
     const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
+    // An aggregate's checkpoint follows its source's; it records the aggregate's version, so a
+    // changed version is seen on start (and rebuilt with the source).
+    const advancingAggregates = this.aggregates.filter((a) =>
+      advancing.some(([, name]) => name === a.source),
+    );
     const result = await this.options.projectionStore.commit({
-      checkpoints: advancing.flatMap(([projection, name]) =>
+      checkpoints: [
+        ...advancing.map(([projection, name]) => ({ name, version: projection.version })),
+        ...advancingAggregates.map(({ projection, name }) => ({
+          name,
+          version: projection.version,
+        })),
+      ].flatMap(({ name, version }) =>
         this.checkpointRows(name).map((row) => ({
           ...row,
           position: last.position,
-          version: this.versions.get(name) ?? projection.version,
+          version: this.versions.get(name) ?? version,
         })),
       ),
       expected: advancing.flatMap(([, name]) =>
         this.checkpointRows(name).map((row) => ({ ...row, position: this.checkpointOf(name) })),
       ),
-      states: [...folded.updates].flatMap(([name, entities]) => {
+      states: [...folded.updates, ...aggregated.updates].flatMap(([name, entities]) => {
         const projection = [...this.names].find(([, n]) => n === name)?.[0];
         const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
         return [...entities].map(([key, entity]) => ({
@@ -247,17 +278,39 @@ export class ProjectionRunner {
           row: toRow(key, entity, groupOf && entity.exists ? groupOf(entity.state) : null),
         }));
       }),
-      deadLetters: folded.deadLetters,
+      deadLetters: [...folded.deadLetters, ...aggregated.deadLetters],
       changes,
     });
     if (!result.ok) return result;
     // Only now, committed, do the batch's states become what the runner knows.
-    for (const [name, entities] of folded.updates) {
+    for (const [name, entities] of [...folded.updates, ...aggregated.updates]) {
       for (const [key, entity] of entities) this.remember(name, key, entity);
     }
     for (const [, name] of advancing) this.checkpoints.set(name, last.position);
     this.trimCache();
     return result;
+  }
+
+  /**
+   * Moves the aggregates by the batch's member changes. Aggregates whose stored state is of an
+   * older version (a rebuild is due) are left as they are until the rebuilt state replaces them:
+   * applying this version's `apply` to the old shape would serve neither.
+   */
+  private async aggregate(
+    folded: ReturnType<typeof foldBatch>,
+    lookup: (name: string, key: string) => Entity,
+  ): Promise<ReturnType<typeof aggregateBatch>> {
+    const targets = this.aggregates.filter(({ name }) => !this.versions.has(name));
+    if (targets.length === 0) return { updates: new Map(), deadLetters: [], changes: [] };
+    const groups = aggregateGroups(targets, folded.updates, folded.causes, lookup);
+    await this.prefetchKeys(groups);
+    return aggregateBatch({
+      targets,
+      fold: folded,
+      lookup,
+      failFast: this.options.failFast ?? false,
+      journal: this.options.journal,
+    });
   }
 
   /** Events whose stored facts are of another version need their body to derive them again. */
@@ -300,12 +353,23 @@ export class ProjectionRunner {
   }
 
   private async prefetch(work: readonly WorkItem[]): Promise<void> {
-    const missing = new Map<string, Set<string>>();
+    const wanted = new Map<string, Set<string>>();
     for (const { name, key } of work) {
-      if (key === undefined || this.cache.get(name)?.has(key)) continue;
-      let keys = missing.get(name);
-      if (!keys) missing.set(name, (keys = new Set()));
+      if (key === undefined) continue;
+      let keys = wanted.get(name);
+      if (!keys) wanted.set(name, (keys = new Set()));
       keys.add(key);
+    }
+    await this.prefetchKeys(wanted);
+  }
+
+  /** Reads the entities not cached yet (absent ones are remembered as blank). */
+  private async prefetchKeys(wanted: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
+    const missing = new Map<string, string[]>();
+    for (const [name, keys] of wanted) {
+      const cached = this.cache.get(name);
+      const absent = [...keys].filter((key) => !cached?.has(key));
+      if (absent.length > 0) missing.set(name, absent);
     }
     for (const [name, keys] of missing) {
       const rows = await this.options.projectionStore.readStates(name, [...keys]);

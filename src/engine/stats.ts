@@ -19,8 +19,8 @@ export async function readStats(sources: StatsSources): Promise<EngineStats> {
   const projections: ProjectionStatus[] = [];
   for (const name of registry.names) {
     const definition = registry.get(name);
-    // A derived projection stands where its source does.
-    const source = definition.kind === 'derived' ? definition.from : definition.name;
+    // A derived or aggregate projection stands where its source does.
+    const source = definition.kind === 'stream' ? definition.name : definition.from;
     let position = Number.POSITIVE_INFINITY;
     for (const row of sources.checkpointRows(source)) {
       const checkpoint = await projectionStore.readCheckpoint(row.name, row.partition);

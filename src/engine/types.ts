@@ -119,7 +119,7 @@ export interface EngineOptions<
 
 export interface ProjectionStatus {
   readonly name: string;
-  readonly kind: 'stream' | 'derived';
+  readonly kind: 'stream' | 'derived' | 'aggregate';
   readonly version: number;
   readonly position: number;
   /** Head minus position. */

@@ -1,13 +1,14 @@
 /**
- * Verification: rebuild every stream projection from the log into scratch memory and compare it
- * with the live state, entity by entity. The live state is expected to be caught up to `upTo`.
+ * Verification: rebuild every stream projection (and the aggregates over them) from the log into
+ * scratch memory and compare it with the live state, entity by entity. The live state is expected
+ * to be caught up to `upTo`.
  */
 import { createMemoryProjectionStore } from '../store/memory/projection-store.js';
 import type { EventStore, ProjectionStore, StateRow } from '../store/port.js';
 import { jsonEqual } from './json-equal.js';
 import { plainJsonCodec, type EventCodec } from './codec.js';
 import { silentLogger } from './logger.js';
-import type { AnyProjection, AnyStreamProjection } from './projection.js';
+import type { AnyAggregateProjection, AnyProjection, AnyStreamProjection } from './projection.js';
 import { ProjectionRunner } from './runner.js';
 
 export interface StateDifference {
@@ -41,6 +42,9 @@ export interface VerifyOptions {
 
 export async function verifyProjections(options: VerifyOptions): Promise<VerifyReport> {
   const streams = options.projections.filter((p): p is AnyStreamProjection => p.kind === 'stream');
+  const aggregates = options.projections.filter(
+    (p): p is AnyAggregateProjection => p.kind === 'aggregate',
+  );
   const scratch = createMemoryProjectionStore();
   const runner = new ProjectionRunner({
     store: options.store,
@@ -48,6 +52,7 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
     codec: options.codec ?? plainJsonCodec,
     logger: silentLogger,
     projections: streams,
+    aggregates,
     journal: false,
     failFast: true,
     batchSize: 5_000,
@@ -58,9 +63,11 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
   const limit = options.maxDifferences ?? 1_000;
   const differences: StateDifference[] = [];
   let entities = 0;
-  for (const projection of streams) {
-    const live = pages(options.projectionStore, projection.name);
-    const rebuilt = pages(scratch, projection.name);
+  for (const projection of [...streams, ...aggregates]) {
+    // An aggregate's emptied groups keep a row without state: as absent as a group never made.
+    const stateless = projection.kind === 'aggregate';
+    const live = pages(options.projectionStore, projection.name, stateless);
+    const rebuilt = pages(scratch, projection.name, stateless);
     let a = await live.next();
     let b = await rebuilt.next();
     while ((!a.done || !b.done) && differences.length < limit) {
@@ -102,14 +109,20 @@ export async function verifyProjections(options: VerifyOptions): Promise<VerifyR
   return { position: options.upTo, entities, differences };
 }
 
-async function* pages(store: ProjectionStore, projection: string): AsyncGenerator<StateRow> {
+async function* pages(
+  store: ProjectionStore,
+  projection: string,
+  skipStateless: boolean,
+): AsyncGenerator<StateRow> {
   let afterKey: string | undefined;
   for (;;) {
     const rows = await store.listStates(projection, {
       limit: 1_000,
       ...(afterKey === undefined ? {} : { afterKey }),
     });
-    yield* rows;
+    for (const row of rows) {
+      if (!skipStateless || (row.state !== null && row.state !== undefined)) yield row;
+    }
     if (rows.length < 1_000) return;
     afterKey = rows[rows.length - 1]?.key;
   }

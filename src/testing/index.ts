@@ -16,7 +16,12 @@
 import type { StoredEvent } from '../store/port.js';
 import { toProjectionEvent as viewOf } from '../engine/event-view.js';
 import { sortDistinct } from '../engine/fold.js';
-import type { AnyEvent, DerivedProjection, Projection } from '../engine/projection.js';
+import type {
+  AggregateProjection,
+  AnyEvent,
+  DerivedProjection,
+  Projection,
+} from '../engine/projection.js';
 import { trutoCodec } from '../truto/codec.js';
 import type { TrutoEvent } from '../truto/events.js';
 import { parseWebhook } from '../truto/parse.js';
@@ -119,8 +124,10 @@ export function foldEvents<S>(
 /**
  * Folds the events the way the engine meets them live: in arrival order, skipping ids already
  * seen, evolving the current state when an event comes after the last one folded, and refolding
- * the entity's events from the start when it comes earlier (a late event). Equal to `foldEvents`
- * for any pure reducer; a reducer that keeps hidden state or mutates its input shows here.
+ * the entity's events from the start when it comes earlier (a late event), unless the projection
+ * is `commutative` (then every event folds on top). Equal to `foldEvents` for any pure reducer
+ * (and, for a commutative one, one whose order truly does not matter); a reducer that keeps
+ * hidden state or mutates its input shows here.
  */
 export function foldInArrivalOrder<S>(
   projection: StreamProjection<S>,
@@ -136,7 +143,9 @@ export function foldInArrivalOrder<S>(
     if (ids.has(event.id)) continue;
     ids.add(event.id);
     seen.push(event);
+    // A commutative projection's late event is folded on top, as the engine does.
     const inOrder =
+      projection.commutative === true ||
       last === undefined ||
       event.sourceTime > last.sourceTime ||
       (event.sourceTime === last.sourceTime && event.id > last.id);
@@ -202,6 +211,34 @@ export function deriveAll<S, T>(
     states.set(group, deepFreeze(projection.derive(group, deepFreeze(groups.get(group) ?? []))));
   }
   return states;
+}
+
+/**
+ * Recomputes every group of an aggregate projection from its members' states (as `foldAll`
+ * returns them): each group folded from `initialState(group)` by adding its members one by one,
+ * in member key order. The engine moves groups incrementally as members change; a correct
+ * `apply` gives this same summary.
+ *
+ * @example
+ * aggregateAll(recordsProjection, foldAll(recordStatesProjection, events)).get('acc-1/contacts')?.live; // 2
+ */
+export function aggregateAll<S, T>(
+  projection: AggregateProjection<string, S, T>,
+  members: ReadonlyMap<string, T>,
+): Map<string, S> {
+  const states = new Map<string, S>();
+  for (const key of [...members.keys()].sort()) {
+    const member = deepFreeze(members.get(key) as T);
+    const group = projection.groupOf(member);
+    if (group === null) continue;
+    const state = states.has(group) ? (states.get(group) as S) : projection.initialState(group);
+    states.set(group, deepFreeze(projection.apply(state, undefined, member)));
+  }
+  // A group at its initial state has no row in the engine (its members moved nothing).
+  const rows = [...states.keys()].filter(
+    (group) => JSON.stringify(states.get(group)) !== JSON.stringify(projection.initialState(group)),
+  );
+  return new Map(rows.sort().map((group) => [group, states.get(group) as S]));
 }
 
 /** What `then` accepts: the whole expected state, or a predicate (false or a throw fails). */

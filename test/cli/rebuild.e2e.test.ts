@@ -39,6 +39,6 @@ describe('truto-state rebuild', () => {
     const result = await runCli(['rebuild', 'acounts', '--db', db]);
     expect(result.code).toBe(64); // EX_USAGE
     expect(result.stderr).toContain('unknown projection "acounts"');
-    expect(result.stderr).toContain('accounts, runs, account-sync, records');
+    expect(result.stderr).toContain('accounts, runs, account-sync, record-states, records');
   });
 });

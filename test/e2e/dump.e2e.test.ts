@@ -129,5 +129,5 @@ describe.each(Object.keys(FIELDS))('truto-state dump %s', (projection) => {
 it('refuses an unknown projection with the list of known ones', async () => {
   const result = await runCli(['dump', 'nope', '--db', db]);
   expect(result.code).toBe(64);
-  expect(result.stderr).toContain('known: accounts, runs, account-sync, records');
+  expect(result.stderr).toContain('known: accounts, runs, account-sync, record-states, records');
 });

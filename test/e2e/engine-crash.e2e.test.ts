@@ -108,7 +108,7 @@ describe('SIGKILL during a rebuild', () => {
     expect(interrupted).toBeGreaterThan(0);
     const rebuilt = await runCli(['rebuild', '--db', db]);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    expect(rebuilt.stdout).toMatch(/rebuilt accounts, runs, records/);
+    expect(rebuilt.stdout).toMatch(/rebuilt accounts, runs, record-states, records/);
     const verified = await runCli(['verify', '--db', db]);
     expect(verified.code, verified.stdout).toBe(0);
     const after = await runCli(['dump', 'accounts', '--db', db]);

@@ -39,7 +39,7 @@ describe('the CLI on PostgreSQL', () => {
 
     const rebuilt = await runCli(['rebuild', ...pgArgs()]);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    expect(rebuilt.stdout).toMatch(/rebuilt accounts, runs, records/);
+    expect(rebuilt.stdout).toMatch(/rebuilt accounts, runs, record-states, records/);
 
     const after = await runCli(['dump', 'accounts', ...pgArgs()]);
     expect(after.stdout).toBe(before.stdout);

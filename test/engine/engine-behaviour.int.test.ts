@@ -388,7 +388,7 @@ describe('restarts, versions and online rebuilds', () => {
       await engine.ingest(accountBody(`b${i}`, 'active', 1000 + i, { id: `acc-${i}` }));
     const report = await rebuilding;
     await engine.catchUp();
-    expect(report.projections).toEqual(['accounts', 'runs', 'records']);
+    expect(report.projections).toEqual(['accounts', 'runs', 'record-states', 'records']);
     expect(progress.length).toBeGreaterThan(1);
     const accounts = (
       await (engine.list('accounts', { limit: 1000 }) as Promise<ListResult<{ status: string }>>)

@@ -9,7 +9,7 @@ import { createTrutoEngine } from '../../src/truto/engine.js';
 import { allStates, expectedStates, storeKinds } from '../support/engine.js';
 import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
 
-const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'records'];
+const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'record-states', 'records'];
 
 describe.each(Object.keys(storeKinds))('live state equals the sorted fold (%s store)', (kind) => {
   it('for random histories, arrival orders, duplicates and batch cuts', async () => {

@@ -344,7 +344,7 @@ describe('read API', () => {
     expect(bodyOf(await app.handle(getRequest('/records/acc-r/crm/contacts')))).toMatchObject({
       integratedAccountId: 'acc-r',
       resource: 'crm/contacts',
-      live: ['contact-1'],
+      live: 1,
     });
     expect(bodyOf(await app.handle(getRequest('/records/acc-r%2Fcrm%2Fcontacts')))).toMatchObject({
       resource: 'crm/contacts',

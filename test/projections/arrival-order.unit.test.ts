@@ -3,15 +3,18 @@
  * formats, run ids in all three places, colliding source times), delivered shuffled and with
  * duplicates, folded the way the engine meets them live, give the same state as a reference fold
  * of the distinct events sorted by (source time, id): for `runs` and the `account-sync` derived
- * from them, for `accounts`, and for `records`.
+ * from them, for `accounts`, and for `record-states` and the `records` summary moved by them.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   accountSyncProjection,
   accountsProjection,
+  recordStatesProjection,
   recordsProjection,
   runsProjection,
+  type RecordState,
+  type RecordsState,
 } from '../../src/truto/projections/index.js';
 import type { AnyEvent, Projection } from '../../src/engine/projection.js';
 import {
@@ -21,6 +24,7 @@ import {
 } from '../../src/truto/catalogue.js';
 import type { TrutoEvent } from '../../src/truto/events.js';
 import {
+  aggregateAll,
   deriveAll,
   eventsFor,
   foldInArrivalOrder,
@@ -306,31 +310,64 @@ describe('arrival order never changes state', () => {
     );
   });
 
-  it('records', () => {
+  it('records: each record, and the summary moved by each record change as it arrives', () => {
     fc.assert(
       fc.property(deliveries(recordChangeDraft, 30), ({ events, arrivals }) => {
-        const reference = referenceFold(recordsProjection, events);
-        const arrived = arrivalStates(recordsProjection, reference, arrivals);
+        const reference = referenceFold(recordStatesProjection, events);
+        const arrived = arrivalStates(recordStatesProjection, reference, arrivals);
         expect(asJson(arrived)).toEqual(asJson(reference));
-        // `live` is sorted and holds exactly the ids whose latest event is not a deletion.
-        for (const [key, state] of arrived) {
-          const latest = new Map<string, string>();
-          for (const e of [...events].sort(
-            (a, b) => a.sourceTime - b.sourceTime || (a.id < b.id ? -1 : 1),
-          )) {
-            if (
-              isFoldedBy(recordsProjection, e) &&
-              recordsProjection.keyOf(e) === key &&
-              e.facts.kind === 'record'
-            )
-              latest.set(e.facts.recordId, e.type);
-          }
-          const live = [...latest]
-            .filter(([, type]) => type !== 'record:deleted')
-            .map(([id]) => id)
-            .sort();
-          expect(state.live).toEqual(live);
+
+        // The summary as the engine keeps it: each arrival moves its record, and the record's
+        // move (before → after) moves its resource's row.
+        const members = new Map<string, RecordState>();
+        const summaries = new Map<string, RecordsState>();
+        const seen = new Set<string>();
+        for (const event of arrivals) {
+          if (seen.has(event.id) || !isFoldedBy(recordStatesProjection, event)) continue;
+          seen.add(event.id);
+          const key = recordStatesProjection.keyOf(event) as string;
+          const before = members.get(key);
+          const after = recordStatesProjection.evolve(
+            before ?? recordStatesProjection.initialState(key),
+            event,
+          );
+          members.set(key, after);
+          const group = recordsProjection.groupOf(after) as string;
+          summaries.set(
+            group,
+            recordsProjection.apply(
+              summaries.get(group) ?? recordsProjection.initialState(group),
+              before,
+              after,
+            ),
+          );
         }
+        const sorted = new Map([...summaries.keys()].sort().map((k) => [k, summaries.get(k)]));
+        expect(asJson(sorted)).toEqual(asJson(aggregateAll(recordsProjection, reference)));
+
+        // And the summary recomputed from the events themselves, written independently.
+        const expected = new Map<string, Record<string, unknown>>();
+        const latest = new Map<string, string>();
+        for (const e of [...new Map(events.map((x) => [x.id, x])).values()].sort(
+          (a, b) => a.sourceTime - b.sourceTime || (a.id < b.id ? -1 : 1),
+        )) {
+          if (e.facts?.kind !== 'record') continue;
+          const group = `${e.facts.integratedAccountId}/${e.facts.resource}`;
+          const row = expected.get(group) ?? { created: 0, updated: 0, deleted: 0 };
+          const action = e.type.slice('record:'.length);
+          row[action] = (row[action] as number) + 1;
+          row.firstChangeAt ??= new Date(e.sourceTime).toISOString();
+          row.lastChangeAt = new Date(e.sourceTime).toISOString();
+          expected.set(group, row);
+          latest.set(JSON.stringify([group, e.facts.recordId]), e.type);
+        }
+        for (const [group, row] of expected) {
+          row.live = [...latest].filter(
+            ([id, type]) => JSON.parse(id)[0] === group && type !== 'record:deleted',
+          ).length;
+          expect(summaries.get(group)).toMatchObject(row);
+        }
+        expect(summaries.size).toBe(expected.size);
       }),
       { numRuns: 200 },
     );

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyProjection } from '../../src/engine/projection.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import { parseWebhook } from '../../src/truto/parse.js';
-import { deriveAll, foldAll, toProjectionEvent } from '../../src/testing/index.js';
+import { aggregateAll, deriveAll, foldAll, toProjectionEvent } from '../../src/testing/index.js';
 import { allBodies, scenarios, toNdjson } from '../fixtures/index.js';
 
 const parsed = allBodies.map((body) => {
@@ -94,7 +94,9 @@ describe('expected dumps of ndjson/all.ndjson', () => {
       projection.name,
       projection.kind === 'stream'
         ? foldAll(projection, events)
-        : deriveAll(projection, states.get(projection.from) ?? new Map()),
+        : projection.kind === 'derived'
+          ? deriveAll(projection, states.get(projection.from) ?? new Map())
+          : aggregateAll(projection, states.get(projection.from) ?? new Map()),
     );
   }
 

@@ -10,7 +10,7 @@ import type { Engine } from '../../src/engine/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStoreWithProjections } from '../../src/store/port.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
-import { deriveAll, eventsFor, foldAll } from '../../src/testing/index.js';
+import { aggregateAll, deriveAll, eventsFor, foldAll } from '../../src/testing/index.js';
 
 export interface StoreHandle {
   readonly store: EventStoreWithProjections;
@@ -82,6 +82,15 @@ export function expectedStates(bodies: readonly string[]): Record<string, unknow
     if (projection.kind === 'derived') {
       out[projection.name] = [
         ...deriveAll<unknown, unknown>(
+          projection,
+          folded.get(projection.from) ?? new Map(),
+        ).values(),
+      ];
+    }
+    // An aggregate is recomputed from its members, however the engine moved it.
+    if (projection.kind === 'aggregate') {
+      out[projection.name] = [
+        ...aggregateAll<unknown, unknown>(
           projection,
           folded.get(projection.from) ?? new Map(),
         ).values(),

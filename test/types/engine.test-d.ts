@@ -28,6 +28,7 @@ import {
   type ProjectionEvent,
   type ProjectionReset,
   type RecordFacts,
+  type RecordState,
   type RecordsState,
   type RunState,
   type RunStatus,
@@ -72,6 +73,11 @@ describe('an engine typed by its projections', () => {
     >();
     expectTypeOf(engine.stateAt('records', 'k', { position: 1 })).resolves.toEqualTypeOf<
       RecordsState | undefined
+    >();
+    // An aggregate and its members are typed like any projection.
+    expectTypeOf(engine.get('records', 'k')).resolves.toEqualTypeOf<RecordsState | undefined>();
+    expectTypeOf(engine.get('record-states', 'k')).resolves.toEqualTypeOf<
+      RecordState | undefined
     >();
     expectTypeOf(engine.changesOf('accounts')).toEqualTypeOf<
       Observable<Change<AccountState, 'accounts'> | ProjectionReset<'accounts'>>

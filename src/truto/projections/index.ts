@@ -5,6 +5,7 @@
  */
 import { accountSyncProjection } from './account-sync.js';
 import { accountsProjection } from './accounts.js';
+import { recordStatesProjection } from './record-states.js';
 import { recordsProjection } from './records.js';
 import { runsProjection } from './runs.js';
 
@@ -35,14 +36,26 @@ export type { RunState, RunStatus, RunTimelineEntry } from './runs.js';
 export { accountSyncProjection, deriveAccountSync } from './account-sync.js';
 export type { AccountSyncState } from './account-sync.js';
 
-export { recordsProjection, recordsKey, evolveRecords, initialRecordsState } from './records.js';
+export {
+  recordStatesProjection,
+  recordStateKey,
+  evolveRecordState,
+  initialRecordState,
+} from './record-states.js';
+export type { RecordState, RecordAction } from './record-states.js';
+
+export { recordsProjection, recordsKey, applyRecordMove, initialRecordsState } from './records.js';
 export type { RecordsState } from './records.js';
 
-/** The Truto projections, in registration order (`account-sync` after its source `runs`). */
+/**
+ * The Truto projections, in registration order (`account-sync` after its source `runs`,
+ * `records` after its source `record-states`).
+ */
 export const trutoProjections = [
   accountsProjection,
   runsProjection,
   accountSyncProjection,
+  recordStatesProjection,
   recordsProjection,
 ] as const;
 

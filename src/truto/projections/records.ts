@@ -5,31 +5,37 @@
  * Key: `<integratedAccountId>/<resource>` (stream `record:<key>`), with `%` and `/` in the account id
  * escaped as `%25` and `%2F` (streams.ts): an account id holding `/` cannot make two pairs share
  * a key (`a/b` + `c` against `a` + `b/c`). The state's `integratedAccountId` and `resource` fields
- * are the ids as sent. Version 2 rebuilds states keyed by version 1's unescaped form.
+ * are the ids as sent. Version 3 rebuilds states of version 1 (unescaped keys, ids in the row).
  *
- * Fields: `integratedAccountId`, `resource`, `live`, `liveCount`, `created`, `updated`, `deleted`,
- * `firstChangeAt`, `lastChangeAt`. Times are ISO-8601 UTC strings with milliseconds.
+ * Fields: `integratedAccountId`, `resource`, `live` (the number of distinct records whose latest
+ * event in source order is created or updated), `liveCount` (the same number, kept for readers of
+ * earlier versions), `created`, `updated`, `deleted`, `firstChangeAt`, `lastChangeAt`. Times are
+ * ISO-8601 UTC strings with milliseconds.
+ *
+ * Scale: one resource can hold millions of records. This row is a small summary, an aggregate
+ * over `record-states` (one entity per record, its latest event and its counts): each record
+ * event moves its record's entity, and the record's move (before → after) moves this row by
+ * `apply`, in the same transaction. Folding one record event therefore costs the same at ten
+ * records as at a million, and no row holds the ids. Earlier versions (v1) kept every live id in
+ * this row; the version bump rebuilds it from the log on the first start.
  *
  * Choices where the specification is silent:
- * - `live` is an array of record ids sorted by UTF-16 code unit (JavaScript's default string
- *   order), so it is plain JSON and stable across rebuilds; `liveCount` is its length.
  * - `record:updated` for a record never seen created makes it live (its latest event is an
- *   update); `record:deleted` for a record not live only counts.
+ *   update); `record:deleted` for a record not live only counts. A record deleted then created
+ *   again is live.
  * - `created` / `updated` / `deleted` count distinct events, whether or not they changed `live`.
- * - Each event copies `live` (reducers are pure and the engine keeps the previous state), which
- *   costs O(live records) per event: fine for thousands of records per account and resource.
+ * - Not time-travelable (an aggregate): `stateAt` of `record-states` gives a record's past.
  */
-import { RECORD_EVENTS } from '../catalogue.js';
-import { defineTrutoProjection, type RecordEvent } from '../events.js';
-import { recordsKey, recordsStream, splitRecordsKey } from '../streams.js';
-import { toIsoTime } from '../time.js';
-import { actionOf } from './shared.js';
+import { defineAggregateProjection } from '../../engine/projection.js';
+import { recordsKey, splitRecordsKey } from '../streams.js';
+import { isLive, recordStatesProjection, type RecordState } from './record-states.js';
 
 export interface RecordsState {
   readonly integratedAccountId: string;
   readonly resource: string;
-  /** Ids of records whose latest event is created or updated, sorted. */
-  readonly live: readonly string[];
+  /** Records whose latest event is created or updated. */
+  readonly live: number;
+  /** `live`, under its earlier name. */
   readonly liveCount: number;
   readonly created: number;
   readonly updated: number;
@@ -40,11 +46,11 @@ export interface RecordsState {
 
 export { recordsKey };
 
-/** The state before the first event. */
+/** The state before the first record. */
 export function initialRecordsState(key: string): RecordsState {
   return {
     ...splitRecordsKey(key),
-    live: [],
+    live: 0,
     liveCount: 0,
     created: 0,
     updated: 0,
@@ -54,62 +60,30 @@ export function initialRecordsState(key: string): RecordsState {
   };
 }
 
-/** Index of `id` in the sorted `ids`, or where it would be inserted (as `-(index + 1)`). */
-function search(ids: readonly string[], id: string): number {
-  let low = 0;
-  let high = ids.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    const value = ids[mid] as string;
-    if (value === id) return mid;
-    if (value < id) low = mid + 1;
-    else high = mid - 1;
-  }
-  return -(low + 1);
-}
+const earlier = (a: string | null, b: string | null) =>
+  a === null || (b !== null && b < a) ? b : a;
+const later = (a: string | null, b: string | null) => (a === null || (b !== null && b > a) ? b : a);
 
-function withLive(ids: readonly string[], id: string): readonly string[] {
-  const at = search(ids, id);
-  if (at >= 0) return ids;
-  const insert = -at - 1;
-  return [...ids.slice(0, insert), id, ...ids.slice(insert)];
-}
-
-function withoutLive(ids: readonly string[], id: string): readonly string[] {
-  const at = search(ids, id);
-  if (at < 0) return ids;
-  return [...ids.slice(0, at), ...ids.slice(at + 1)];
-}
-
-/** Folds one `record:*` event into the resource's state. */
-export function evolveRecords(state: RecordsState, event: RecordEvent): RecordsState {
-  const facts = event.facts;
-  if (facts?.kind !== 'record') return state;
-  const at = toIsoTime(event.sourceTime);
-  const action = actionOf(event.type);
-  let { live, created, updated, deleted } = state;
-  if (action === 'created') {
-    created += 1;
-    live = withLive(live, facts.recordId);
-  } else if (action === 'updated') {
-    updated += 1;
-    live = withLive(live, facts.recordId);
-  } else if (action === 'deleted') {
-    deleted += 1;
-    live = withoutLive(live, facts.recordId);
-  } else {
-    return state;
-  }
+/**
+ * Moves a resource's summary by one record's change. Exact for any sequence of moves: counts move
+ * by `after - before`, and a record's first change only moves earlier and its last only later,
+ * so the summary's min and max follow without looking at other records.
+ */
+export function applyRecordMove(
+  state: RecordsState,
+  before: RecordState | undefined,
+  after: RecordState | undefined,
+): RecordsState {
+  const live = state.live + Number(isLive(after)) - Number(isLive(before));
   return {
-    integratedAccountId: facts.integratedAccountId,
-    resource: facts.resource,
+    ...state,
     live,
-    liveCount: live.length,
-    created,
-    updated,
-    deleted,
-    firstChangeAt: state.firstChangeAt ?? at,
-    lastChangeAt: at,
+    liveCount: live,
+    created: state.created + (after?.created ?? 0) - (before?.created ?? 0),
+    updated: state.updated + (after?.updated ?? 0) - (before?.updated ?? 0),
+    deleted: state.deleted + (after?.deleted ?? 0) - (before?.deleted ?? 0),
+    firstChangeAt: earlier(state.firstChangeAt, after?.firstChangeAt ?? null),
+    lastChangeAt: later(state.lastChangeAt, after?.lastChangeAt ?? null),
   };
 }
 
@@ -117,21 +91,13 @@ export function evolveRecords(state: RecordsState, event: RecordEvent): RecordsS
  * The `records` projection.
  *
  * @example
- * foldEvents(recordsProjection, [eventFor(contactCreated)]).live; // ['c-1']
+ * aggregateAll(recordsProjection, foldAll(recordStatesProjection, events)).get('acc-1/crm/contacts')?.live; // 2
  */
-export const recordsProjection = defineTrutoProjection({
+export const recordsProjection = defineAggregateProjection({
   name: 'records',
-  version: 2,
-  eventTypes: RECORD_EVENTS,
-  reads: 'facts',
-  keyOf: (event) =>
-    event.facts?.kind === 'record'
-      ? recordsKey(event.facts.integratedAccountId, event.facts.resource)
-      : null,
+  version: 3,
+  from: recordStatesProjection,
+  groupOf: (record: RecordState) => recordsKey(record.integratedAccountId, record.resource),
   initialState: initialRecordsState,
-  streamOf: (key) => {
-    const state = initialRecordsState(key);
-    return recordsStream(state.integratedAccountId, state.resource);
-  },
-  evolve: evolveRecords,
+  apply: applyRecordMove,
 });
