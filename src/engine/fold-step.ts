@@ -378,3 +378,83 @@ function deadLetter(
 ): DeadLetter {
   return { projection, key, eventId: event.id, position: event.position, error };
 }
+
+/**
+ * Entities the store refused (`store_rejected`), by `name\0key`: why, and whether even a row
+ * for their key cannot be kept (the key itself is what the store refuses).
+ */
+export type Stalled = ReadonlyMap<
+  string,
+  { readonly reason: string; readonly unstorableKey: boolean }
+>;
+
+/** A key as a dead letter can keep it when the key itself was refused (a NUL in it). */
+const storableKey = (key: string) => key.replaceAll('\u0000', '\uFFFD');
+
+/**
+ * A batch's updates and changes with some entities stalled instead: the store refused their
+ * state or key, a deterministic error that a retry would meet for ever. Each keeps its state from
+ * before the batch, marked poisoned (so later events dead-letter as after a reducer's throw); its
+ * changes are dropped; a dead letter names its last event of the batch.
+ */
+export function stallRejected(
+  updates: ReadonlyMap<string, ReadonlyMap<string, Entity>>,
+  changes: readonly ChangeToJournal[],
+  stalled: Stalled,
+  lookup: EntityLookup,
+  work: readonly WorkItem[],
+): {
+  updates: Map<string, Map<string, Entity>>;
+  changes: ChangeToJournal[];
+  deadLetters: DeadLetter[];
+} {
+  const kept = new Map<string, Map<string, Entity>>();
+  const deadLetters: DeadLetter[] = [];
+  const lastEvent = (name: string, key: string) =>
+    work.findLast((item) => item.name === name && item.key === key)?.event;
+  for (const [name, entities] of updates) {
+    const out = new Map<string, Entity>();
+    for (const [key, entity] of entities) {
+      const refused = stalled.get(entityId(name, key));
+      if (refused === undefined) {
+        out.set(key, entity);
+        continue;
+      }
+      // Stalled where a row can mark it; an entity whose very key is refused has no row at all,
+      // so each of its later events is refused, and dead-lettered, the same way.
+      if (!refused.unstorableKey) {
+        out.set(key, {
+          ...lookup(name, key),
+          poisoned: `the store refused this entity's state: ${refused.reason}`,
+          position: entity.position,
+        });
+      }
+      const event = lastEvent(name, key);
+      deadLetters.push({
+        projection: name,
+        key: refused.unstorableKey ? storableKey(key) : key,
+        eventId: event?.id ?? entity.lastId,
+        position: event?.position ?? entity.position,
+        error: refused.reason,
+      });
+    }
+    kept.set(name, out);
+  }
+  const keptChanges: ChangeToJournal[] = [];
+  for (const change of changes) {
+    const refused = stalled.get(entityId(change.projection, change.key));
+    if (refused === undefined) {
+      keptChanges.push(change);
+    } else if (!updates.get(change.projection)?.has(change.key)) {
+      // A derived change has no entity of its own: its letter names the change's cause.
+      deadLetters.push({
+        projection: change.projection,
+        key: refused.unstorableKey ? storableKey(change.key) : change.key,
+        eventId: change.eventId,
+        position: change.position,
+        error: refused.reason,
+      });
+    }
+  }
+  return { updates: kept, changes: keptChanges, deadLetters };
+}

@@ -18,7 +18,9 @@ import type {
   StateRow,
   StoredEvent,
 } from '../store/port.js';
+import { isStoreError, type StoreError } from '../store/errors.js';
 import type { EventCodec } from './codec.js';
+import { describeError, PoisonEventError } from './errors.js';
 import { toProjectionEvent } from './event-view.js';
 import {
   BLANK_ENTITY,
@@ -29,6 +31,9 @@ import {
   historyReads,
   planBatch,
   sourceOrdered,
+  stallRejected,
+  type FoldOutput,
+  type Stalled,
   type ChangeToJournal,
   type Entity,
   type WorkItem,
@@ -242,10 +247,6 @@ export class ProjectionRunner {
       journal: this.options.journal,
       handles,
     });
-    const aggregated = await this.aggregate(folded, lookup);
-    const changes = [...folded.changes, ...aggregated.changes];
-    if (this.options.journal) changes.push(...(await this.derivedChanges(changes, folded.updates)));
-
     const last = stored[stored.length - 1] as StoredEvent;
     const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
     // An aggregate's checkpoint follows its source's; it records the aggregate's version, so a
@@ -253,37 +254,91 @@ export class ProjectionRunner {
     const advancingAggregates = this.aggregates.filter((a) =>
       advancing.some(([, name]) => name === a.source),
     );
-    const result = await this.options.projectionStore.commit({
-      checkpoints: [
-        ...advancing.map(([projection, name]) => ({ name, version: projection.version })),
-        ...advancingAggregates.map(({ projection, name }) => ({
-          name,
-          version: projection.version,
-        })),
-      ].flatMap(({ name, version }) =>
-        this.checkpointRows(name).map((row) => ({
-          ...row,
-          position: last.position,
-          version: this.versions.get(name) ?? version,
-        })),
-      ),
-      expected: advancing.flatMap(([, name]) =>
-        this.checkpointRows(name).map((row) => ({ ...row, position: this.checkpointOf(name) })),
-      ),
-      states: [...folded.updates, ...aggregated.updates].flatMap(([name, entities]) => {
-        const projection = [...this.names].find(([, n]) => n === name)?.[0];
-        const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
-        return [...entities].map(([key, entity]) => ({
-          projection: name,
-          row: toRow(key, entity, groupOf && entity.exists ? groupOf(entity.state) : null),
-        }));
-      }),
-      deadLetters: [...folded.deadLetters, ...aggregated.deadLetters],
-      changes,
-    });
+    // A state the store refuses (store_rejected) would be refused on every retry: its entity is
+    // stalled and dead-lettered, and the rest of the batch commits.
+    const stalled = new Map<string, { reason: string; unstorableKey: boolean }>();
+    let result: CommitResult;
+    let committedUpdates: ReadonlyMap<string, ReadonlyMap<string, Entity>>;
+    for (;;) {
+      const fold = stalled.size === 0 ? folded : this.stalledFold(folded, stalled, lookup, work);
+      const aggregated = await this.aggregate(fold, lookup);
+      const derived = this.options.journal
+        ? await this.derivedChanges([...fold.changes, ...aggregated.changes], fold.updates)
+        : [];
+      // Stream entities were stalled in the fold above; aggregates and derived changes here.
+      const streamNames = new Set(this.names.values());
+      const batch = stallRejected(
+        aggregated.updates,
+        [...fold.changes, ...aggregated.changes, ...derived],
+        new Map([...stalled].filter(([id]) => !streamNames.has(id.split('\u0000')[0] ?? ''))),
+        lookup,
+        work,
+      );
+      try {
+        result = await this.options.projectionStore.commit({
+          checkpoints: [
+            ...advancing.map(([projection, name]) => ({ name, version: projection.version })),
+            ...advancingAggregates.map(({ projection, name }) => ({
+              name,
+              version: projection.version,
+            })),
+          ].flatMap(({ name, version }) =>
+            this.checkpointRows(name).map((row) => ({
+              ...row,
+              position: last.position,
+              version: this.versions.get(name) ?? version,
+            })),
+          ),
+          expected: advancing.flatMap(([, name]) =>
+            this.checkpointRows(name).map((row) => ({
+              ...row,
+              position: this.checkpointOf(name),
+            })),
+          ),
+          states: [...fold.updates, ...batch.updates].flatMap(([name, entities]) => {
+            const projection = [...this.names].find(([, n]) => n === name)?.[0];
+            const groupOf = projection ? this.options.groupOf?.get(projection.name) : undefined;
+            return [...entities].map(([key, entity]) => ({
+              projection: name,
+              row: toRow(key, entity, groupOf && entity.exists ? groupOf(entity.state) : null),
+            }));
+          }),
+          deadLetters: [...fold.deadLetters, ...aggregated.deadLetters, ...batch.deadLetters],
+          changes: batch.changes,
+        });
+        committedUpdates = new Map([...fold.updates, ...batch.updates]);
+        break;
+      } catch (error) {
+        const subject = (error as StoreError | undefined)?.subject;
+        const id = subject && historyKey(subject.projection, subject.key);
+        const before = id === undefined ? undefined : stalled.get(id);
+        // Refused again once stalled: the row marking it is refused too, so its key is.
+        if (
+          !isStoreError(error) ||
+          error.code !== 'store_rejected' ||
+          !id ||
+          before?.unstorableKey
+        ) {
+          throw error;
+        }
+        if (this.options.failFast) {
+          const event = work.findLast(
+            (w) => w.name === subject.projection && w.key === subject.key,
+          );
+          throw new PoisonEventError({
+            projection: subject.projection,
+            key: subject.key,
+            eventId: event?.event.id ?? '',
+            position: event?.event.position ?? last.position,
+            error: describeError(error),
+          });
+        }
+        stalled.set(id, { reason: describeError(error), unstorableKey: before !== undefined });
+      }
+    }
     if (!result.ok) return result;
     // Only now, committed, do the batch's states become what the runner knows.
-    for (const [name, entities] of [...folded.updates, ...aggregated.updates]) {
+    for (const [name, entities] of committedUpdates) {
       for (const [key, entity] of entities) this.remember(name, key, entity);
     }
     for (const [, name] of advancing) this.checkpoints.set(name, last.position);
@@ -296,6 +351,23 @@ export class ProjectionRunner {
    * older version (a rebuild is due) are left as they are until the rebuilt state replaces them:
    * applying this version's `apply` to the old shape would serve neither.
    */
+  /** The fold with stalled stream entities kept at their state before the batch. */
+  private stalledFold(
+    folded: FoldOutput,
+    stalled: Stalled,
+    lookup: (name: string, key: string) => Entity,
+    work: readonly WorkItem[],
+  ): FoldOutput {
+    const { updates, changes, deadLetters } = stallRejected(
+      folded.updates,
+      folded.changes,
+      stalled,
+      lookup,
+      work,
+    );
+    return { ...folded, updates, changes, deadLetters: [...folded.deadLetters, ...deadLetters] };
+  }
+
   private async aggregate(
     folded: ReturnType<typeof foldBatch>,
     lookup: (name: string, key: string) => Entity,

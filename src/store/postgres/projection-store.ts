@@ -149,11 +149,14 @@ export function createPostgresProjectionStore(
 
     async readStates(projection, keys) {
       const out = new Map<string, StateRow>();
-      if (keys.length === 0) return out;
+      // A key holding a NUL cannot be a parameter here, and no row has one (commits refuse it):
+      // it simply has no state.
+      const storable = keys.filter((key) => !key.includes('\u0000'));
+      if (storable.length === 0) return out;
       const rows = await query<StateDbRow>(
         'reading states',
         `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND key = ANY($2::text[])`,
-        [projection, [...keys]],
+        [projection, storable],
       );
       for (const row of rows) out.set(row.key, toStateRow(row));
       return out;
