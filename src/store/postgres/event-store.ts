@@ -32,7 +32,7 @@ import type {
   RejectToRecord,
   StoredEvent,
 } from '../port.js';
-import { statsFromCounters } from '../shared/counters.js';
+import { COUNTER, statsFromCounters } from '../shared/counters.js';
 import { createGroupCommit } from '../shared/group-commit.js';
 import { createAppendNotifier } from '../shared/notifier.js';
 import { pageThrough } from '../shared/paging.js';
@@ -287,17 +287,17 @@ export async function createPostgresEventStore(
         const original = known.get(row.id);
         if (original === undefined) throw new Error(`event ${row.id} is neither new nor stored`);
         if (firstOf.get(row.id) === i && inserted.has(row.id)) {
-          bump('events');
-          bump(`type:${row.type}`);
-          if (row.skipped !== null) bump(`skipped:${row.skipped}`);
+          bump(COUNTER.events);
+          bump(COUNTER.ofType(row.type));
+          if (row.skipped !== null) bump(COUNTER.skipped(row.skipped));
           return { status: 'stored', id: row.id, position: original.position };
         }
         if (sameBytes(original.body, row.body)) {
-          bump('duplicates');
+          bump(COUNTER.duplicates);
           return { status: 'duplicate', id: row.id, position: original.position };
         }
         conflicts.push({ id: row.id, position: original.position, body: row.body });
-        bump('conflicts');
+        bump(COUNTER.conflicts);
         return { status: 'conflict', id: row.id, position: original.position };
       });
 
@@ -427,9 +427,16 @@ export async function createPostgresEventStore(
         `WITH kept AS (
            INSERT INTO ${s}.rejects (source, reason, message, digest, body) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (source, reason, digest) DO NOTHING RETURNING 1)
-         INSERT INTO ${s}.counters (name, value) SELECT 'rejects', count(*) FROM kept HAVING count(*) > 0
+         INSERT INTO ${s}.counters (name, value) SELECT $6, count(*) FROM kept HAVING count(*) > 0
          ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
-        [reject.source, reject.reason, reject.message, rejectDigest(reject), asBuffer(reject.body)],
+        [
+          reject.source,
+          reject.reason,
+          reject.message,
+          rejectDigest(reject),
+          asBuffer(reject.body),
+          COUNTER.rejects,
+        ],
       );
     },
 

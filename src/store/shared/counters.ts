@@ -6,6 +6,19 @@
  */
 import type { EventStoreStats } from '../port.js';
 
+/** Every counter's name, in one place: the adapters write these, `statsFromCounters` reads them. */
+export const COUNTER = {
+  events: 'events',
+  duplicates: 'duplicates',
+  conflicts: 'conflicts',
+  rejects: 'rejects',
+  ofType: (type: string) => `type:${type}`,
+  skipped: (reason: string) => `skipped:${reason}`,
+} as const;
+
+const TYPE_PREFIX = COUNTER.ofType('');
+const SKIPPED_PREFIX = COUNTER.skipped('');
+
 /** Builds the stats from the counter rows and the figures each adapter reads itself. */
 export function statsFromCounters(
   counters: readonly { readonly name: string; readonly value: number }[],
@@ -18,12 +31,12 @@ export function statsFromCounters(
   let conflicts = 0;
   let rejects = 0;
   for (const { name, value } of counters) {
-    if (name === 'events') events = value;
-    else if (name === 'duplicates') duplicates = value;
-    else if (name === 'conflicts') conflicts = value;
-    else if (name === 'rejects') rejects = value;
-    else if (name.startsWith('type:')) byType[name.slice(5)] = value;
-    else if (name.startsWith('skipped:')) skipped[name.slice(8)] = value;
+    if (name === COUNTER.events) events = value;
+    else if (name === COUNTER.duplicates) duplicates = value;
+    else if (name === COUNTER.conflicts) conflicts = value;
+    else if (name === COUNTER.rejects) rejects = value;
+    else if (name.startsWith(TYPE_PREFIX)) byType[name.slice(TYPE_PREFIX.length)] = value;
+    else if (name.startsWith(SKIPPED_PREFIX)) skipped[name.slice(SKIPPED_PREFIX.length)] = value;
   }
   return { events, byType, duplicates, conflicts, rejects, skipped, ...kept };
 }

@@ -15,7 +15,7 @@ import type {
   ProjectionStore,
   StoredEvent,
 } from '../port.js';
-import { statsFromCounters } from '../shared/counters.js';
+import { COUNTER, statsFromCounters } from '../shared/counters.js';
 import { applyAppend, emptyDelta, type CountDelta } from '../shared/append.js';
 import { createGroupCommit } from '../shared/group-commit.js';
 import { createAppendNotifier } from '../shared/notifier.js';
@@ -173,11 +173,11 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   }
 
   function saveCounters(delta: CountDelta): void {
-    if (delta.stored > 0) sql.bump.run('events', delta.stored);
-    if (delta.duplicates > 0) sql.bump.run('duplicates', delta.duplicates);
-    if (delta.conflicts > 0) sql.bump.run('conflicts', delta.conflicts);
-    for (const [type, n] of delta.byType) sql.bump.run(`type:${type}`, n);
-    for (const [reason, n] of delta.skipped) sql.bump.run(`skipped:${reason}`, n);
+    if (delta.stored > 0) sql.bump.run(COUNTER.events, delta.stored);
+    if (delta.duplicates > 0) sql.bump.run(COUNTER.duplicates, delta.duplicates);
+    if (delta.conflicts > 0) sql.bump.run(COUNTER.conflicts, delta.conflicts);
+    for (const [type, n] of delta.byType) sql.bump.run(COUNTER.ofType(type), n);
+    for (const [reason, n] of delta.skipped) sql.bump.run(COUNTER.skipped(reason), n);
   }
 
   const group = createGroupCommit<readonly EventRow[], AppendOutcome[]>({
@@ -283,7 +283,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
           asBuffer(reject.body),
         );
         // Counted only when kept: a repeat of a kept reject is not kept again.
-        if (kept.changes > 0) sql.bump.run('rejects', 1);
+        if (kept.changes > 0) sql.bump.run(COUNTER.rejects, 1);
       });
     },
 
