@@ -82,6 +82,10 @@ export class Queries {
   async count(projection: string, where?: StateFilter): Promise<number> {
     const definition = this.registry.get(projection);
     if (definition.kind === 'derived') {
+      // Each group of the source is one derived entity: counted by index, not derived.
+      if (where === undefined && this.projectionStore.countGroups) {
+        return this.projectionStore.countGroups(definition.from);
+      }
       return (await this.deriveAll(definition)).filter(([, state]) => matches(state, where)).length;
     }
     return this.projectionStore.countStates(projection, where);

@@ -1,5 +1,5 @@
 /** The engine's figures: the store's counters and, per projection, position, lag and health. */
-import type { CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';
+import type { CheckpointRef, DeadLetter, EventStore, ProjectionStore } from '../store/port.js';
 import type { Queries } from './queries.js';
 import type { Registry } from './registry.js';
 import type { EngineStats, ProjectionStatus } from './types.js';
@@ -27,7 +27,9 @@ export async function readStats(sources: StatsSources): Promise<EngineStats> {
       position = Math.min(position, checkpoint?.position ?? 0);
     }
     if (!Number.isFinite(position)) position = 0;
-    const letters = await projectionStore.readDeadLetters(definition.name);
+    const letters = projectionStore.countDeadLetters
+      ? await projectionStore.countDeadLetters(definition.name)
+      : countLetters(await projectionStore.readDeadLetters(definition.name));
     projections.push({
       name: definition.name,
       kind: definition.kind,
@@ -35,9 +37,13 @@ export async function readStats(sources: StatsSources): Promise<EngineStats> {
       position,
       lag: Math.max(0, head - position),
       entities: await queries.count(definition.name),
-      deadLetters: letters.length,
-      stalledEntities: new Set(letters.map((l) => l.key)).size,
+      deadLetters: letters.letters,
+      stalledEntities: letters.entities,
     });
   }
   return { store, head, projections };
+}
+
+function countLetters(letters: readonly DeadLetter[]): { letters: number; entities: number } {
+  return { letters: letters.length, entities: new Set(letters.map((l) => l.key)).size };
 }

@@ -217,6 +217,13 @@ export interface ProjectionStore {
   listStates(projection: string, options?: ListOptions): Promise<StateRow[]>;
   countStates(projection: string, where?: StateFilter): Promise<number>;
   /**
+   * The distinct groups of a projection's rows (what a derived projection over it counts),
+   * without reading the rows; optional (the engine derives them otherwise).
+   */
+  countGroups?(projection: string): Promise<number>;
+  /** A projection's dead letters and the entities they stall, without reading them; optional. */
+  countDeadLetters?(projection: string): Promise<{ letters: number; entities: number }>;
+  /**
    * Commits states, checkpoints, dead letters and changes in one transaction; answers the
    * journalled changes with their `seq`, or why nothing was written.
    */

@@ -366,6 +366,34 @@ export function projectionStoreContract(
       expect(await store.readCheckpoint('liver', 0)).toEqual(cp('liver', 0, 9));
     });
 
+    it('counts groups and dead letters without reading them, where it can', async () => {
+      const grouped = (key: string, group: string | null): StateRow => ({
+        ...row(key, { key }),
+        group,
+      });
+      await put('runs', [
+        grouped('r1', 'acc-1'),
+        grouped('r2', 'acc-1'),
+        grouped('r3', 'acc-2'),
+        grouped('r4', null),
+      ]);
+      await put('other', [grouped('x', 'acc-9')]);
+      await committed(store, {
+        ...empty,
+        deadLetters: [
+          { ...letter('runs', 'e1', 1), key: 'r1' },
+          { ...letter('runs', 'e2', 2), key: 'r1' },
+          { ...letter('runs', 'e3', 3), key: 'r2' },
+          letter('other', 'e4', 4),
+        ],
+      });
+      if (store.countGroups) expect(await store.countGroups('runs')).toBe(2);
+      if (store.countDeadLetters) {
+        expect(await store.countDeadLetters('runs')).toEqual({ letters: 3, entities: 2 });
+        expect(await store.countDeadLetters('none')).toEqual({ letters: 0, entities: 0 });
+      }
+    });
+
     it('clears one projection and leaves the others', async () => {
       await store.commit({
         checkpoints: [

@@ -117,6 +117,20 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
       return filtered(projection, where).length;
     },
 
+    async countGroups(projection) {
+      const groups = new Set<string>();
+      for (const kept of states.get(projection)?.values() ?? []) {
+        const group = toRow(kept).group;
+        if (group !== null && group !== undefined) groups.add(group);
+      }
+      return groups.size;
+    },
+
+    async countDeadLetters(projection) {
+      const letters = [...(deadLetters.get(projection)?.values() ?? [])];
+      return { letters: letters.length, entities: new Set(letters.map((l) => l.key)).size };
+    },
+
     commit(batch) {
       return commitResult(async () => {
         // Everything is serialised before anything changes, so a bad value leaves no half commit.

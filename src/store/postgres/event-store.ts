@@ -96,6 +96,8 @@ export interface PostgresProjectionStore extends ProjectionStore {
   /** As the port's `commit`, optionally fenced by a partition lease. */
   commit(batch: ProjectionCommit, options?: CommitOptions): Promise<CommitResult>;
   listCheckpoints(): Promise<Checkpoint[]>;
+  countGroups(projection: string): Promise<number>;
+  countDeadLetters(projection: string): Promise<{ letters: number; entities: number }>;
 }
 
 /** Rows per INSERT statement (8 parameters each, far below the 65 535 limit). */

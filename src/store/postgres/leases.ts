@@ -265,6 +265,8 @@ export function fencedProjectionStore(
     readStates: (projection, keys) => projections.readStates(projection, keys),
     listStates: (projection, options) => projections.listStates(projection, options),
     countStates: (projection, where) => projections.countStates(projection, where),
+    countGroups: (projection) => projections.countGroups(projection),
+    countDeadLetters: (projection) => projections.countDeadLetters(projection),
     commit: (batch: ProjectionCommit) => projections.commit(batch, { fence }),
     clearProjection: (name) => projections.clearProjection(name),
     swapProjection: (shadow, live) => projections.swapProjection(shadow, live),

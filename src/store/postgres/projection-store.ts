@@ -182,6 +182,24 @@ export function createPostgresProjectionStore(
       return (await query<StateDbRow>('listing states', sql, values)).map(toStateRow);
     },
 
+    async countGroups(projection) {
+      const rows = await query<{ n: number }>(
+        'counting groups',
+        `SELECT count(DISTINCT grp) AS n FROM ${s}.states WHERE projection = $1 AND grp IS NOT NULL`,
+        [projection],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async countDeadLetters(projection) {
+      const rows = await query<{ letters: number; entities: number }>(
+        'counting dead letters',
+        `SELECT count(*) AS letters, count(DISTINCT key) AS entities FROM ${s}.dead_letters WHERE projection = $1`,
+        [projection],
+      );
+      return { letters: Number(rows[0]?.letters ?? 0), entities: Number(rows[0]?.entities ?? 0) };
+    },
+
     async countStates(projection, where) {
       const filter = whereSql(where, 2);
       const rows = await query<{ n: number }>(

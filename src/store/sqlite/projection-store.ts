@@ -203,6 +203,26 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       ) as number;
     },
 
+    async countGroups(projection) {
+      return connection.run('counting groups', () =>
+        listing(
+          'SELECT COUNT(DISTINCT grp) FROM states INDEXED BY states_by_group WHERE projection = ? AND grp IS NOT NULL',
+        )
+          .pluck()
+          .get(projection),
+      ) as number;
+    },
+
+    async countDeadLetters(projection) {
+      return connection.run(
+        'counting dead letters',
+        () =>
+          listing(
+            'SELECT COUNT(*) AS letters, COUNT(DISTINCT key) AS entities FROM dead_letters WHERE projection = ?',
+          ).get(projection) as { letters: number; entities: number },
+      );
+    },
+
     commit(batch) {
       return commitResult(async () => {
         // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
