@@ -6,27 +6,10 @@
  * Counts come from the projection store's own count; the 24-hour window walks the runs in pages
  * (the read model has no time index), so its cost grows with the number of runs kept.
  */
+import { RUN_STATUSES } from '../../truto/catalogue.js';
 import type { TrutoEngine as Engine } from '../../truto/engine.js';
+import { ACCOUNT_STATUSES } from '../../truto/projections/accounts.js';
 import { json, type BufferedResponse } from '../types.js';
-
-export const ACCOUNT_STATUSES = [
-  'connecting',
-  'active',
-  'reactivated',
-  'needs_reauth',
-  'post_install_error',
-  'validation_error',
-  'deleted',
-] as const;
-
-export const RUN_STATUSES = [
-  'created',
-  'running',
-  'rate_limited',
-  'completed',
-  'failed',
-  'stopped',
-] as const;
 
 /** Statuses a person must act on, most urgent first. */
 const ATTENTION = ['needs_reauth', 'post_install_error', 'validation_error'] as const;
