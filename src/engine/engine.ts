@@ -266,7 +266,7 @@ class ProjectionEngine<
     options: { readonly rejectSource?: string } = {},
   ): Promise<IngestResult<Parsed>> {
     this.assertOpen();
-    const parsed = (this.options.codec ?? plainJsonCodec).parse(body);
+    const parsed = this.codec.parse(body);
     if (!parsed.ok) {
       // Kept aside like any refused request, so `stats()` counts it whichever way it came.
       await this.store.recordReject({

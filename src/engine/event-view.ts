@@ -2,7 +2,7 @@
  * Stored events as reducers see them. The payload and envelope are decoded from the body on
  * first access, once; facts of another version are derived again from the body.
  */
-import type { StoredEvent } from '../store/port.js';
+import type { EventStore, StoredEvent } from '../store/port.js';
 import type { DecodedBody, EventCodec } from './codec.js';
 import { EngineError } from './errors.js';
 import type { EventEnvelope, ProjectionEvent } from './projection.js';
@@ -69,4 +69,22 @@ class StoredEventView implements ProjectionEvent {
 /** What a reducer sees of a stored event (body needed for payloads and stale facts). */
 export function toProjectionEvent(stored: StoredEvent, codec: EventCodec): ProjectionEvent {
   return new StoredEventView(stored, codec);
+}
+
+/**
+ * The events with the body each needs: an event whose stored facts are of another version is
+ * read again with its body (rare: after a facts version bump), so its facts can be derived anew.
+ */
+export async function withBodiesForStaleFacts(
+  store: Pick<EventStore, 'readEvent'>,
+  codec: EventCodec,
+  events: readonly StoredEvent[],
+): Promise<readonly StoredEvent[]> {
+  const stale = (event: StoredEvent) => !event.body && !codec.factsAreCurrent(event.data);
+  if (!events.some(stale)) return events;
+  return Promise.all(
+    events.map(async (event) =>
+      stale(event) ? ((await store.readEvent(event.id)) ?? event) : event,
+    ),
+  );
 }

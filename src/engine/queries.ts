@@ -12,7 +12,7 @@ import type {
 } from '../store/port.js';
 import type { EventCodec } from './codec.js';
 import { EngineError } from './errors.js';
-import { toProjectionEvent } from './event-view.js';
+import { toProjectionEvent, withBodiesForStaleFacts } from './event-view.js';
 import { foldInOrder } from './fold.js';
 import type { AnyDerivedProjection, AnyStreamProjection, ProjectionEvent } from './projection.js';
 import type { Registry } from './registry.js';
@@ -155,13 +155,9 @@ export class Queries {
     const withBody = projection.reads !== 'facts';
     const events: ProjectionEvent[] = [];
     for await (const batch of this.store.readStream(projection.streamOf(key), { withBody })) {
-      for (const stored of batch) {
-        if (!handled.has(stored.type) || stored.stream === null) continue;
-        const body =
-          withBody || this.codec.factsAreCurrent(stored.data)
-            ? stored
-            : ((await this.store.readEvent(stored.id)) ?? stored);
-        const event = toProjectionEvent(body, this.codec);
+      const handledEvents = batch.filter((e) => handled.has(e.type) && e.stream !== null);
+      for (const stored of await withBodiesForStaleFacts(this.store, this.codec, handledEvents)) {
+        const event = toProjectionEvent(stored, this.codec);
         if (within(event) && projection.keyOf(event) === key) events.push(event);
       }
     }

@@ -21,7 +21,7 @@ import type {
 import { isStoreError, type StoreError } from '../store/errors.js';
 import type { EventCodec } from './codec.js';
 import { describeError, PoisonEventError } from './errors.js';
-import { toProjectionEvent } from './event-view.js';
+import { toProjectionEvent, withBodiesForStaleFacts } from './event-view.js';
 import {
   BLANK_ENTITY,
   deriveChange,
@@ -225,9 +225,9 @@ export class ProjectionRunner {
 
   /** Folds one batch and commits it. Exposed for tests of the batch boundary. */
   async applyBatch(stored: readonly StoredEvent[]): Promise<CommitResult> {
-    const events = (await this.withStaleBodies(stored)).map((event) =>
-      toProjectionEvent(event, this.options.codec),
-    );
+    const events = (
+      await withBodiesForStaleFacts(this.options.store, this.options.codec, stored)
+    ).map((event) => toProjectionEvent(event, this.options.codec));
     const handles = (projection: AnyStreamProjection, type: string) =>
       this.handled.get(projection)?.has(type) ?? false;
     const accepted = this.options.acceptStream
@@ -265,12 +265,12 @@ export class ProjectionRunner {
       const derived = this.options.journal
         ? await this.derivedChanges([...fold.changes, ...aggregated.changes], fold.updates)
         : [];
-      // Stream entities were stalled in the fold above; aggregates and derived changes here.
-      const streamNames = new Set(this.names.values());
+      // Stream entities were stalled in the fold above (their changes are gone from it);
+      // aggregates and derived changes here.
       const batch = stallRejected(
         aggregated.updates,
         [...fold.changes, ...aggregated.changes, ...derived],
-        new Map([...stalled].filter(([id]) => !streamNames.has(id.split('\u0000')[0] ?? ''))),
+        stalled,
         lookup,
         work,
       );
@@ -385,20 +385,6 @@ export class ProjectionRunner {
     });
   }
 
-  /** Events whose stored facts are of another version need their body to derive them again. */
-  private async withStaleBodies(events: readonly StoredEvent[]): Promise<readonly StoredEvent[]> {
-    if (this.withBody || events.every((event) => this.options.codec.factsAreCurrent(event.data))) {
-      return events;
-    }
-    return Promise.all(
-      events.map(async (event) =>
-        event.body || this.options.codec.factsAreCurrent(event.data)
-          ? event
-          : ((await this.options.store.readEvent(event.id)) ?? event),
-      ),
-    );
-  }
-
   private async readHistories(
     work: readonly WorkItem[],
     lookup: (name: string, key: string) => Entity,
@@ -415,7 +401,11 @@ export class ProjectionRunner {
         upTo: read.upTo,
         withBody: this.withBody,
       })) {
-        for (const stored of await this.withStaleBodies(batch)) {
+        for (const stored of await withBodiesForStaleFacts(
+          this.options.store,
+          this.options.codec,
+          batch,
+        )) {
           if (stored.stream !== null) events.push(toProjectionEvent(stored, this.options.codec));
         }
       }
