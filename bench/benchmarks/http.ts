@@ -25,7 +25,8 @@ import {
 import { failed, latencyFields, now, throughput, versusFloor } from '../lib/measure.js';
 import { pace } from '../lib/pace.js';
 import { PublishTracker } from '../lib/publish-tracker.js';
-import { firstLine, freePort, start, waitUntilUp, type Running } from '../lib/processes.js';
+import { firstLine, start, type Running } from '../lib/processes.js';
+import { startInstance } from '../lib/serve-fleet.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
 
 const BENCH = 'http';
@@ -85,28 +86,16 @@ function loadRow(name: string, events: number, bytes: number, result: LoadResult
 }
 
 /** Starts `truto-state serve` on a fresh database and a free port. */
-async function startService(
+function startService(
   context: BenchContext,
   db: string,
 ): Promise<{ running: Running; base: string }> {
-  const port = await freePort();
-  const running = start([
-    join(context.root, 'dist/src/cli/main.js'),
-    'serve',
-    '--port',
-    String(port),
-    '--db',
-    db,
-    '--secret',
-    SECRET,
-    '--api-token',
-    TOKEN,
-    '--log-level',
-    'warn',
-  ]);
-  const base = `http://127.0.0.1:${port}`;
-  await waitUntilUp(`${base}/health`, running);
-  return { running, base };
+  return startInstance({
+    root: context.root,
+    storeArgs: ['--db', db],
+    secret: SECRET,
+    token: TOKEN,
+  });
 }
 
 async function ingestSize(context: BenchContext, events: number): Promise<Row[]> {

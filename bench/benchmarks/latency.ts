@@ -15,7 +15,8 @@ import { signBody } from '../../src/http/signature.js';
 import { createAgent, openEventStream, post, type SignedBody } from '../lib/http-client.js';
 import { failed, latencyFields, now } from '../lib/measure.js';
 import { pace } from '../lib/pace.js';
-import { firstLine, freePort, start, waitUntilUp, type Running } from '../lib/processes.js';
+import { firstLine, start, type Running } from '../lib/processes.js';
+import { startInstance } from '../lib/serve-fleet.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
 
 const BENCH = 'latency';
@@ -120,23 +121,14 @@ async function subscriberLatency(
   let service: Running | undefined;
   let stream: { close(): void } | undefined;
   try {
-    const port = await freePort();
-    service = start([
-      join(context.root, 'dist/src/cli/main.js'),
-      'serve',
-      '--port',
-      String(port),
-      '--db',
-      join(context.tmp, `latency-${rate}.db`),
-      '--secret',
-      SECRET,
-      '--api-token',
-      TOKEN,
-      '--log-level',
-      'warn',
-    ]);
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntilUp(`${base}/health`, service);
+    const instance = await startInstance({
+      root: context.root,
+      storeArgs: ['--db', join(context.tmp, `latency-${rate}.db`)],
+      secret: SECRET,
+      token: TOKEN,
+    });
+    service = instance.running;
+    const { base } = instance;
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
     let lastChangeAt = now();

@@ -3,7 +3,6 @@
  * several processes (stores) on one schema, the live tail across them (LISTEN/NOTIFY, reconnect,
  * poll), and driver faults arriving as StoreError codes.
  */
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
@@ -22,6 +21,7 @@ import {
   uniqueName,
   waitUntil,
 } from '../support/postgres.js';
+import { freePort as closedPort } from '../support/ports.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -289,20 +289,4 @@ async function listenBackends(schema: string): Promise<number[]> {
     [`LISTEN "${channelName('changes', schema)}"`],
   );
   return rows.map((r: { pid: number }) => r.pid);
-}
-
-/** A port nothing listens on (bound and released). */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }

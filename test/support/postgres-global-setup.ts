@@ -6,31 +6,15 @@
  * from a checkout under a private folder (see `embedded-postgres.ts`). Tests get the URL through `inject('pgUrl')` (see
  * `test/support/postgres.ts`); this is the only place the tests read the environment for it.
  */
-import { createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { freePort } from './ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A PostgreSQL URL whose user may create schemas and databases. */
     pgUrl: string;
   }
-}
-
-/** A port the OS reports free right now (a tiny race with other processes is accepted). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 export default async function setup(
