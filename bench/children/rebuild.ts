@@ -6,6 +6,8 @@
  * - `parse`: the floor: read every stored body from the log and JSON.parse it. A first pass reads
  *   the bodies without parsing (`readMs`), so the parse-only cost is `ms - readMs`.
  * - `rebuild`: `engine.rebuild()` of every projection, from an engine that is not live.
+ * - `catchup`: a live engine opened on a log nothing has projected yet (right after `import`),
+ *   timed from opening to `catchUp()` resolving: the path a restarted `serve` takes.
  */
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
@@ -50,15 +52,32 @@ async function rebuild(path: string): Promise<{ ms: number; events: number }> {
   }
 }
 
+async function catchUp(path: string): Promise<{ ms: number; events: number }> {
+  const store = createSqliteEventStore({ path });
+  try {
+    const start = performance.now();
+    const engine = await createTrutoEngine({ store });
+    await engine.catchUp();
+    const ms = performance.now() - start;
+    const events = (await store.stats()).events;
+    await engine.close();
+    return { ms, events };
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const [mode, path] = process.argv.slice(2);
-  if (path === undefined || (mode !== 'parse' && mode !== 'rebuild'))
-    throw new Error('usage: rebuild.js <parse|rebuild> <db>');
+  if (path === undefined || (mode !== 'parse' && mode !== 'rebuild' && mode !== 'catchup'))
+    throw new Error('usage: rebuild.js <parse|rebuild|catchup> <db>');
   let result: Record<string, number>;
   if (mode === 'parse') {
     const read = await readBodies(path, false);
     const parsed = await readBodies(path, true);
     result = { ...parsed, readMs: read.ms };
+  } else if (mode === 'catchup') {
+    result = await catchUp(path);
   } else {
     result = await rebuild(path);
   }

@@ -5,6 +5,6 @@ import { runNode } from './spawn.js';
 export async function runCliTimed(
   root: string,
   args: readonly string[],
-): Promise<{ ms: number; stdout: string }> {
+): Promise<{ ms: number; stdout: string; peakRssMb?: number }> {
   return runNode([join(root, 'dist/src/cli/main.js'), ...args], `truto-state ${args[0] ?? ''}`);
 }

@@ -89,9 +89,9 @@ export function versusFloor(
   floorName: string,
   min: number,
   target: string,
-): Pick<Row, 'ofFloor' | 'floor' | 'target' | 'met'> {
+): Pick<Row, 'ofFloor' | 'floor' | 'target' | 'minRatio' | 'met'> {
   if (value === undefined || floorValue === undefined || floorValue === 0)
-    return { floor: floorName, target };
+    return { floor: floorName, target, minRatio: min };
   const ratio = value / floorValue;
-  return { ofFloor: ratio, floor: floorName, target, met: ratio >= min };
+  return { ofFloor: ratio, floor: floorName, target, minRatio: min, met: ratio >= min };
 }

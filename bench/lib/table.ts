@@ -15,6 +15,7 @@ const grouped = (n: number | undefined): string | undefined =>
 const COLUMNS: readonly Column[] = [
   { title: 'bench', value: (r) => r.bench },
   { title: 'case', value: (r) => r.case },
+  { title: 'bodies', value: (r) => r.bodies },
   { title: 'events', value: (r) => grouped(r.events), right: true },
   {
     title: 'MB',

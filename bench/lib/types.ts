@@ -2,6 +2,7 @@
  * The benchmark harness's shapes: a benchmark is a module with a name and a `run` that returns
  * rows; the runner prints every row in one table and writes them all to `bench/results/`.
  */
+import type { BodyProfile } from './bodies.js';
 
 /** One line of the results table: a contender (or its floor) on one workload size. */
 export interface Row {
@@ -9,6 +10,8 @@ export interface Row {
   readonly bench: string;
   /** What was measured, e.g. `import (store.append)`, `floor: JSON.parse`. */
   readonly case: string;
+  /** The body-size profile of the workload (`1kb`, `5kb`), when the benchmark runs several. */
+  readonly bodies?: string;
   readonly status: 'ok' | 'not run' | 'failed';
   /** Events in the workload (deliveries, re-deliveries included). */
   readonly events?: number;
@@ -21,6 +24,8 @@ export interface Row {
   readonly floor?: string;
   /** The issue's target, e.g. `>= 80% of raw insert`, and whether it was met. */
   readonly target?: string;
+  /** The least `ofFloor` the target accepts (the regression guard fails below half of it). */
+  readonly minRatio?: number;
   readonly met?: boolean;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
@@ -35,6 +40,8 @@ export interface BenchContext {
   /** Workload sizes asked for on the command line (`--events`), if any. */
   readonly sizes: readonly number[] | undefined;
   readonly seed: number;
+  /** Body-size profiles to run (`--bodies`; default all). */
+  readonly bodies: readonly BodyProfile[];
   /** A fresh temporary directory for this benchmark, removed after it. */
   readonly tmp: string;
   /** The repository root (for `dist/…` paths of child processes). */

@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { generateDeliveries } from '../../src/workload/generator.js';
+import { BODY_PROFILES, type BodyProfile } from './bodies.js';
 
 export interface WorkloadFile {
   readonly path: string;
@@ -18,17 +19,22 @@ export interface WorkloadFile {
   readonly distinct: number;
 }
 
-/** Writes `events` deliveries for `seed` to `<dir>/workload-<events>.ndjson` (streamed). */
+/** Writes `events` deliveries for `seed` to `<dir>/workload-<events>-<seed>-<bodies>.ndjson` (streamed). */
 export async function writeWorkloadFile(
   dir: string,
   events: number,
   seed: number,
+  bodies: BodyProfile = BODY_PROFILES[1]!,
 ): Promise<WorkloadFile> {
-  const path = join(dir, `workload-${events}-${seed}.ndjson`);
+  const path = join(dir, `workload-${events}-${seed}-${bodies.name}.ndjson`);
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
   let bytes = 0;
   let distinct = 0;
-  for (const d of generateDeliveries({ events, seed })) {
+  for (const d of generateDeliveries({
+    events,
+    seed,
+    maxRecordsPerPage: bodies.maxRecordsPerPage,
+  })) {
     const line = `${d.body}\n`;
     bytes += Buffer.byteLength(d.body);
     if (!d.duplicate) distinct++;

@@ -45,6 +45,11 @@ export interface HistoryOptions {
    * outcome, then the simulated world (default false; `truto-state demo` turns it on).
    */
   readonly showcase?: boolean;
+  /**
+   * Most unified records in one `sync_job_run:record` page (default 50, about 5 KB average
+   * bodies over a history; 4 gives about 1 KB). Benchmarks use it to move the body-size floors.
+   */
+  readonly maxRecordsPerPage?: number;
 }
 
 export interface WorkloadOptions extends HistoryOptions {
@@ -100,6 +105,7 @@ export function* generateHistory(
     options.seed ?? 1,
     options.startTime ?? DEFAULT_START,
     options.showcase ?? false,
+    Math.max(1, Math.floor(options.maxRecordsPerPage ?? 50)),
   );
   for (;;) yield world.nextEvent();
 }
@@ -236,7 +242,12 @@ class World {
   private index = 0;
   private readonly tag: string;
 
-  constructor(seed: number, start: number, showcase: boolean) {
+  constructor(
+    seed: number,
+    start: number,
+    showcase: boolean,
+    readonly maxRecordsPerPage: number,
+  ) {
     this.random = createRandom(seed);
     this.now = start;
     this.tag = this.random.hex(4);
@@ -542,7 +553,7 @@ function* runLife(w: World, run: RunSim): ActorBody {
   const pages = r.chance(0.15) ? r.int(6, 20) : r.int(1, 5);
   for (let page = 1; page <= pages; page++) {
     const resource = run.resources[(page - 1) % run.resources.length]!;
-    const size = r.int(1, 50);
+    const size = r.int(1, w.maxRecordsPerPage);
     const at = w.iso();
     const records: string[] = [];
     for (let i = 0; i < size; i++)

@@ -247,6 +247,32 @@ describe('generateHistory', () => {
     expect(mean('sync_job_run:record')).toBeGreaterThan(3 * mean('integrated_account:'));
   });
 
+  it('maxRecordsPerPage bounds record pages and moves the average body: about 5 KB by default, about 1 KB at 3', () => {
+    const average = (maxRecordsPerPage?: number): number => {
+      let bytes = 0;
+      let most = 0;
+      const events = generateWorkload({
+        events: 20_000,
+        seed: 11,
+        ...(maxRecordsPerPage === undefined ? {} : { maxRecordsPerPage }),
+      });
+      for (const e of events) {
+        bytes += Buffer.byteLength(e.body);
+        if (e.type === 'sync_job_run:record')
+          most = Math.max(most, envelope(e.body).payload.records.length);
+      }
+      if (maxRecordsPerPage !== undefined) expect(most).toBe(maxRecordsPerPage);
+      return bytes / events.length;
+    };
+    const byDefault = average();
+    expect(average(50)).toBe(byDefault); // the default is 50, same history byte for byte
+    expect(byDefault).toBeGreaterThan(4000);
+    expect(byDefault).toBeLessThan(6000);
+    const small = average(3);
+    expect(small).toBeGreaterThan(800);
+    expect(small).toBeLessThan(1300);
+  });
+
   it('walks accounts through their lifecycles: failed installs reconnect, auth errors recover, deletions get stray events', () => {
     const byAccount = new Map<string, { type: string; status?: string }[]>();
     const runsOf = new Map<string, string[]>();
