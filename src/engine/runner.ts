@@ -13,6 +13,7 @@ import type {
   ChangeRecord,
   CheckpointRef,
   CommitResult,
+  DerivedRead,
   EventStore,
   ProjectionStore,
   StateRow,
@@ -263,13 +264,13 @@ export class ProjectionRunner {
       const fold = stalled.size === 0 ? folded : this.stalledFold(folded, stalled, lookup, work);
       const aggregated = await this.aggregate(fold, lookup);
       const derived = this.options.journal
-        ? await this.derivedChanges([...fold.changes, ...aggregated.changes], fold.updates)
+        ? this.derivedReads([...fold.changes, ...aggregated.changes], fold.updates)
         : [];
       // Stream entities were stalled in the fold above (their changes are gone from it);
-      // aggregates and derived changes here.
+      // aggregates here.
       const batch = stallRejected(
         aggregated.updates,
-        [...fold.changes, ...aggregated.changes, ...derived],
+        [...fold.changes, ...aggregated.changes],
         stalled,
         lookup,
         work,
@@ -305,6 +306,7 @@ export class ProjectionRunner {
           }),
           deadLetters: [...fold.deadLetters, ...aggregated.deadLetters, ...batch.deadLetters],
           changes: batch.changes,
+          derived,
         });
         committedUpdates = new Map([...fold.updates, ...batch.updates]);
         break;
@@ -460,27 +462,38 @@ export class ProjectionRunner {
     }
   }
 
-  private async derivedChanges(
+  /**
+   * The derived groups the batch's changes touch, each derived inside the commit from its
+   * members as committed (see `ProjectionCommit.derived`): a read made here, before the commit,
+   * could miss a member another instance commits meanwhile, and the change journalled last for
+   * the group would then disagree with what a read derives.
+   */
+  private derivedReads(
     changes: readonly ChangeToJournal[],
     updates: ReadonlyMap<string, ReadonlyMap<string, Entity>>,
-  ): Promise<ChangeToJournal[]> {
-    const out: ChangeToJournal[] = [];
+  ): DerivedRead[] {
+    const out: DerivedRead[] = [];
     for (const derived of this.options.derived ?? []) {
       const source = [...this.names].find(([p]) => p.name === derived.from)?.[1];
       if (source === undefined) continue;
       const updated = updates.get(source) ?? new Map<string, Entity>();
       for (const [group, cause] of derivedGroups(derived, source, changes)) {
-        const committed = await this.options.projectionStore.listStates(source, { group });
-        try {
-          const change = deriveChange(derived, group, cause, committed, updated);
-          if (change) out.push(change);
-        } catch (error) {
-          // A derivation that throws must not stall its source: it is derived again when read.
-          this.options.logger.error(
-            { err: error, projection: derived.name, key: group },
-            'derived projection failed',
-          );
-        }
+        out.push({
+          source,
+          group,
+          change: (committed) => {
+            try {
+              return deriveChange(derived, group, cause, committed, updated);
+            } catch (error) {
+              // A derivation that throws must not stall its source: it is derived again when read.
+              this.options.logger.error(
+                { err: error, projection: derived.name, key: group },
+                'derived projection failed',
+              );
+              return null;
+            }
+          },
+        });
       }
     }
     return out;

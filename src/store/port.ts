@@ -188,6 +188,24 @@ export interface ProjectionCommit {
   readonly deadLetters: readonly DeadLetter[];
   /** Journalled in the same transaction; `seq` is assigned by the store. */
   readonly changes: readonly Omit<ChangeRecord, 'seq'>[];
+  /**
+   * Changes of derived projections, computed inside the commit and journalled after `changes`.
+   * For each (sorted by source, then group) the store reads the group's members of `source` as
+   * committed, before this batch's states are written, and calls `change` with them. Where
+   * several processes commit (PostgreSQL) the read is made under a transaction lock on the group
+   * held until COMMIT, so of two commits touching one group the later one reads the earlier's
+   * members: the change journalled last for a group always counts every committed member.
+   */
+  readonly derived?: readonly DerivedRead[];
+}
+
+/** One derived group to re-derive inside a commit (see `ProjectionCommit.derived`). */
+export interface DerivedRead {
+  /** Storage name of the source projection whose members are read. */
+  readonly source: string;
+  readonly group: string;
+  /** Pure: the group's change given its committed members, or null when nothing changed. */
+  change(committed: readonly StateRow[]): Omit<ChangeRecord, 'seq'> | null;
 }
 
 /**

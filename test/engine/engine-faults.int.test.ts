@@ -104,14 +104,15 @@ describe('a second projector on the same SQLite file', () => {
 });
 
 describe('failures inside a batch', () => {
-  it('a failing derived-projection read fails the batch, and the retry folds each event once', async () => {
+  // The derived projections' reads happen inside the commit (ProjectionCommit.derived).
+  it('a failing commit (derived reads included) fails the batch, and the retry folds each event once', async () => {
     const handle = sqlite();
     const engine = await open({
       store: handle.store,
-      projectionStore: failingOnce(handle.store.projections, 'listStates'),
+      projectionStore: failingOnce(handle.store.projections, 'commit'),
     });
     await engine.ingest(record('e1', 1, 3));
-    await expect(engine.catchUp()).rejects.toThrow('injected listStates failure');
+    await expect(engine.catchUp()).rejects.toThrow('injected commit failure');
     await engine.catchUp();
     expect(await engine.get('runs', 'run-1')).toMatchObject({
       recordsReceived: 3,

@@ -21,6 +21,7 @@ import {
   encodeState,
   storableLetter,
 } from '../shared/json.js';
+import { derivedChanges } from '../shared/derived.js';
 
 interface KeptState {
   readonly key: string;
@@ -142,11 +143,6 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
           batch,
           keptStates.map(({ projection, kept }) => ({ projection, ...kept })),
         );
-        const keptChanges = batch.changes.map((change) => ({
-          ...change,
-          before: encodeOptional(change.before),
-          after: encodeOptional(change.after),
-        }));
         const moved = (batch.expected ?? [])
           .map((e) => ({
             ...e,
@@ -155,6 +151,17 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
           }))
           .filter((m) => m.actual !== m.expected);
         if (moved.length > 0) throw checkpointMoved(moved);
+        // Read before this batch's states are written: the members as committed.
+        const derived = derivedChanges(batch.derived ?? [], (read) =>
+          filtered(read.source, undefined)
+            .filter((row) => row.group === read.group)
+            .sort((a, b) => compareKeys(a.key, b.key)),
+        );
+        const keptChanges = [...batch.changes, ...derived].map((change) => ({
+          ...change,
+          before: encodeOptional(change.before),
+          after: encodeOptional(change.after),
+        }));
         for (const checkpoint of batch.checkpoints)
           checkpoints.set(checkpointKey(checkpoint.name, checkpoint.partition), { ...checkpoint });
         for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);

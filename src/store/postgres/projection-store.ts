@@ -13,6 +13,7 @@ import type {
   ChangeRecord,
   Checkpoint,
   DeadLetter,
+  DerivedRead,
   ListOptions,
   StateFilter,
   StateRow,
@@ -29,6 +30,8 @@ import {
 import { translatePgError, isConnectionFault } from './errors.js';
 import { LeaseLostError, fenceSql } from './fence.js';
 import { LockPurpose, lockArgs } from './sql.js';
+import { fnv1a32 } from './partition.js';
+import { derivedChanges, inLockOrder } from '../shared/derived.js';
 import type { CommitOptions, PostgresProjectionStore } from './event-store.js';
 
 export interface ProjectionStoreContext {
@@ -104,6 +107,32 @@ export function createPostgresProjectionStore(
       if (error instanceof LeaseLostError) throw error;
       throw translatePgError(error, doing);
     }
+  }
+
+  /**
+   * The commit's derived changes (see `ProjectionCommit.derived`): each group is locked (a
+   * transaction advisory lock, held until COMMIT) before its members are read. Read committed
+   * takes a snapshot per statement, so the read made after the lock sees every commit that held
+   * the lock before: of two instances committing members of one group, the later reads the
+   * earlier's. Locks are taken in one order (inLockOrder), after the checkpoint rows and before
+   * the journal lock, like every commit, so commits cannot deadlock on them.
+   */
+  async function deriveInside(
+    client: pg.PoolClient,
+    reads: readonly DerivedRead[],
+  ): Promise<Omit<ChangeRecord, 'seq'>[]> {
+    const members = new Map<DerivedRead, StateRow[]>();
+    for (const read of inLockOrder(reads)) {
+      await client.query(`SELECT pg_advisory_xact_lock(${LockPurpose.group | 0}, $1::int)`, [
+        fnv1a32(`${ctx.schema}\u0000${read.source}\u0000${read.group}`) | 0,
+      ]);
+      const { rows } = await client.query<StateDbRow>(
+        `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND grp = $2 ORDER BY key`,
+        [read.source, read.group],
+      );
+      members.set(read, rows.map(toStateRow));
+    }
+    return derivedChanges(reads, (read) => members.get(read) ?? []);
   }
 
   /** `where` as SQL over `state`, with parameters numbered from `first`. */
@@ -245,16 +274,9 @@ export function createPostgresProjectionStore(
           position: l.position,
           error: l.error,
         }));
-        const changes = batch.changes.map((c, i) => ({
-          i,
-          projection: c.projection,
-          key: c.key,
-          before: encodeOptional(c.before),
-          after: encodeOptional(c.after),
-          event_id: c.eventId,
-          position: c.position,
-        }));
+        const changes = batch.changes.map(encodeChange);
 
+        let journal = changes;
         const seqs = await transaction('committing projection state', async (client) => {
           const fence = options.fence;
           if (fence) {
@@ -283,6 +305,7 @@ export function createPostgresProjectionStore(
               .filter((m) => m.actual !== m.expected);
             if (moved.length > 0) throw checkpointMoved(moved);
           }
+          const derived = await deriveInside(client, batch.derived ?? []);
           if (states.length > 0) {
             await client.query(
               `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
@@ -311,7 +334,8 @@ export function createPostgresProjectionStore(
               [JSON.stringify(letters)],
             );
           }
-          if (changes.length === 0) return [];
+          journal = [...changes, ...derived.map((c, i) => encodeChange(c, changes.length + i))];
+          if (journal.length === 0) return [];
           // Last, so the journal lock is held only for this insert and the COMMIT (see header).
           await client.query(
             `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
@@ -323,7 +347,7 @@ export function createPostgresProjectionStore(
                      AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
                    ORDER BY i) ordered
            RETURNING seq`,
-            [JSON.stringify(changes)],
+            [JSON.stringify(journal)],
           );
           // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
           const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
@@ -337,7 +361,7 @@ export function createPostgresProjectionStore(
           return assigned;
         });
 
-        const journalled = changes.map((c, i): ChangeRecord => ({
+        const journalled = journal.map((c, i): ChangeRecord => ({
           seq: seqs[i] as number,
           projection: c.projection,
           key: c.key,
@@ -430,6 +454,18 @@ export function createPostgresProjectionStore(
       );
       return rows[0]?.value ?? 0;
     },
+  };
+}
+
+function encodeChange(c: Omit<ChangeRecord, 'seq'>, i: number) {
+  return {
+    i,
+    projection: c.projection,
+    key: c.key,
+    before: encodeOptional(c.before),
+    after: encodeOptional(c.after),
+    event_id: c.eventId,
+    position: c.position,
   };
 }
 

@@ -26,6 +26,8 @@ export const LockPurpose = {
   migrate: 0x74730001,
   append: 0x74730002,
   journal: 0x74730003,
+  /** One derived group (key 2: a hash of schema, source and group; see projection-store.ts). */
+  group: 0x74730004,
 } as const;
 
 /** The `(int4, int4)` key of a lock for one schema, as SQL literal arguments. */

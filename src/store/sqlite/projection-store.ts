@@ -13,6 +13,7 @@ import {
   encodeState,
   storableLetter,
 } from '../shared/json.js';
+import { derivedChanges } from '../shared/derived.js';
 import type { SqliteConnection } from './connection.js';
 import type { SqliteProjectionStore } from './event-store.js';
 
@@ -244,11 +245,6 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             state: state as string,
           })),
         );
-        const changes = batch.changes.map((c) => ({
-          ...c,
-          before: encodeOptional(c.before),
-          after: encodeOptional(c.after),
-        }));
         return writeDerived('committing projection state', () => {
           const moved = (batch.expected ?? [])
             .map((e) => ({
@@ -260,6 +256,20 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             }))
             .filter((m) => m.actual !== m.expected);
           if (moved.length > 0) throw checkpointMoved(moved);
+          // Inside the write transaction (one writer at a time, whichever process), before this
+          // batch's states are written: the members as committed.
+          const derived = derivedChanges(batch.derived ?? [], (read) =>
+            (
+              listing(
+                `SELECT ${STATE_COLUMNS} FROM states INDEXED BY states_by_group WHERE projection = ? AND grp = ? ORDER BY key`,
+              ).all(read.source, read.group) as StateRecord[]
+            ).map(toStateRow),
+          );
+          const changes = [...batch.changes, ...derived].map((c) => ({
+            ...c,
+            before: encodeOptional(c.before),
+            after: encodeOptional(c.after),
+          }));
           for (const c of batch.checkpoints)
             sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
           for (const params of states) sql.upsertState.run(...params);
