@@ -19,7 +19,7 @@ export interface Backend {
    * Shared stores (PostgreSQL): joins the instances that split projection work by partition
    * lease. Only commands that run an engine join; `import` and `stats` do not.
    */
-  joinPartitions?(): Promise<JoinedPartitions>;
+  joinPartitions?(options?: { readonly observe?: boolean }): Promise<JoinedPartitions>;
   close(): Promise<void>;
 }
 
@@ -64,12 +64,16 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
       return {
         store,
         projectionStore: store.projections,
-        async joinPartitions() {
+        async joinPartitions(options = {}) {
           const leases = await postgres.createPartitionLeases({
             connectionString: url,
             instanceId: `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
             partitions,
+            ...(options.observe ? { observe: true } : {}),
           });
+          // One fenced store per lease (partition and epoch): a new one tells the engine that
+          // the lease changed under its runner.
+          const fenced = new Map<number, { epoch: number; store: ProjectionStore }>();
           return {
             source: {
               count: partitions,
@@ -77,7 +81,12 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
               owned$: leases.owned$,
               storeFor: (partition) => {
                 const fence = leases.fence(partition);
-                return fence ? postgres.fencedProjectionStore(store.projections, fence) : undefined;
+                if (!fence) return undefined;
+                const kept = fenced.get(partition);
+                if (kept?.epoch === fence.epoch) return kept.store;
+                const view = postgres.fencedProjectionStore(store.projections, fence);
+                fenced.set(partition, { epoch: fence.epoch, store: view });
+                return view;
               },
             },
             leave: () => leases.close(),

@@ -10,11 +10,18 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** A session that projects only when asked (`catchUp`, `rebuild`): no live following. */
-export async function openSession(config: StoreConfig): Promise<Session> {
+/**
+ * A session that projects only when asked (`catchUp`, `rebuild`): no live following. `observe`:
+ * on a shared store, hold no partition (a rebuild needs none and would only take them from the
+ * running instances).
+ */
+export async function openSession(
+  config: StoreConfig,
+  options: { readonly observe?: boolean } = {},
+): Promise<Session> {
   const backend = await openBackend(config);
   try {
-    const engine = await openEngine(backend, { live: false });
+    const engine = await openEngine(backend, { live: false }, options);
     return {
       backend,
       engine,
@@ -36,8 +43,9 @@ export async function openSession(config: StoreConfig): Promise<Session> {
 export async function openEngine(
   backend: Backend,
   options: Omit<TrutoEngineOptions<readonly []>, 'store' | 'projectionStore' | 'partitions'> = {},
+  join: { readonly observe?: boolean } = {},
 ): Promise<TrutoEngine> {
-  const joined = await backend.joinPartitions?.();
+  const joined = await backend.joinPartitions?.(join);
   try {
     const engine = await createTrutoEngine({
       ...options,

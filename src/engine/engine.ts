@@ -12,7 +12,8 @@
  *   stats.ts        positions, lag, dead letters per projection
  *
  * Concurrency: the live runners and a rebuild's final swap run under one lock, so no event is
- * applied to old state after a rebuild caught up and before its swap.
+ * applied to old state after a rebuild caught up and before its swap. Across instances sharing
+ * a store, the store's rebuild lock and the swap's lease fence do the same (see rebuild.ts).
  */
 import { filter, Observable, throwError } from 'rxjs';
 import type { AppendOutcome, EventStore, EventToAppend, ProjectionStore } from '../store/port.js';
@@ -147,15 +148,6 @@ class ProjectionEngine<
       batchSize: this.batchSize,
       lock: this.lock,
       checkpointRows: (name) => checkpointRows(name, partitions),
-      assertCanRebuild: () => {
-        const held = this.partitionRunners?.held ?? 0;
-        if (partitions && held < partitions.count) {
-          throw new EngineError(
-            'not_supported',
-            `a rebuild on a shared store needs every partition, and this instance holds ${held} of ${partitions.count}: stop the other instances first`,
-          );
-        }
-      },
       swapped: (name, position) => {
         this.staleVersions.delete(name);
         for (const [, runner] of this.runners()) {
@@ -224,7 +216,11 @@ class ProjectionEngine<
       const runners = this.partitionRunners;
       const subscription = source.owned$.subscribe((owned) => {
         this.lock
-          .run(() => runners.follow(owned))
+          .run(async () => {
+            // A new runner must not stamp an old version on state another instance rebuilt.
+            await this.refreshStale();
+            await runners.follow(owned);
+          })
           .then(
             () => this.pump.schedule(),
             (error: unknown) => this.logger.error({ err: error }, 'taking over partitions failed'),
@@ -241,7 +237,14 @@ class ProjectionEngine<
     const stale = [...this.staleVersions.keys()];
     if (stale.length > 0) {
       // Online: the old state keeps being served until the rebuilt one is swapped in.
-      this.ready = this.rebuilder.start(this.registry.rebuildTargets(stale)).then(() => undefined);
+      // Instances starting together all see the bump; the first to get the store's rebuild lock
+      // rebuilds, and the others find nothing left to do once they get it.
+      this.ready = this.rebuilder
+        .start(this.registry.rebuildTargets(stale), {}, async () => {
+          await this.refreshStale();
+          return this.registry.rebuildTargets([...this.staleVersions.keys()]);
+        })
+        .then(() => undefined);
       this.ready.catch((error: unknown) =>
         this.logger.error({ err: error, projections: stale }, 'rebuild on start failed'),
       );
@@ -249,6 +252,26 @@ class ProjectionEngine<
     if (this.options.live === false) return;
     this.stops.push(this.store.onAppend((head) => this.pump.schedule(head)));
     this.pump.schedule();
+  }
+
+  /**
+   * Forgets a pending version rebuild that another instance has done meanwhile: every stored
+   * checkpoint row of the projection now carries its code's version.
+   */
+  private async refreshStale(): Promise<void> {
+    for (const name of [...this.staleVersions.keys()]) {
+      const projection = [...this.registry.streams, ...this.registry.aggregates].find(
+        (p) => p.name === name,
+      );
+      let current = projection !== undefined;
+      for (const row of checkpointRows(name, this.options.partitions)) {
+        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
+        if (checkpoint && checkpoint.version !== projection?.version) current = false;
+      }
+      if (!current) continue;
+      this.staleVersions.delete(name);
+      for (const [, runner] of this.runners()) runner.setVersion(name, undefined);
+    }
   }
 
   /** Other processes commit changes too: the journal is read for them between own commits. */

@@ -18,6 +18,8 @@ export function checkpointRows(
 
 export class PartitionRunners {
   private readonly runners = new Map<number, ProjectionRunner>();
+  /** The store each runner commits through (its lease's fence). */
+  private readonly stores = new Map<number, ProjectionStore>();
 
   constructor(
     private readonly source: PartitionSource,
@@ -28,24 +30,30 @@ export class PartitionRunners {
     return this.runners.size;
   }
 
-  /** Drops runners of partitions lost, starts runners for those gained. */
+  /**
+   * Drops runners of partitions lost, starts runners for those gained, and restarts those whose
+   * lease changed epoch (a rebuild's swap fenced them: what they cached is the old state).
+   */
   async follow(owned: ReadonlySet<number>): Promise<void> {
     for (const partition of [...this.runners.keys()]) {
-      if (!owned.has(partition)) this.runners.delete(partition);
+      if (!owned.has(partition)) this.drop(partition);
     }
     for (const partition of [...owned].sort((a, b) => a - b)) {
-      if (this.runners.has(partition)) continue;
       const fenced = this.source.storeFor(partition);
+      if (this.runners.has(partition) && this.stores.get(partition) === fenced) continue;
+      this.drop(partition);
       if (!fenced) continue;
       const runner = this.create(fenced, partition);
       await runner.init();
       this.runners.set(partition, runner);
+      this.stores.set(partition, fenced);
     }
   }
 
   /** A partition's lease went to another instance: its runner stops until it comes back. */
   drop(partition: number): void {
     this.runners.delete(partition);
+    this.stores.delete(partition);
   }
 
   list(): [number, ProjectionRunner][] {

@@ -1,7 +1,33 @@
 /**
  * Online rebuild: the normal runner folds the whole log into shadow tables beside the live state,
- * then, with the live runners paused, folds the last stretch and swaps the shadow in atomically.
- * Readers never see a half-built projection; subscribers get a journalled reset after the swap.
+ * then folds the last stretch and swaps the shadow in atomically. Readers never see a half-built
+ * projection; subscribers get a journalled reset after the swap.
+ *
+ * With several instances on one store (PostgreSQL partitions), nobody stops:
+ *
+ * - One rebuild at a time per store: the rebuilder first takes the store's rebuild lock
+ *   (`lockRebuild`, a PostgreSQL session advisory lock, released when the process dies). A
+ *   version bump seen by several instances starting at once is therefore rebuilt by the first;
+ *   the others wait on the lock, then find (`due`) that the stored version is now their code's
+ *   and rebuild nothing. Meanwhile every instance keeps serving and projecting the old state.
+ * - The shadow needs no partition: it folds every stream and writes every partition's
+ *   checkpoint row under the shadow name, unfenced (no running instance writes shadow names).
+ * - The swap is one transaction (`swapProjections`): states, checkpoints and dead letters of
+ *   every rebuilt projection and its aggregates, and the journalled resets. On PostgreSQL the
+ *   same transaction bumps the epoch of every partition lease (each keeps its owner). That UPDATE
+ *   waits for the partition commits in flight (they hold their lease row FOR SHARE), and every
+ *   commit made later under an old epoch is refused (`lease_lost`). So no state folded on the
+ *   old rows can land on the new ones; the refused runner is dropped, and restarted by its
+ *   instance with the new epoch (the leases publish it on their next round), reading the new
+ *   checkpoints and nothing cached. Position equality cannot fool this fence (a compare-and-set
+ *   on checkpoint positions alone would accept a runner that stood exactly where the shadow did,
+ *   with old states in its cache).
+ * - No event is lost: events appended during the rebuild are either in the shadow (up to its
+ *   position) or after it, and every partition runner resumes from the shadow's checkpoints. The
+ *   shadow catches up to the head just before the swap only so that little is left to re-fold.
+ * - Running instances follow: their journal poll reads the reset rows (SSE sends `event: reset`)
+ *   and their runners restart as above. This instance's own runners are paused by the local
+ *   lock for the last stretch and the swap, then told the new checkpoints (`swapped`).
  */
 import { Subject } from 'rxjs';
 import type { ChangeRecord, CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';
@@ -29,8 +55,6 @@ export interface RebuildContext {
   readonly lock: Lock;
   /** Every checkpoint row of a projection's storage name (one per partition when shared). */
   checkpointRows(name: string): CheckpointRef[];
-  /** Throws when this instance cannot rebuild now (a shared store with partitions elsewhere). */
-  assertCanRebuild(): void;
   /** After a swap: the live runners follow the new state from its checkpoint. */
   swapped(name: string, position: number): void;
   /** The reset rows journalled after a swap, to publish. */
@@ -49,17 +73,35 @@ export class Rebuilder {
     return this.running;
   }
 
+  /**
+   * Rebuilds `targets`; `due`, when given, is asked again once the store's rebuild lock is held
+   * (a version bump another instance may have rebuilt while this one waited).
+   */
   start(
     targets: readonly AnyStreamProjection[],
     options: RebuildOptions = {},
+    due?: () => Promise<readonly AnyStreamProjection[]>,
   ): Promise<RebuildReport> {
     if (this.running) {
       return Promise.reject(new EngineError('rebuild_in_progress', 'a rebuild is already running'));
     }
-    this.running = this.rebuild(targets, options).finally(() => {
+    this.running = this.locked(targets, options, due).finally(() => {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  private async locked(
+    targets: readonly AnyStreamProjection[],
+    options: RebuildOptions,
+    due: (() => Promise<readonly AnyStreamProjection[]>) | undefined,
+  ): Promise<RebuildReport> {
+    const release = await this.context.projectionStore.lockRebuild?.();
+    try {
+      return await this.rebuild(due ? await due() : targets, options);
+    } finally {
+      await release?.();
+    }
   }
 
   complete(): void {
@@ -78,7 +120,6 @@ export class Rebuilder {
     if (targets.length === 0) {
       return { projections: [], events: 0, position: await store.head(), durationMs: 0 };
     }
-    this.context.assertCanRebuild();
     for (const name of names) await projectionStore.clearProjection(shadowName(name));
     const shadow = new ProjectionRunner({
       store,
@@ -123,21 +164,15 @@ export class Rebuilder {
         await shadow.runTo(finalHead, (batch) => {
           events += batch.events;
         });
+        const resets = await projectionStore.swapProjections(
+          names.map((name) => ({ shadow: shadowName(name), live: name })),
+          names.map((name) => resetRecord(name, shadow.position)),
+        );
         for (const projection of targets) {
-          await projectionStore.swapProjection(shadowName(projection.name), projection.name);
           this.context.swapped(projection.name, shadow.checkpointOf(shadowName(projection.name)));
         }
-        for (const aggregate of aggregates) {
-          await projectionStore.swapProjection(shadowName(aggregate.name), aggregate.name);
-          this.context.swapped(aggregate.name, shadow.position);
-        }
-        const resets = await projectionStore.commit({
-          checkpoints: [],
-          states: [],
-          deadLetters: [],
-          changes: names.map((name) => resetRecord(name, shadow.position)),
-        });
-        if (resets.ok) this.context.publish(resets.changes);
+        for (const aggregate of aggregates) this.context.swapped(aggregate.name, shadow.position);
+        this.context.publish(resets);
         report(finalHead, true);
       });
     } catch (error) {

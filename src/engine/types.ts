@@ -71,7 +71,9 @@ export interface PartitionSource {
   readonly owned$: Observable<ReadonlySet<number>>;
   /**
    * The projection store a partition's commits go through (fenced by its lease), or undefined
-   * when the partition was lost again before its runner started.
+   * when the partition was lost again before its runner started. The same object for as long as
+   * the lease is the same: a different one (a new epoch after a rebuild's swap) restarts the
+   * partition's runner, and `owned$` emits when it changes.
    */
   storeFor(partition: number): ProjectionStore | undefined;
 }

@@ -252,10 +252,23 @@ export interface ProjectionStore {
    */
   clearProjection(name: string): Promise<void>;
   /**
-   * Atomically replaces `live`'s states, checkpoints and dead letters with `shadow`'s; each of
-   * the shadow's partition checkpoints becomes the live one's of the same partition.
+   * In one transaction: replaces each `live` projection's states, checkpoints and dead letters
+   * with its `shadow`'s (each of the shadow's partition checkpoints becomes the live one's of the
+   * same partition), and journals `resets`, answered with their `seq`. Where other processes
+   * commit partitions under leases (PostgreSQL), the same transaction fences them: it waits for
+   * the partition commits in flight, and every commit made afterwards under a lease taken before
+   * the swap is refused (`lease_lost`), so no state folded on the old rows lands on the new ones.
    */
-  swapProjection(shadow: string, live: string): Promise<void>;
+  swapProjections(
+    swaps: readonly { readonly shadow: string; readonly live: string }[],
+    resets: readonly Omit<ChangeRecord, 'seq'>[],
+  ): Promise<ChangeRecord[]>;
+  /**
+   * Waits until no other process rebuilds on this store, then holds that until the returned
+   * function is called (or the process dies). Optional: a store only one process projects into
+   * needs none.
+   */
+  lockRebuild?(): Promise<() => Promise<void>>;
   readDeadLetters(projection?: string): Promise<DeadLetter[]>;
   /** Journalled changes with `seq > after`, oldest first. */
   readChanges(after: number, limit?: number): Promise<ChangeRecord[]>;

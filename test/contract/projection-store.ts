@@ -292,7 +292,7 @@ export function projectionStoreContract(
         deadLetters: [letter('shadow', 'e2', 2)],
         changes: [],
       });
-      await store.swapProjection('shadow', 'live');
+      await store.swapProjections([{ shadow: 'shadow', live: 'live' }], []);
       expect((await store.listStates('live')).map((r) => [r.key, r.state])).toEqual([
         ['both', { v: 'new' }],
         ['new', { v: 'new' }],
@@ -352,7 +352,7 @@ export function projectionStoreContract(
         ]);
       }
 
-      await store.swapProjection('shadow', 'live');
+      await store.swapProjections([{ shadow: 'shadow', live: 'live' }], []);
       expect(await store.readCheckpoint('live', 0)).toEqual(cp('live', 0, 20));
       expect(await store.readCheckpoint('live', 1)).toEqual(cp('live', 1, 21));
       expect(await store.readCheckpoint('live', 10)).toBeUndefined();

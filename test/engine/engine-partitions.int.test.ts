@@ -105,7 +105,12 @@ describe('partitioned engines', () => {
       expect(change.kind === 'change' && (change.after as { status: string }).status).toBe(
         'active',
       );
-      await expect(watcher.rebuild()).rejects.toMatchObject({ code: 'not_supported' });
+      // An instance holding no partition rebuilds every partition's state (the others keep
+      // running; see rebuild.ts); the swap's reset reaches its own subscribers.
+      const reset = firstValueFrom(watcher.changes$.pipe(filter((c) => c.kind === 'reset')));
+      await watcher.rebuild();
+      expect(await reset).toMatchObject({ kind: 'reset', reason: 'rebuilt' });
+      expect(await holder.get('accounts', 'acc-9')).toMatchObject({ status: 'active' });
     } finally {
       await holder.close();
       await watcher.close();

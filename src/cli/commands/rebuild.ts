@@ -11,12 +11,15 @@ export const command: Command = {
 
 Folds the whole log into a shadow copy and swaps it in atomically: readers never see a
 half-built state, and a rebuild interrupted midway leaves the live state as it was.
+On PostgreSQL, running serve instances keep serving and projecting meanwhile and follow the
+rebuilt state after the swap; one rebuild runs at a time (a second one waits).
 Fails fast on an event a reducer cannot fold, with the event's id and position.
 
 ${STORE_USAGE}`,
   async run(context) {
     const { values, positionals } = parseCommandArgs(context.argv, storeOptions, true);
-    const session = await openSession(readStoreConfig(values, context.env));
+    // Beside running instances (PostgreSQL): they keep their partitions and follow the swap.
+    const session = await openSession(readStoreConfig(values, context.env), { observe: true });
     try {
       const { engine } = session;
       const names = positionals.map((name) => projectionNamed(engine, name));

@@ -83,6 +83,39 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return out;
   }
 
+function swapOne(shadow: string, live: string): void {
+    const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
+    const shadowLetters = deadLetters.get(shadow);
+    states.set(live, shadowStates);
+    states.delete(shadow);
+    const moved = checkpointsOf(shadow);
+    for (const c of [...moved, ...checkpointsOf(live)])
+      checkpoints.delete(checkpointKey(c.name, c.partition));
+    for (const checkpoint of moved) {
+      checkpoints.set(checkpointKey(live, checkpoint.partition), { ...checkpoint, name: live });
+    }
+    deadLetters.delete(shadow);
+    if (shadowLetters) {
+      deadLetters.set(
+        live,
+        new Map([...shadowLetters].map(([id, l]) => [id, { ...l, projection: live }])),
+      );
+    } else {
+      deadLetters.delete(live);
+    }
+  }
+
+  function journal(kept: readonly Omit<KeptChange, 'seq'>[]): ChangeRecord[] {
+    const journalled: ChangeRecord[] = [];
+    for (const change of kept) {
+      lastSeq += 1;
+      const row: KeptChange = { ...change, seq: lastSeq };
+      changes.push(row);
+      journalled.push(fromKeptChange(row));
+    }
+    return journalled;
+  }
+
   return {
     async readCheckpoint(name, partition) {
       const checkpoint = checkpoints.get(checkpointKey(name, partition));
@@ -170,14 +203,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
           map.set(letter.eventId, storableLetter(letter));
           deadLetters.set(letter.projection, map);
         }
-        const journalled: ChangeRecord[] = [];
-        for (const change of keptChanges) {
-          lastSeq += 1;
-          const kept: KeptChange = { ...change, seq: lastSeq };
-          changes.push(kept);
-          journalled.push(fromKeptChange(kept));
-        }
-        return journalled;
+        return journal(keptChanges);
       });
     },
 
@@ -187,27 +213,15 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
       deadLetters.delete(name);
     },
 
-    async swapProjection(shadow, live) {
+    async swapProjections(swaps, resets) {
       // Synchronous from here to the end: no reader can observe a half swap.
-      const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
-      const shadowLetters = deadLetters.get(shadow);
-      states.set(live, shadowStates);
-      states.delete(shadow);
-      const moved = checkpointsOf(shadow);
-      for (const c of [...moved, ...checkpointsOf(live)])
-        checkpoints.delete(checkpointKey(c.name, c.partition));
-      for (const checkpoint of moved) {
-        checkpoints.set(checkpointKey(live, checkpoint.partition), { ...checkpoint, name: live });
-      }
-      deadLetters.delete(shadow);
-      if (shadowLetters) {
-        deadLetters.set(
-          live,
-          new Map([...shadowLetters].map(([id, l]) => [id, { ...l, projection: live }])),
-        );
-      } else {
-        deadLetters.delete(live);
-      }
+      const kept = resets.map((change) => ({
+        ...change,
+        before: encodeOptional(change.before),
+        after: encodeOptional(change.after),
+      }));
+      for (const { shadow, live } of swaps) swapOne(shadow, live);
+      return journal(kept);
     },
 
     async readDeadLetters(projection) {

@@ -20,10 +20,14 @@
  *
  * Locally, an instance stops believing it holds its partitions at (time the last successful
  * renewal was sent + leaseMs - renewEveryMs), before the server can hand them to anyone else.
+ *
+ * A rebuild's swap (projection-store.ts, swapProjections) bumps every lease's epoch, owner kept:
+ * commits under the old epoch are refused, the next renewal reads the new epoch, and `owned$`
+ * emits it, so the engine restarts those partitions' runners on the rebuilt state.
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { ProjectionCommit, ProjectionStore } from '../port.js';
 import { translatePgError } from './errors.js';
 import type { LeaseFence } from './fence.js';
@@ -44,12 +48,20 @@ export interface PartitionLeasesOptions {
   /** How often leases are renewed and rebalanced (default 1000 ms; must be below leaseMs / 2). */
   readonly renewEveryMs?: number;
   readonly applicationName?: string;
+  /**
+   * Checks the partition count against the lease table and takes part in nothing: no heartbeat,
+   * no partition ever held (a `rebuild` beside running instances needs the count, not a share).
+   */
+  readonly observe?: boolean;
 }
 
 export interface PartitionLeases {
   readonly instanceId: string;
   readonly partitions: number;
-  /** The partitions held now; emits the current set on subscribe and on every change. */
+  /**
+   * The partitions held now; emits the current set on subscribe and on every change, including a
+   * change of epoch alone (a rebuild's swap bumps every lease: see `fence`).
+   */
   readonly owned$: Observable<ReadonlySet<number>>;
   /** The partitions held now (empty once the last renewal is too old to trust). */
   owned(): ReadonlySet<number>;
@@ -124,6 +136,19 @@ export async function createPartitionLeases(
     throw error instanceof RangeError ? error : translatePgError(error, 'joining the lease group');
   }
 
+  if (options.observe) {
+    await pool.end().catch(() => undefined);
+    return {
+      instanceId,
+      partitions,
+      owned$: new BehaviorSubject<ReadonlySet<number>>(EMPTY).asObservable(),
+      owned: () => EMPTY,
+      fence: () => undefined,
+      tick: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+  }
+
   /** partition -> epoch of the leases we hold. */
   let held = new Map<number, number>();
   /** performance.now() after which `held` is no longer trusted. */
@@ -131,12 +156,19 @@ export async function createPartitionLeases(
   let closed = false;
   let running: Promise<void> | undefined;
   let expiryTimer: NodeJS.Timeout | undefined;
-  const subject = new BehaviorSubject<ReadonlySet<number>>(EMPTY);
+  /** What is held now, and its epochs as a key: a new epoch (a rebuild's swap) is news too. */
+  const subject = new BehaviorSubject<{ owned: ReadonlySet<number>; key: string }>({
+    owned: EMPTY,
+    key: '',
+  });
 
   function publish(): void {
-    const now =
-      performance.now() < validUntil ? new Set([...held.keys()].sort((a, b) => a - b)) : EMPTY;
-    subject.next(now);
+    const trusted = performance.now() < validUntil;
+    const sorted = trusted ? [...held].sort(([a], [b]) => a - b) : [];
+    subject.next({
+      owned: sorted.length > 0 ? new Set(sorted.map(([p]) => p)) : EMPTY,
+      key: sorted.map(([p, epoch]) => `${p}@${epoch}`).join(','),
+    });
   }
 
   function setHeld(next: Map<number, number>, trustedUntil: number): void {
@@ -219,8 +251,11 @@ export async function createPartitionLeases(
   return {
     instanceId,
     partitions,
-    owned$: subject.asObservable().pipe(distinctUntilChanged(sameSet)),
-    owned: () => (performance.now() < validUntil ? subject.getValue() : EMPTY),
+    owned$: subject.pipe(
+      distinctUntilChanged((a, b) => a.key === b.key),
+      map((x) => x.owned),
+    ),
+    owned: () => (performance.now() < validUntil ? subject.getValue().owned : EMPTY),
     fence(partition) {
       if (performance.now() >= validUntil) return undefined;
       const epoch = held.get(partition);
@@ -269,14 +304,10 @@ export function fencedProjectionStore(
     countDeadLetters: (projection) => projections.countDeadLetters(projection),
     commit: (batch: ProjectionCommit) => projections.commit(batch, { fence }),
     clearProjection: (name) => projections.clearProjection(name),
-    swapProjection: (shadow, live) => projections.swapProjection(shadow, live),
+    swapProjections: (swaps, resets) => projections.swapProjections(swaps, resets),
     readDeadLetters: (projection) => projections.readDeadLetters(projection),
     readChanges: (after, limit) => projections.readChanges(after, limit),
     pruneChanges: (upTo) => projections.pruneChanges(upTo),
     lastChangeSeq: () => projections.lastChangeSeq(),
   };
-}
-
-function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
-  return a.size === b.size && [...a].every((x) => b.has(x));
 }

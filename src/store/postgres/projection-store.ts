@@ -135,6 +135,53 @@ export function createPostgresProjectionStore(
     return derivedChanges(reads, (read) => members.get(read) ?? []);
   }
 
+  /**
+   * Journals encoded changes under the journal lock (the last step of a transaction, see the
+   * header), moves `changes_head` and notifies; answers the seqs in input order.
+   */
+  async function journalInside(
+    client: pg.PoolClient,
+    journal: readonly EncodedChange[],
+  ): Promise<number[]> {
+    if (journal.length === 0) return [];
+    await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`);
+    const inserted = await client.query<{ seq: number }>(
+      `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
+       SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
+         FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                 AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
+               ORDER BY i) ordered
+       RETURNING seq`,
+      [JSON.stringify(journal)],
+    );
+    // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
+    const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
+    const last = assigned.at(-1) as number;
+    await client.query(
+      `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
+       ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      [last],
+    );
+    await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
+    return assigned;
+  }
+
+  /** The journalled records of encoded changes, and tells the store the last seq. */
+  function journalledRecords(journal: readonly EncodedChange[], seqs: readonly number[]) {
+    const records = journal.map((c, i): ChangeRecord => ({
+      seq: seqs[i] as number,
+      projection: c.projection,
+      key: c.key,
+      before: decodeOptional(c.before),
+      after: decodeOptional(c.after),
+      eventId: c.event_id,
+      position: c.position,
+    }));
+    const last = seqs.at(-1);
+    if (last !== undefined) ctx.onJournalled(last);
+    return records;
+  }
+
   /** `where` as SQL over `state`, with parameters numbered from `first`. */
   function whereSql(
     where: StateFilter | undefined,
@@ -337,42 +384,10 @@ export function createPostgresProjectionStore(
           journal = [...changes, ...derived.map((c, i) => encodeChange(c, changes.length + i))];
           if (journal.length === 0) return [];
           // Last, so the journal lock is held only for this insert and the COMMIT (see header).
-          await client.query(
-            `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
-          );
-          const inserted = await client.query<{ seq: number }>(
-            `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
-           SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
-             FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
-                     AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
-                   ORDER BY i) ordered
-           RETURNING seq`,
-            [JSON.stringify(journal)],
-          );
-          // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
-          const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
-          const last = assigned.at(-1) as number;
-          await client.query(
-            `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
-           ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-            [last],
-          );
-          await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
-          return assigned;
+          return journalInside(client, journal);
         });
 
-        const journalled = journal.map((c, i): ChangeRecord => ({
-          seq: seqs[i] as number,
-          projection: c.projection,
-          key: c.key,
-          before: decodeOptional(c.before),
-          after: decodeOptional(c.after),
-          eventId: c.event_id,
-          position: c.position,
-        }));
-        const last = seqs.at(-1);
-        if (last !== undefined) ctx.onJournalled(last);
-        return journalled;
+        return journalledRecords(journal, seqs);
       });
     },
 
@@ -384,22 +399,69 @@ export function createPostgresProjectionStore(
       });
     },
 
-    async swapProjection(shadow, live) {
+    async swapProjections(swaps, resets) {
+      const journal = resets.map(encodeChange);
       // One transaction: readers see the old live state or the new one, never a mix.
-      await transaction('swapping projections', async (client) => {
-        await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [live]);
-        await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [
-          shadow,
-          live,
-        ]);
-        await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [live]);
-        await client.query(`UPDATE ${s}.checkpoints SET name = $2 WHERE name = $1`, [shadow, live]);
-        await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
-        await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [
-          shadow,
-          live,
-        ]);
+      const seqs = await transaction('swapping projections', async (client) => {
+        // The fence against instances projecting meanwhile (see the rebuild design in
+        // engine/rebuild.ts): every lease is handed to its own holder again (epoch + 1). The
+        // UPDATE waits for every partition commit in flight (each holds its lease row FOR SHARE
+        // until COMMIT), and any commit still carrying the old epoch is refused with lease_lost,
+        // so its runner restarts from the new checkpoints with nothing cached from the old state.
+        await client.query(
+          `UPDATE ${s}.leases SET epoch = epoch + 1
+            WHERE partition IN (SELECT partition FROM ${s}.leases ORDER BY partition FOR UPDATE)`,
+        );
+        for (const { shadow, live } of swaps) {
+          await client.query(`DELETE FROM ${s}.states WHERE projection = $1`, [live]);
+          await client.query(`UPDATE ${s}.states SET projection = $2 WHERE projection = $1`, [
+            shadow,
+            live,
+          ]);
+          await client.query(`DELETE FROM ${s}.checkpoints WHERE name = $1`, [live]);
+          await client.query(`UPDATE ${s}.checkpoints SET name = $2 WHERE name = $1`, [
+            shadow,
+            live,
+          ]);
+          await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
+          await client.query(
+            `UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`,
+            [shadow, live],
+          );
+        }
+        return journalInside(client, journal);
       });
+      return journalledRecords(journal, seqs);
+    },
+
+    async lockRebuild() {
+      ctx.open();
+      // A session lock on a connection of its own, held while the rebuild runs (not inside a
+      // transaction, so no idle-in-transaction timeout): released on unlock, or by the server
+      // when the process dies and its session ends.
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw translatePgError(error, 'waiting for another rebuild');
+      }
+      try {
+        await client.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.rebuild, ctx.schema)})`);
+      } catch (error) {
+        client.release(true);
+        throw translatePgError(error, 'waiting for another rebuild');
+      }
+      return async () => {
+        try {
+          await client.query(
+            `SELECT pg_advisory_unlock(${lockArgs(LockPurpose.rebuild, ctx.schema)})`,
+          );
+          client.release();
+        } catch {
+          // The session is gone, and its lock with it.
+          client.release(true);
+        }
+      };
     },
 
     async readDeadLetters(projection) {
@@ -456,6 +518,8 @@ export function createPostgresProjectionStore(
     },
   };
 }
+
+type EncodedChange = ReturnType<typeof encodeChange>;
 
 function encodeChange(c: Omit<ChangeRecord, 'seq'>, i: number) {
   return {

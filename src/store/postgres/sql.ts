@@ -28,6 +28,8 @@ export const LockPurpose = {
   journal: 0x74730003,
   /** One derived group (key 2: a hash of schema, source and group; see projection-store.ts). */
   group: 0x74730004,
+  /** Held (session-level) by the one process rebuilding projections of a schema. */
+  rebuild: 0x74730005,
 } as const;
 
 /** The `(int4, int4)` key of a lock for one schema, as SQL literal arguments. */

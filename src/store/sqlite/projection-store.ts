@@ -118,6 +118,22 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     return statement;
   };
 
+  /** Journals one change (inside a write transaction), answered with its seq. */
+  function insertChange(
+    c: Omit<ChangeRecord, 'seq' | 'before' | 'after'> & {
+      before: string | null;
+      after: string | null;
+    },
+  ): ChangeRecord {
+    const info = sql.insertChange.run(c.projection, c.key, c.before, c.after, c.eventId, c.position);
+    return {
+      ...c,
+      seq: Number(info.lastInsertRowid),
+      before: decodeOptional(c.before),
+      after: decodeOptional(c.after),
+    };
+  }
+
   /** Builds the WHERE of listStates/countStates: equality on top-level fields, JSON types respected. */
   function whereClause(
     projection: string,
@@ -275,22 +291,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
           for (const params of states) sql.upsertState.run(...params);
           for (const l of batch.deadLetters.map(storableLetter))
             sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
-          return changes.map((c): ChangeRecord => {
-            const info = sql.insertChange.run(
-              c.projection,
-              c.key,
-              c.before,
-              c.after,
-              c.eventId,
-              c.position,
-            );
-            return {
-              ...c,
-              seq: Number(info.lastInsertRowid),
-              before: decodeOptional(c.before),
-              after: decodeOptional(c.after),
-            };
-          });
+          return changes.map(insertChange);
         });
       });
     },
@@ -303,14 +304,22 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       });
     },
 
-    async swapProjection(shadow, live) {
-      await connection.write('swapping a projection', () => {
-        sql.clearStates.run(live);
-        sql.clearCheckpoint.run({ name: live });
-        sql.clearLetters.run(live);
-        sql.moveStates.run(live, shadow);
-        sql.moveCheckpoint.run({ to: live, from: shadow });
-        sql.moveLetters.run(live, shadow);
+    async swapProjections(swaps, resets) {
+      const encoded = resets.map((c) => ({
+        ...c,
+        before: encodeOptional(c.before),
+        after: encodeOptional(c.after),
+      }));
+      return writeDerived('swapping projections', () => {
+        for (const { shadow, live } of swaps) {
+          sql.clearStates.run(live);
+          sql.clearCheckpoint.run({ name: live });
+          sql.clearLetters.run(live);
+          sql.moveStates.run(live, shadow);
+          sql.moveCheckpoint.run({ to: live, from: shadow });
+          sql.moveLetters.run(live, shadow);
+        }
+        return encoded.map(insertChange);
       });
     },
 
