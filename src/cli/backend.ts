@@ -71,24 +71,8 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
             partitions,
             ...(options.observe ? { observe: true } : {}),
           });
-          // One fenced store per lease (partition and epoch): a new one tells the engine that
-          // the lease changed under its runner.
-          const fenced = new Map<number, { epoch: number; store: ProjectionStore }>();
           return {
-            source: {
-              count: partitions,
-              partitionOf: (stream) => postgres.partitionOf(stream, partitions),
-              owned$: leases.owned$,
-              storeFor: (partition) => {
-                const fence = leases.fence(partition);
-                if (!fence) return undefined;
-                const kept = fenced.get(partition);
-                if (kept?.epoch === fence.epoch) return kept.store;
-                const view = postgres.fencedProjectionStore(store.projections, fence);
-                fenced.set(partition, { epoch: fence.epoch, store: view });
-                return view;
-              },
-            },
+            source: postgres.leasedPartitions(store.projections, leases),
             leave: () => leases.close(),
           };
         },

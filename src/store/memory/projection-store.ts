@@ -83,7 +83,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return out;
   }
 
-function swapOne(shadow: string, live: string): void {
+  function swapOne(shadow: string, live: string): void {
     const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
     const shadowLetters = deadLetters.get(shadow);
     states.set(live, shadowStates);

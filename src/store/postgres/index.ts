@@ -24,6 +24,8 @@ const schema = await import('./schema.js');
 export const createPostgresEventStore = eventStore.createPostgresEventStore;
 /** Partition leases, so that several instances share the projection work. */
 export const createPartitionLeases = leases.createPartitionLeases;
+/** The partitions leases hold, as an engine's `partitions` option. */
+export const leasedPartitions = leases.leasedPartitions;
 /** A projection store whose commits are refused once the lease is lost. */
 export const fencedProjectionStore = leases.fencedProjectionStore;
 /** The schema version this release migrates to. */

@@ -34,6 +34,7 @@ import type { LeaseFence } from './fence.js';
 import type { PostgresProjectionStore } from './event-store.js';
 import { migrate } from './schema.js';
 import { checkSchemaName, clientConfig } from './sql.js';
+import { partitionOf } from './partition.js';
 
 export interface PartitionLeasesOptions {
   readonly connectionString: string;
@@ -309,5 +310,32 @@ export function fencedProjectionStore(
     readChanges: (after, limit) => projections.readChanges(after, limit),
     pruneChanges: (upTo) => projections.pruneChanges(upTo),
     lastChangeSeq: () => projections.lastChangeSeq(),
+  };
+}
+
+/**
+ * What an engine needs to project the partitions `leases` holds (the engine's PartitionSource):
+ * one fenced store per lease (partition and epoch), so a new epoch (a rebuild's swap) is a new
+ * store and restarts the partition's runner.
+ *
+ * @example
+ * const engine = await createEngine({ store, projections, partitions: leasedPartitions(store.projections, leases) });
+ */
+export function leasedPartitions(projections: PostgresProjectionStore, leases: PartitionLeases) {
+  const count = leases.partitions;
+  const fenced = new Map<number, { epoch: number; store: ProjectionStore }>();
+  return {
+    count,
+    partitionOf: (stream: string) => partitionOf(stream, count),
+    owned$: leases.owned$,
+    storeFor: (partition: number): ProjectionStore | undefined => {
+      const fence = leases.fence(partition);
+      if (!fence) return undefined;
+      const kept = fenced.get(partition);
+      if (kept?.epoch === fence.epoch) return kept.store;
+      const store = fencedProjectionStore(projections, fence);
+      fenced.set(partition, { epoch: fence.epoch, store });
+      return store;
+    },
   };
 }

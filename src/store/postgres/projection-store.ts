@@ -144,7 +144,9 @@ export function createPostgresProjectionStore(
     journal: readonly EncodedChange[],
   ): Promise<number[]> {
     if (journal.length === 0) return [];
-    await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`);
+    await client.query(
+      `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
+    );
     const inserted = await client.query<{ seq: number }>(
       `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
        SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
@@ -424,10 +426,10 @@ export function createPostgresProjectionStore(
             live,
           ]);
           await client.query(`DELETE FROM ${s}.dead_letters WHERE projection = $1`, [live]);
-          await client.query(
-            `UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`,
-            [shadow, live],
-          );
+          await client.query(`UPDATE ${s}.dead_letters SET projection = $2 WHERE projection = $1`, [
+            shadow,
+            live,
+          ]);
         }
         return journalInside(client, journal);
       });

@@ -125,7 +125,14 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       after: string | null;
     },
   ): ChangeRecord {
-    const info = sql.insertChange.run(c.projection, c.key, c.before, c.after, c.eventId, c.position);
+    const info = sql.insertChange.run(
+      c.projection,
+      c.key,
+      c.before,
+      c.after,
+      c.eventId,
+      c.position,
+    );
     return {
       ...c,
       seq: Number(info.lastInsertRowid),
