@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { serveOptions } from '../../src/cli/commands/serve.js';
+import { parseCommandArgs, readStoreConfig } from '../../src/cli/config.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -154,6 +156,46 @@ describe('docker-compose.yml', () => {
       .join('\n');
     for (const name of Object.keys(asMap(asMap(services['truto-state']).environment))) {
       expect(cli, name).toContain(`env.${name}`);
+    }
+  });
+});
+
+describe('docker-compose.yml: scale-out on PostgreSQL', () => {
+  const compose = asMap(parseYaml(readFileSync(join(root, 'docker-compose.yml'), 'utf8')));
+  const services = asMap(compose.services);
+  const instances = Object.keys(services).filter((name) => name.startsWith('truto-state-pg-'));
+
+  it('defines three instances under the scale-out profile, each on its own host port', () => {
+    expect(instances).toEqual(['truto-state-pg-1', 'truto-state-pg-2', 'truto-state-pg-3']);
+    const ports = instances.map((name) => {
+      const service = asMap(services[name]);
+      expect(service.profiles).toEqual(['scale-out']);
+      expect(service.build).toBe('.');
+      expect(asMap(asMap(service.depends_on).postgres).condition).toBe('service_healthy');
+      expect(asMap(service.healthcheck).test).toContain('/health');
+      return service.ports;
+    });
+    expect(ports).toEqual([['8081:8080'], ['8082:8080'], ['8083:8080']]);
+  });
+
+  it("runs `serve` with flags the CLI's own parser accepts: one database, one partition count", () => {
+    const configs = instances.map((name) => {
+      const service = asMap(services[name]);
+      const command = service.command as string[];
+      expect(command[0]).toBe('serve');
+      // Strict parsing: an unknown or misspelt flag throws here as it would in the container.
+      const { values } = parseCommandArgs(command.slice(1), serveOptions);
+      const env = asMap(service.environment) as Record<string, string>;
+      expect(env.TRUTO_WEBHOOK_SECRETS).toMatch(/^\$\{TRUTO_WEBHOOK_SECRETS:\?/);
+      expect(env.TRUTO_STATE_API_TOKEN).toMatch(/^\$\{TRUTO_STATE_API_TOKEN:\?/);
+      expect(values.host).toBe('0.0.0.0');
+      expect(values.port).toBe('8080');
+      return readStoreConfig(values, env);
+    });
+    for (const config of configs) {
+      expect(config).toMatchObject({ kind: 'postgres', partitions: 8 });
+      expect(config.pgUrl).toBe(configs[0]?.pgUrl);
+      expect(config.pgUrl).toMatch(/@postgres:5432\//);
     }
   });
 });

@@ -23,7 +23,8 @@ import {
   type StoreConfig,
 } from '../config.js';
 
-const options = {
+/** The flags `serve` accepts (exported for the check of docker-compose.yml against them). */
+export const serveOptions = {
   ...storeOptions,
   port: { type: 'string' },
   host: { type: 'string' },
@@ -61,7 +62,7 @@ the dashboard at / (with /session and /overview).
 
 ${STORE_USAGE}`,
   async run(context) {
-    const { values } = parseCommandArgs(context.argv, options);
+    const { values } = parseCommandArgs(context.argv, serveOptions);
     const env = context.env;
     const port = readPort(values.port ?? env.PORT ?? '8080');
     const host = values.host ?? env.HOST ?? '127.0.0.1';
