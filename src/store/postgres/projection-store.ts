@@ -431,6 +431,13 @@ export function createPostgresProjectionStore(
             live,
           ]);
         }
+        // Renewals waited on the lease rows while this transaction rewrote the states (long for
+        // a large projection): give every live lease back the time it was held here (`now()` is
+        // when this transaction began), so no holder loses its partitions to the swap itself.
+        await client.query(
+          `UPDATE ${s}.leases SET expires_at = expires_at + (clock_timestamp() - now())
+            WHERE owner IS NOT NULL AND expires_at > now()`,
+        );
         return journalInside(client, journal);
       });
       return journalledRecords(journal, seqs);
