@@ -26,10 +26,6 @@ export class PartitionRunners {
     private readonly create: (store: ProjectionStore, partition: number) => ProjectionRunner,
   ) {}
 
-  get held(): number {
-    return this.runners.size;
-  }
-
   /**
    * Drops runners of partitions lost, starts runners for those gained, and restarts those whose
    * lease changed epoch (a rebuild's swap fenced them: what they cached is the old state).

@@ -292,7 +292,20 @@ export function projectionStoreContract(
         deadLetters: [letter('shadow', 'e2', 2)],
         changes: [],
       });
-      await store.swapProjections([{ shadow: 'shadow', live: 'live' }], []);
+      const before = await store.lastChangeSeq();
+      const reset = {
+        projection: 'live',
+        key: '',
+        before: null,
+        after: null,
+        eventId: '',
+        position: 12,
+      };
+      // The resets are journalled in the swap's own transaction, answered with their seqs.
+      const journalled = await store.swapProjections([{ shadow: 'shadow', live: 'live' }], [reset]);
+      expect(journalled).toEqual([{ ...reset, seq: before + 1 }]);
+      expect(await store.readChanges(before)).toEqual(journalled);
+      expect(await store.lastChangeSeq()).toBe(before + 1);
       expect((await store.listStates('live')).map((r) => [r.key, r.state])).toEqual([
         ['both', { v: 'new' }],
         ['new', { v: 'new' }],
