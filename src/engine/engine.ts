@@ -187,6 +187,7 @@ class ProjectionEngine<
         ? {
             acceptStream: (stream: string) => source.partitionOf(stream) === partition,
             checkpointRows: (name: string) => [{ name, partition }],
+            refuseNewerVersions: true,
           }
         : {}),
     });
@@ -199,10 +200,13 @@ class ProjectionEngine<
   async open(): Promise<void> {
     // A projection whose stored version is not its code's is rebuilt; until the swap its old
     // state keeps its old version, so a rebuild that dies midway is started again next time.
+    // Shared (partitions): only an older stored version is. A newer one was rebuilt by a newer
+    // release running beside this one (a rolling upgrade): rebuilding it back would undo that,
+    // so this instance's runners leave it alone instead (refuseNewerVersions).
     for (const projection of [...this.registry.streams, ...this.registry.aggregates]) {
       for (const row of checkpointRows(projection.name, this.options.partitions)) {
         const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
-        if (checkpoint && checkpoint.version !== projection.version) {
+        if (checkpoint && this.isStale(checkpoint.version, projection.version)) {
           this.staleVersions.set(projection.name, checkpoint.version);
         }
       }
@@ -254,19 +258,25 @@ class ProjectionEngine<
     this.pump.schedule();
   }
 
+  /** Whether state stored at `stored` must be rebuilt for code at `version` (see open()). */
+  private isStale(stored: number, version: number): boolean {
+    return this.options.partitions ? stored < version : stored !== version;
+  }
+
   /**
-   * Forgets a pending version rebuild that another instance has done meanwhile: every stored
-   * checkpoint row of the projection now carries its code's version.
+   * Forgets a pending version rebuild that another instance has done meanwhile: no stored
+   * checkpoint row of the projection is stale for this code any more.
    */
   private async refreshStale(): Promise<void> {
     for (const name of [...this.staleVersions.keys()]) {
       const projection = [...this.registry.streams, ...this.registry.aggregates].find(
         (p) => p.name === name,
       );
-      let current = projection !== undefined;
+      if (!projection) continue;
+      let current = true;
       for (const row of checkpointRows(name, this.options.partitions)) {
         const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
-        if (checkpoint && checkpoint.version !== projection?.version) current = false;
+        if (checkpoint && this.isStale(checkpoint.version, projection.version)) current = false;
       }
       if (!current) continue;
       this.staleVersions.delete(name);

@@ -28,6 +28,10 @@
  * - Running instances follow: their journal poll reads the reset rows (SSE sends `event: reset`)
  *   and their runners restart as above. This instance's own runners are paused by the local
  *   lock for the last stretch and the swap, then told the new checkpoints (`swapped`).
+ * - Mixed releases (a rolling upgrade): a restarted runner whose code is older than the version
+ *   in the checkpoint rows folds nothing (runner.ts, refuseNewerVersions), and on a shared store
+ *   only an older stored version is rebuilt on start (engine.ts), so an old instance neither
+ *   writes over nor rebuilds back the newer state.
  */
 import { Subject } from 'rxjs';
 import type { ChangeRecord, CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';

@@ -84,6 +84,13 @@ export interface RunnerOptions {
   readonly catchUpBatchSize?: number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
+  /**
+   * Shared stores: a checkpoint row stamped with a newer version than the one this runner stamps
+   * was written by a newer release (its rebuild swapped in newer state). This runner then folds
+   * nothing: its older code must not write over that state. Its partitions wait, visibly lagging,
+   * until the instance restarts on the newer release.
+   */
+  readonly refuseNewerVersions?: boolean;
   readonly logger: Logger;
 }
 
@@ -109,6 +116,8 @@ export class ProjectionRunner {
   /** Bodies are read when a projection folds payloads. */
   private readonly withBody: boolean;
   private cached = 0;
+  /** Set by `init` when a newer release's state is stored (see `refuseNewerVersions`). */
+  private outdated: string | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     this.handled = new Map(options.projections.map((p) => [p, new Set(p.eventTypes)]));
@@ -128,7 +137,12 @@ export class ProjectionRunner {
 
   /** Reads the checkpoints; call before the first batch. */
   async init(): Promise<void> {
-    for (const name of this.names.values()) {
+    this.outdated = undefined;
+    const stamped = [
+      ...[...this.names].map(([projection, name]) => ({ projection, name })),
+      ...this.aggregates,
+    ];
+    for (const { projection, name } of stamped) {
       let position = Number.POSITIVE_INFINITY;
       for (const row of this.checkpointRows(name)) {
         const checkpoint = await this.options.projectionStore.readCheckpoint(
@@ -136,8 +150,21 @@ export class ProjectionRunner {
           row.partition,
         );
         position = Math.min(position, checkpoint?.position ?? 0);
+        const own = this.versions.get(name) ?? projection.version;
+        if (this.options.refuseNewerVersions && checkpoint && checkpoint.version > own) {
+          this.outdated ??= `${name} is at version ${checkpoint.version} in the store and this instance's release stamps ${own}`;
+        }
       }
-      this.checkpoints.set(name, Number.isFinite(position) ? position : 0);
+      // An aggregate has no position of its own: it moves with its source.
+      if (this.names.has(projection as AnyStreamProjection)) {
+        this.checkpoints.set(name, Number.isFinite(position) ? position : 0);
+      }
+    }
+    if (this.outdated) {
+      this.options.logger.error(
+        { reason: this.outdated },
+        'a newer release rebuilt this state: not projecting it until restarted on that release',
+      );
     }
   }
 
@@ -190,6 +217,8 @@ export class ProjectionRunner {
   async runTo(upTo: number, onBatch: (result: BatchResult) => void): Promise<RunResult> {
     let total = 0;
     while (this.position < upTo) {
+      // A restart below may have found a newer release's state.
+      if (this.outdated) break;
       let progressed = false;
       let restart = false;
       const behind = upTo - this.position;

@@ -32,12 +32,12 @@ import {
 const T0 = Date.UTC(2024, 8, 10, 12);
 const PARTITIONS = 4;
 
-function body(id: string, seconds: number) {
+function body(id: string, seconds: number, account = 'acc-1') {
   return JSON.stringify({
     id,
     event: 'integrated_account:updated',
     created_at: new Date(T0 + seconds * 1000).toISOString(),
-    payload: { id: 'acc-1', status: 'active' },
+    payload: { id: account, status: 'active' },
   });
 }
 
@@ -66,7 +66,7 @@ async function instance(
   name: string,
   version: number,
   options: { observe?: boolean; live?: boolean } = {},
-): Promise<{ engine: AnyEngine; store: PostgresEventStore }> {
+): Promise<{ engine: AnyEngine; store: PostgresEventStore; stop: () => Promise<void> }> {
   const store = await createPostgresEventStore({
     connectionString: pgUrl(),
     schema,
@@ -94,7 +94,12 @@ async function instance(
     journalPollMs: 20,
   })) as unknown as AnyEngine;
   cleanups.push(() => engine.close());
-  return { engine, store };
+  const stop = async () => {
+    await engine.close();
+    await leases.close();
+    await store.close();
+  };
+  return { engine, store, stop };
 }
 
 /** Every checkpoint row of `counting` has reached `position`. */
@@ -164,6 +169,69 @@ describe('a version bump with instances running', () => {
     );
     expect(checkpoints.rows).toEqual([{ version: 2 }]);
     // Rebuilt once: one reset journalled for the bump.
+    const resets = await adminQuery(
+      `SELECT count(*)::int AS n FROM "${schema}".changes WHERE projection = 'counting' AND event_id = ''`,
+    );
+    expect(resets.rows).toEqual([{ n: 1 }]);
+  });
+
+  it('an instance of the older release beside it never writes over the newer state, and restarts onto it without a rebuild', async () => {
+    const fresh = await openFreshPostgresStore();
+    cleanups.push(fresh.cleanup);
+    const { schema } = fresh;
+    const accounts = Array.from({ length: 8 }, (_, i) => `acc-${i}`);
+
+    // The older release runs on, holding every partition at first.
+    const older = await instance(schema, 'v1', 1, { live: true });
+    for (const [i, account] of accounts.entries()) {
+      await older.engine.ingest(body(`a${i}`, i, account));
+    }
+    await older.engine.catchUp();
+
+    // The newer release starts beside it: rebuilds (nobody else can), swaps, takes half the
+    // partitions. The older one's runners restart on the new epoch and find a newer version.
+    const newer = await instance(schema, 'v2', 2, { live: true });
+    await (newer.engine as unknown as { ready: Promise<void> }).ready;
+    for (const [i, account] of accounts.entries()) {
+      await newer.engine.ingest(body(`b${i}`, 100 + i, account));
+    }
+    const head = await newer.store.head();
+    const counts = async () =>
+      (
+        await adminQuery(
+          `SELECT part, position, version FROM "${schema}".checkpoints WHERE name = 'counting' ORDER BY part`,
+        )
+      ).rows as { part: number; position: number; version: number }[];
+    // Some partitions (the newer instance's) reach the head; the older instance's wait.
+    await waitUntil(
+      async () => (await counts()).some((row) => Number(row.position) >= head),
+      'the newer instance projected its partitions',
+    );
+    const versionOne = async () =>
+      (
+        await adminQuery(
+          `SELECT count(*)::int AS n FROM "${schema}".states WHERE projection = 'counting' AND (state->>'version')::int = 1`,
+        )
+      ).rows[0] as { n: number };
+    expect(await versionOne()).toEqual({ n: 0 });
+    expect(new Set((await counts()).map((row) => row.version))).toEqual(new Set([2]));
+
+    // The older instance restarts on the newer release: nothing to rebuild, everything projected.
+    await older.stop();
+    const restarted = await instance(schema, 'v2-restarted', 2, { live: true });
+    await (restarted.engine as unknown as { ready: Promise<void> }).ready;
+    await waitUntil(
+      async () => (await counts()).every((row) => Number(row.position) >= head),
+      'every partition projected',
+    );
+    for (const account of accounts) {
+      expect(await restarted.engine.get('counting', account)).toEqual({
+        id: account,
+        events: 2,
+        version: 2,
+      });
+    }
+    expect(await versionOne()).toEqual({ n: 0 });
     const resets = await adminQuery(
       `SELECT count(*)::int AS n FROM "${schema}".changes WHERE projection = 'counting' AND event_id = ''`,
     );
