@@ -11,7 +11,7 @@ import {
   SCHEMA_VERSION,
   type PostgresEventStore,
 } from '../../src/store/postgres/index.js';
-import { LockPurpose, channelName, lockArgs } from '../../src/store/postgres/sql.js';
+import { channelName } from '../../src/store/postgres/sql.js';
 import type { StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';
 import {
@@ -77,13 +77,13 @@ describe('postgres adapter', () => {
     expect(rows.map((r: { version: number }) => r.version)).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
     );
-    await stores[0]?.append([makeEvent('a')]);
-    expect(await stores[4]?.head()).toBe(1);
+    const [stored] = (await stores[0]?.append([makeEvent('a')])) ?? [];
+    expect(await stores[4]?.head()).toBe(stored?.position);
   });
 
   it('keeps the log and its counters across a reopen; a later duplicate is still a duplicate', async () => {
     const { store, schema } = await fresh();
-    await store.append([makeEvent('a'), makeEvent('b', { skipped: 'unknown_type' })]);
+    const [, b] = await store.append([makeEvent('a'), makeEvent('b', { skipped: 'unknown_type' })]);
     await store.append([makeEvent('a')]);
     await store.close();
     const reopened = await sibling(schema);
@@ -97,7 +97,7 @@ describe('postgres adapter', () => {
       duplicates: 2,
       conflicts: 1,
       skipped: { unknown_type: 1 },
-      headPosition: 2,
+      headPosition: b?.position,
     });
   });
 
@@ -143,14 +143,14 @@ describe('postgres adapter', () => {
     const { store: writer, schema } = await fresh();
     // A poll this slow never fires during the test: the notification must come from NOTIFY.
     const listener = await sibling(schema, { pollIntervalMs: 600_000 });
-    const appended = nextHead(listener.onAppend, 2);
+    const appended = nextHead(listener.onAppend, 1);
     const changed = nextHead(listener.onChanges, 1);
     // Wait for the LISTEN to be in place before the writer commits.
     await waitUntil(
       async () => (await listenBackends(schema)).length === 1,
       'the listener is LISTENing',
     );
-    await writer.append([makeEvent('a'), makeEvent('b')]);
+    const [, b] = await writer.append([makeEvent('a'), makeEvent('b')]);
     await writer.projections.commit({
       checkpoints: [],
       states: [],
@@ -166,7 +166,8 @@ describe('postgres adapter', () => {
         },
       ],
     });
-    expect(await appended).toBe(2);
+    // One transaction, one wake-up: the head it reports is already the last of the two.
+    expect(await appended).toBe(b?.position);
     expect(await changed).toBe(1);
   });
 
@@ -186,41 +187,44 @@ describe('postgres adapter', () => {
     await adminQuery('SELECT pg_terminate_backend($1)', [first]);
     // Committed while nobody listens: the reconnect's catch-up poll must report it.
     const missed = nextHead(listener.onAppend, 1);
-    await writer.append([makeEvent('missed')]);
+    const [missedOutcome] = await writer.append([makeEvent('missed')]);
     await waitUntil(async () => {
       const now = await listenBackends(schema);
       return now.length === 1 && now[0] !== first;
     }, 'a new LISTEN connection');
-    expect(await missed).toBe(1);
-    const live = nextHead(listener.onAppend, 2);
-    await writer.append([makeEvent('live')]);
-    expect(await live).toBe(2);
-    expect(seenHeads).toEqual([1, 2]);
+    expect(await missed).toBe(missedOutcome?.position);
+    const live = nextHead(listener.onAppend, (missedOutcome?.position ?? 0) + 1);
+    const [liveOutcome] = await writer.append([makeEvent('live')]);
+    expect(await live).toBe(liveOutcome?.position);
+    expect(seenHeads).toEqual([missedOutcome?.position, liveOutcome?.position]);
   });
 
   it('falls back to polling for commits whose notification never came', async () => {
     const { store, schema } = await fresh({ pollIntervalMs: 50 });
     const head = nextHead(store.onAppend, 1);
-    // A row written without NOTIFY (a lost notification looks the same to the listener).
-    await adminQuery(
+    // A row written without NOTIFY (a lost notification looks the same to the listener), at the
+    // position its transaction would have given it.
+    const { rows } = await adminQuery(
       `INSERT INTO "${schema}".events (position, id, type, stream, source_time, data, body)
-       VALUES (nextval('"${schema}".events_position_seq'), 'quiet', 't', NULL, 0, 'null', '\\x00')`,
+       SELECT base + (pg_current_xact_id()::text::bigint - xid0) * 4096, 'quiet', 't', NULL, 0, 'null', '\\x00'
+         FROM "${schema}".position_space RETURNING position`,
     );
-    expect(await head).toBe(1);
+    expect(await head).toBe(Number((rows[0] as { position: string }).position));
   });
 
-  it('answers store_busy when the append lock stays taken past the busy timeout', async () => {
+  it('answers store_busy when another transaction holds the same id past the busy timeout', async () => {
+    // Appends take no global lock; the one wait left is a row lock: another transaction inserting
+    // the same id, which must commit or roll back before this append can tell stored from duplicate.
     const { store, schema } = await fresh({ busyTimeoutMs: 100 });
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    cleanups.push(() => holder.end());
-    await holder.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.append, schema)})`);
+    const holder = await holdInsert(schema, 'a');
     const failure = await store.append([makeEvent('a')]).catch((error: unknown) => error);
     expect(isStoreError(failure) && failure.code).toBe('store_busy');
-    await holder.query(`SELECT pg_advisory_unlock(${lockArgs(LockPurpose.append, schema)})`);
-    // The same store recovers once the lock is free, and nothing half-written remains.
+    // Unrelated ids are not held up by it.
+    expect((await store.append([makeEvent('b')])).map((o) => o.status)).toEqual(['stored']);
+    await holder.query('ROLLBACK');
+    // The same store recovers once the row is free, and nothing half-written remains.
     expect((await store.append([makeEvent('a')])).map((o) => o.status)).toEqual(['stored']);
-    expect((await store.stats()).events).toBe(1);
+    expect((await store.stats()).events).toBe(2);
   });
 
   it('gives states and journalled changes back with their keys in the order written (dump output)', async () => {
@@ -256,10 +260,7 @@ describe('postgres adapter', () => {
   it('a server-side kill of a connection mid-append fails that append retryably, and the store goes on', async () => {
     const app = uniqueName('victim');
     const { store, schema } = await fresh({ applicationName: app });
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    cleanups.push(() => holder.end());
-    await holder.query(`SELECT pg_advisory_lock(${lockArgs(LockPurpose.append, schema)})`);
+    const holder = await holdInsert(schema, 'a');
     const pending = store.append([makeEvent('a')]).catch((error: unknown) => error);
     await waitUntil(
       async () =>
@@ -277,10 +278,24 @@ describe('postgres adapter', () => {
     );
     const failure = await pending;
     expect(isStoreError(failure) && failure.code).toBe('store_unavailable');
-    await holder.query(`SELECT pg_advisory_unlock(${lockArgs(LockPurpose.append, schema)})`);
+    await holder.query('ROLLBACK');
     expect((await store.append([makeEvent('a')]))[0]?.status).toBe('stored');
   });
 });
+
+/** A connection with an open transaction that has inserted (not committed) event `id`. */
+async function holdInsert(schema: string, id: string): Promise<pg.Client> {
+  const holder = new pg.Client({ connectionString: pgUrl() });
+  await holder.connect();
+  cleanups.push(() => holder.end());
+  await holder.query('BEGIN');
+  await holder.query(
+    `INSERT INTO "${schema}".events (position, id, type, stream, source_time, data, body)
+     VALUES (-1, $1, 't', NULL, 0, 'null', '\\x00')`,
+    [id],
+  );
+  return holder;
+}
 
 /** Backends LISTENing on this schema's channels (the last statement of that connection). */
 async function listenBackends(schema: string): Promise<number[]> {

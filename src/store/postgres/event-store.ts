@@ -2,21 +2,54 @@
  * The PostgreSQL event store (`truto-state/postgres`): the log, conflicts, rejects and counters,
  * plus projected state (projection-store.ts) in the same schema.
  *
- * Gap safety: positions come from a sequence, which hands out values at insert time while rows
- * become visible at COMMIT, so with concurrent writers position 7 could become visible before 6
- * and a reader following "after my position" would skip 6 for ever. We SERIALISE appends: each
- * append transaction takes `pg_advisory_xact_lock(append, schema)` before drawing positions and
- * holds it through COMMIT (locks are released after the commit is visible), so positions become
- * visible strictly in order, across every process sharing the database. A rolled-back append
- * leaves a gap, which readers simply pass over: nothing waits on it.
+ * Appends run in parallel, from any number of processes, with no global lock; readers are fenced
+ * on the transaction horizon so that "everything after my position" never skips a late commit.
  *
- * Cost: one append transaction at a time per database. Each process batches concurrent appends
- * into one transaction (group commit, up to `maxBatchEvents`), so the limit is about
- * batch size / (insert + commit fsync) per database rather than per request; several instances
- * queue on the lock instead of committing in parallel. The alternative, fencing reads on the
- * transaction horizon (`pg_snapshot_xmin`), lets writers run in parallel but needs a reader
- * cursor of (xid, position) to be exact, and stalls every reader behind any long transaction in
- * the cluster; serialising keeps plain numeric positions exact.
+ * Positions are transaction-ordered. Each append transaction first takes its `xid8`
+ * (`pg_current_xact_id()`), then numbers its new rows
+ *
+ *     position = base + (xid - xid0) * 4096 + ordinal        (ordinal 0…4095, input order)
+ *
+ * where `xid0` (the migrating transaction's xid) and `base` (above every position written before
+ * migration 6) are fixed in `position_space` and read once at open. Positions therefore stay plain
+ * increasing numbers, unique without a sequence (xids are unique), with gaps (ids that turned out
+ * to be duplicates, rolled-back transactions, and every other write transaction in the cluster,
+ * which consumes an xid and so 4096 positions).
+ *
+ * The fence: every read of the log (pages of readAll / readStream, `head`) sees only
+ *
+ *     position < base + (pg_snapshot_xmin(pg_current_snapshot()) - xid0) * 4096
+ *
+ * computed in the same statement (one snapshot). Every transaction whose xid is below the
+ * snapshot's xmin has ended, so below the fence the log is final: its committed rows are all
+ * visible and nothing can be added there later. Any transaction still to commit has an xid >=
+ * xmin, hence positions >= the fence. xmin only grows, so the fence only moves forward, and a
+ * reader following "position > my cursor" sees every committed row exactly once, in position
+ * order. A rolled-back transaction leaves a gap nobody waits for. `readEvent` (by id) is not fenced.
+ *
+ * Budget: positions stay below Number.MAX_SAFE_INTEGER for 2^53 / 4096 ≈ 2.2e12 write
+ * transactions in the whole cluster after migration 6 (at 10 000 per second, about 7 years);
+ * past that, appends fail with `store_failed` rather than return an inexact position.
+ *
+ * Limits of the design:
+ * - The fence stalls behind the oldest write transaction running anywhere in the cluster (any
+ *   database; read-only transactions take no xid and do not count). Appends keep committing, but
+ *   readers (projections, the live tail) see nothing past it until it ends. Our own transactions
+ *   are short; a stalled process's is ended by `idle_in_transaction_session_timeout` (5 s by
+ *   default). `fenceLag()` reports how many transactions the fence trails the newest xid by;
+ *   `pg_stat_activity.backend_xid` / `xact_start` name the transaction holding it.
+ * - One transaction holds at most 4096 rows: the group commit takes at most 4096 events, and an
+ *   `append` call with more commits them 4096 rows per transaction, in order. Such a call is then
+ *   not atomic: if it fails part-way, a prefix may be stored; sending it again is safe
+ *   (idempotent by id). Calls of up to 4096 events (every caller here: HTTP, `import` batches of
+ *   1000 by default) stay one transaction.
+ * - Idempotency is by the unique id, as before: `INSERT … ON CONFLICT (id) DO NOTHING` waits for
+ *   a concurrent transaction inserting the same id, then compares bytes with the row it committed.
+ *   Rows are inserted in id order so two appends sharing ids lock them in the same order and never
+ *   deadlock; `busyTimeoutMs` is the `lock_timeout` for that wait (store_busy past it).
+ * - Counters (`stats()`) are sharded by xid (16 rows per name, summed on read), so concurrent
+ *   appends rarely touch the same counter row; the change journal is still serialised by its own
+ *   lock (projection-store.ts), which only projection commits take.
  */
 import pg from 'pg';
 import { StoreError } from '../errors.js';
@@ -43,14 +76,7 @@ import { createPgListener } from './listener.js';
 import type { LeaseFence } from './fence.js';
 import { createPostgresProjectionStore } from './projection-store.js';
 import { migrate } from './schema.js';
-import {
-  LockPurpose,
-  channelName,
-  checkSchemaName,
-  clientConfig,
-  lockArgs,
-  type ConnectionSettings,
-} from './sql.js';
+import { channelName, checkSchemaName, clientConfig, type ConnectionSettings } from './sql.js';
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user:pass@host:5432/db`. */
@@ -61,11 +87,14 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** How often listeners poll for commits from other processes besides LISTEN (default 1000 ms). */
   readonly pollIntervalMs?: number;
-  /** Events per append transaction (default 1000). */
+  /** Events per append transaction (default 1000, at most 4096: see the header). */
   readonly maxBatchEvents?: number;
   /** Events waiting for a transaction before appends are refused with store_overloaded (default 50 000). */
   readonly maxPending?: number;
-  /** How long an append waits for the append lock before failing with store_busy (default 10 000 ms). */
+  /**
+   * How long an append waits for a row lock (another transaction inserting the same id, a
+   * counter row) before failing with store_busy (default 10 000 ms): the `lock_timeout`.
+   */
   readonly busyTimeoutMs?: number;
   /** See ConnectionSettings: a stalled process's open transaction is ended after this (default 5000 ms). */
   readonly idleInTransactionTimeoutMs?: number;
@@ -81,6 +110,12 @@ export interface PostgresEventStore extends EventStoreWithProjections {
    * process at once and from others via LISTEN/NOTIFY or a poll. Returns an unsubscribe function.
    */
   onChanges(listener: (lastSeq: number) => void): () => void;
+  /**
+   * How many transactions the readers' fence trails the newest one by: 0 to a few under normal
+   * load; a figure that keeps growing means an old write transaction somewhere in the cluster is
+   * holding readers back (see `pg_stat_activity.backend_xid`).
+   */
+  fenceLag(): Promise<number>;
 }
 
 // The projection store's public types live here, not beside its implementation, so that the
@@ -100,8 +135,32 @@ export interface PostgresProjectionStore extends ProjectionStore {
   countDeadLetters(projection: string): Promise<{ letters: number; entities: number }>;
 }
 
-/** Rows per INSERT statement (8 parameters each, far below the 65 535 limit). */
+/** Rows per INSERT statement (9 parameters each, far below the 65 535 limit). */
 const INSERT_CHUNK = 500;
+
+/** Positions one transaction may number (ordinals 0…4095): the most rows per transaction. */
+export const ROWS_PER_TRANSACTION = 4096;
+
+/** Counter rows per name: appends write the shard of their xid, `stats()` sums them. */
+const COUNTER_SHARDS = 16n;
+
+/** The longest pause between re-reads of the head while the fence trails a commit we know of. */
+const CHASE_MAX_DELAY_MS = 200;
+
+/** Where transaction-ordered positions start (migration 6): see the header. */
+interface PositionSpace {
+  readonly xid0: bigint;
+  readonly base: bigint;
+}
+
+/**
+ * The readers' fence as a SQL expression: positions below it belong to transactions that have all
+ * ended. Evaluated once per statement (the snapshot functions are stable), so it is an index bound;
+ * never below `base`, since every row under `base` predates migration 6 and is final.
+ */
+function fenceSql({ xid0, base }: PositionSpace): string {
+  return `greatest(${base}, ${base} + (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - ${xid0}) * ${ROWS_PER_TRANSACTION})`;
+}
 
 /**
  * Opens (creating or migrating its schema) a PostgreSQL event store.
@@ -136,7 +195,26 @@ export async function createPostgresEventStore(
     throw translatePgError(error, `migrating schema ${schema}`);
   }
 
-  const maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 1000);
+  let space: PositionSpace;
+  try {
+    const { rows } = await pool.query<{ xid0: string; base: string }>(
+      `SELECT xid0::text AS xid0, base::text AS base FROM ${s}.position_space`,
+    );
+    const row = rows[0];
+    if (rows.length !== 1 || row === undefined) {
+      throw new Error(`${schema}.position_space must hold exactly one row`);
+    }
+    space = { xid0: BigInt(row.xid0), base: BigInt(row.base) };
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw translatePgError(error, `opening schema ${schema}`);
+  }
+  const fence = fenceSql(space);
+
+  const maxBatchEvents = Math.min(
+    ROWS_PER_TRANSACTION,
+    Math.max(1, options.maxBatchEvents ?? 1000),
+  );
   const busyTimeoutMs = Math.max(1, Math.floor(options.busyTimeoutMs ?? 10_000));
   const appendChannel = channelName('append', schema);
   const changesChannel = channelName('changes', schema);
@@ -159,12 +237,25 @@ export async function createPostgresEventStore(
     }
   }
 
+  /** The highest position below the fence: one backward step of the primary key index. */
   async function readHead(): Promise<number> {
     const rows = await query<{ head: number | null }>(
       'reading the head',
-      `SELECT max(position) AS head FROM ${s}.events`,
+      `SELECT max(position) AS head FROM ${s}.events WHERE position < ${fence}`,
     );
     return rows[0]?.head ?? 0;
+  }
+
+  /** The fenced head and the snapshot it was read in (xmin sets the fence), in one statement. */
+  async function readHorizon(): Promise<{ head: number; xmin: bigint; xmax: bigint }> {
+    const rows = await query<{ head: number | null; xmin: string; xmax: string }>(
+      'reading the head',
+      `SELECT (SELECT max(position) FROM ${s}.events WHERE position < ${fence}) AS head,
+              pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`,
+    );
+    const row = rows[0] as { head: number | null; xmin: string; xmax: string };
+    return { head: row.head ?? 0, xmin: BigInt(row.xmin), xmax: BigInt(row.xmax) };
   }
 
   async function readLastSeq(): Promise<number> {
@@ -184,7 +275,41 @@ export async function createPostgresEventStore(
   // channel could announce position 2^53-1, and the notifiers only ever move forward, so a
   // believed payload would silence every later head. Each wake-up re-reads the head (or the last
   // journalled seq) from the tables; wake-ups arriving during a read share the next one.
-  const refreshHead = coalesce(() => readHead().then((head) => appendNotifier.notify(head)));
+  //
+  // The head read is fenced, so right after a commit it can still lag that commit: an older
+  // write transaction elsewhere in the cluster is still open (and sends no NOTIFY when it ends).
+  // So a wake-up also sets a horizon to reach, in xids, and the head is re-read, backing off,
+  // until the fence has passed it: for our own commit, our xid + 1; for a NOTIFY, the snapshot
+  // xmax of the first read after it (every transaction that had committed when the NOTIFY came is
+  // below it). Both are the database's own figures, and every open transaction ends (the idle
+  // timeout ends stalled ones), so the chase always stops.
+  let horizon = 0n;
+  let nextReadSetsHorizon = false;
+  let chaseDelay = 0;
+  let chaseTimer: NodeJS.Timeout | undefined;
+  const refreshHead = coalesce(async () => {
+    const setsHorizon = nextReadSetsHorizon;
+    nextReadSetsHorizon = false;
+    const read = await readHorizon();
+    appendNotifier.notify(read.head);
+    if (setsHorizon && read.xmax > horizon) horizon = read.xmax;
+    if (read.xmin >= horizon || closed || appendNotifier.size === 0) {
+      chaseDelay = 0;
+    } else if (chaseTimer === undefined) {
+      chaseDelay = Math.min(Math.max(2, chaseDelay * 2), CHASE_MAX_DELAY_MS);
+      chaseTimer = setTimeout(() => {
+        chaseTimer = undefined;
+        refreshHead();
+      }, chaseDelay);
+      chaseTimer.unref();
+    }
+  });
+  /** Our own commit (transaction `xid`) reaches this process's listeners once it is fenced in. */
+  function announce(xid: bigint): void {
+    if (appendNotifier.size === 0) return;
+    if (xid + 1n > horizon) horizon = xid + 1n;
+    refreshHead();
+  }
   const refreshSeq = coalesce(() => readLastSeq().then((seq) => changesNotifier.notify(seq)));
   const listener = createPgListener({
     settings,
@@ -192,8 +317,10 @@ export async function createPostgresEventStore(
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     onNotify(channel) {
       if (closed) return;
-      if (channel === appendChannel) refreshHead();
-      else if (channel === changesChannel) refreshSeq();
+      if (channel === appendChannel) {
+        nextReadSetsHorizon = true;
+        refreshHead();
+      } else if (channel === changesChannel) refreshSeq();
     },
     onPoll() {
       if (closed) return;
@@ -216,8 +343,21 @@ export async function createPostgresEventStore(
     onJournalled: (last) => changesNotifier.notify(last),
   });
 
-  /** One append transaction for every row of a group (ids may repeat across and within requests). */
+  /**
+   * Appends rows (ids may repeat across and within requests): one transaction per
+   * ROWS_PER_TRANSACTION rows, in order, so no transaction numbers more positions than it has.
+   */
   async function commitRows(rows: readonly EventRow[]): Promise<AppendOutcome[]> {
+    if (rows.length <= ROWS_PER_TRANSACTION) return commitTransaction(rows);
+    const outcomes: AppendOutcome[] = [];
+    for (let from = 0; from < rows.length; from += ROWS_PER_TRANSACTION) {
+      outcomes.push(...(await commitTransaction(rows.slice(from, from + ROWS_PER_TRANSACTION))));
+    }
+    return outcomes;
+  }
+
+  /** One append transaction (at most ROWS_PER_TRANSACTION rows). */
+  async function commitTransaction(rows: readonly EventRow[]): Promise<AppendOutcome[]> {
     // The first occurrence of each id is the one inserted; later ones compare against it.
     const firstOf = new Map<string, number>();
     const fresh: EventRow[] = [];
@@ -236,18 +376,31 @@ export async function createPostgresEventStore(
     }
     try {
       // One round trip: durable commit even if the server default says otherwise, a bounded wait
-      // for the append lock (store_busy past it), and the lock itself (see the header).
-      await client.query(
+      // for row locks (store_busy past it), and this transaction's xid, which numbers its rows.
+      const begun = (await client.query(
         `BEGIN; SET LOCAL synchronous_commit TO on; SET LOCAL lock_timeout = ${busyTimeoutMs};
-         SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.append, schema)})`,
-      );
+         SELECT pg_current_xact_id()::text AS xid`,
+      )) as unknown as pg.QueryResult<{ xid: string }>[];
+      const xid = BigInt((begun.at(-1)?.rows[0] as { xid: string }).xid);
+      const first = space.base + (xid - space.xid0) * BigInt(ROWS_PER_TRANSACTION);
+      if (first + BigInt(ROWS_PER_TRANSACTION) > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new StoreError(
+          'store_failed',
+          `postgres: positions of transaction ${xid} would pass 2^53 (${schema}.position_space starts at xid ${space.xid0}): the position space is spent`,
+        );
+      }
+      // Positions follow the input order; rows are inserted in id order so that two appends
+      // sharing ids wait for each other's rows in the same order (never a deadlock).
+      const positionOf = new Map(fresh.map((row, i) => [row.id, Number(first) + i]));
+      const byId = [...fresh].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const inserted = new Map<string, number>();
-      for (let from = 0; from < fresh.length; from += INSERT_CHUNK) {
-        const chunk = fresh.slice(from, from + INSERT_CHUNK);
+      for (let from = 0; from < byId.length; from += INSERT_CHUNK) {
+        const chunk = byId.slice(from, from + INSERT_CHUNK);
         const values: unknown[] = [];
         const tuples = chunk.map((row) => {
           const n = values.length;
           values.push(
+            positionOf.get(row.id),
             row.id,
             row.type,
             row.stream,
@@ -257,9 +410,8 @@ export async function createPostgresEventStore(
             row.skipIssues,
             asBuffer(row.body),
           );
-          return `(nextval('${s}.events_position_seq'), $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::json, $${n + 6}, $${n + 7}::json, $${n + 8})`;
+          return `($${n + 1}::bigint, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}::json, $${n + 7}, $${n + 8}::json, $${n + 9})`;
         });
-        // VALUES rows are evaluated in order, so positions follow the input order.
         const result = await client.query<{ id: string; position: number }>(
           `INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body)
            VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id, position`,
@@ -315,18 +467,22 @@ export async function createPostgresEventStore(
         );
       }
       if (counts.size > 0) {
+        // This transaction's shard (concurrent appends have nearby, hence different, xids), names
+        // in one order so two appends meeting on a shard never deadlock.
+        const names = [...counts.keys()].sort();
         await client.query(
-          `INSERT INTO ${s}.counters (name, value) SELECT * FROM unnest($1::text[], $2::bigint[])
-           ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
-          [[...counts.keys()], [...counts.values()]],
+          `INSERT INTO ${s}.counters (name, shard, value)
+           SELECT name, $3, value FROM unnest($1::text[], $2::bigint[]) AS x(name, value)
+           ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
+          [names, names.map((name) => counts.get(name)), Number(xid % COUNTER_SHARDS)],
         );
       }
       const head = Math.max(0, ...inserted.values());
-      // Delivered to listeners only if, and when, this transaction commits.
+      // A wake-up for other processes, delivered only if, and when, this transaction commits.
       if (head > 0) await client.query('SELECT pg_notify($1, $2)', [appendChannel, String(head)]);
       await client.query('COMMIT');
       client.release();
-      if (head > 0) appendNotifier.notify(head);
+      if (head > 0) announce(xid);
       return outcomes;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -367,7 +523,8 @@ export async function createPostgresEventStore(
       }>(
         'reading events',
         `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data${withBody ? ', body' : ''}
-           FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} ORDER BY position LIMIT $${n + 3}`,
+           FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} AND position < ${fence}
+          ORDER BY position LIMIT $${n + 3}`,
         [...args, after, upTo, limit],
       );
       return rows.map((row) => fromEventRow(row, withBody));
@@ -429,8 +586,9 @@ export async function createPostgresEventStore(
         `WITH kept AS (
            INSERT INTO ${s}.rejects (source, reason, message, digest, body) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (source, reason, digest) DO NOTHING RETURNING 1)
-         INSERT INTO ${s}.counters (name, value) SELECT $6, count(*) FROM kept HAVING count(*) > 0
-         ON CONFLICT (name) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
+         INSERT INTO ${s}.counters (name, shard, value)
+           SELECT $6, pg_backend_pid() % ${COUNTER_SHARDS}, count(*) FROM kept HAVING count(*) > 0
+         ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
         [
           reject.source,
           reject.reason,
@@ -442,6 +600,15 @@ export async function createPostgresEventStore(
       );
     },
 
+    async fenceLag() {
+      const rows = await query<{ lag: number }>(
+        'reading the fence lag',
+        `SELECT pg_snapshot_xmax(s)::text::bigint - pg_snapshot_xmin(s)::text::bigint AS lag
+           FROM pg_current_snapshot() AS s`,
+      );
+      return rows[0]?.lag ?? 0;
+    },
+
     async check() {
       await query('checking the store', 'SELECT 1');
     },
@@ -449,7 +616,7 @@ export async function createPostgresEventStore(
     async stats(): Promise<EventStoreStats> {
       const counters = await query<{ name: string; value: number }>(
         'reading stats',
-        `SELECT name, value FROM ${s}.counters`,
+        `SELECT name, sum(value)::bigint AS value FROM ${s}.counters GROUP BY name`,
       );
       return statsFromCounters(counters, { headPosition: await readHead() });
     },
@@ -459,6 +626,7 @@ export async function createPostgresEventStore(
       // Let queued appends finish (their callers are waiting for an answer), then refuse new work.
       await writer.drain();
       closed = true;
+      clearTimeout(chaseTimer);
       await listener.stop();
       await pool.end();
     },

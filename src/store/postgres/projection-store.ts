@@ -160,8 +160,8 @@ export function createPostgresProjectionStore(
     const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
     const last = assigned.at(-1) as number;
     await client.query(
-      `INSERT INTO ${s}.counters (name, value) VALUES ('changes_head', $1)
-       ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      `INSERT INTO ${s}.counters (name, shard, value) VALUES ('changes_head', 0, $1)
+       ON CONFLICT (name, shard) DO UPDATE SET value = excluded.value`,
       [last],
     );
     await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
@@ -521,7 +521,7 @@ export function createPostgresProjectionStore(
       // Kept in the commit's transaction, so it survives pruning and never runs ahead of commits.
       const rows = await query<{ value: number }>(
         'reading the last change',
-        `SELECT value FROM ${s}.counters WHERE name = 'changes_head'`,
+        `SELECT value FROM ${s}.counters WHERE name = 'changes_head' AND shard = 0`,
       );
       return rows[0]?.value ?? 0;
     },

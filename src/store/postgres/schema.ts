@@ -123,6 +123,21 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   INSERT INTO ${s}.counters (name, value) SELECT 'rejects', count(*) FROM ${s}.rejects
     ON CONFLICT (name) DO UPDATE SET value = excluded.value;
   `,
+  // 6: appends without a global lock (see event-store.ts). Positions are computed from the
+  // appending transaction's xid8 in a space that starts above every existing position; the old
+  // sequence is dropped FIRST (its DROP waits for any old-release append still drawing from it),
+  // so an instance still running an older release fails its appends loudly instead of writing
+  // positions below the readers' fence, and max(position) read afterwards covers them all.
+  // Counters are sharded so concurrent appends do not queue on one row lock.
+  (s) => `
+  DROP SEQUENCE ${s}.events_position_seq;
+  CREATE TABLE ${s}.position_space (xid0 bigint NOT NULL, base bigint NOT NULL);
+  INSERT INTO ${s}.position_space (xid0, base)
+    SELECT pg_current_xact_id()::text::bigint, coalesce(max(position), 0) + 1 FROM ${s}.events;
+  ALTER TABLE ${s}.counters ADD COLUMN shard integer NOT NULL DEFAULT 0;
+  ALTER TABLE ${s}.counters DROP CONSTRAINT counters_pkey;
+  ALTER TABLE ${s}.counters ADD PRIMARY KEY (name, shard);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

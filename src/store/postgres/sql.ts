@@ -1,7 +1,7 @@
 /**
  * Small SQL helpers for the PostgreSQL adapter: identifier quoting, the adapter's connection
- * settings (int8 read as a JS number), and the advisory-lock keys that serialise migrations,
- * appends and change-journal writes per schema.
+ * settings (int8 read as a JS number), and the advisory-lock keys that serialise migrations and
+ * change-journal writes per schema (appends take no lock: see event-store.ts).
  */
 import pg from 'pg';
 import { fnv1a32 } from './partition.js';
@@ -24,7 +24,7 @@ export function checkSchemaName(schema: string): string {
  */
 export const LockPurpose = {
   migrate: 0x74730001,
-  append: 0x74730002,
+  // 0x74730002 was the append lock (before migration 6): not reused.
   journal: 0x74730003,
   /** One derived group (key 2: a hash of schema, source and group; see projection-store.ts). */
   group: 0x74730004,
@@ -58,8 +58,8 @@ export interface ConnectionSettings {
   /**
    * The server ends a session that sits idle inside a transaction this long (default 5000 ms).
    * Our transactions send their statements back to back, so only a stalled or cut-off process
-   * (SIGSTOP, GC pause, network partition) hits it; until then it would hold the append lock
-   * (blocking every writer) or a lease row (blocking a takeover).
+   * (SIGSTOP, GC pause, network partition) hits it; until then it would hold back the readers'
+   * fence (every reader of the log), its row locks, or a lease row (blocking a takeover).
    */
   readonly idleInTransactionTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
