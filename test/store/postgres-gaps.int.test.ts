@@ -4,10 +4,11 @@
  * lower position or seq, and must not stall on one that rolls back.
  *
  * How the late commit is forced: a trigger makes the insert of a "held" row wait on an advisory
- * lock the test holds, so that transaction has drawn its position but cannot commit. Meanwhile a
- * second store (standing for another process) appends; a reader follows. With appends serialised
- * the second writer waits; without it, it would commit positions above the held one, the reader
- * would advance past it, and the held row would never be seen: these tests would fail.
+ * lock the test holds, so that transaction has its xid (hence its positions) but cannot commit.
+ * Meanwhile a second store (standing for another process) appends and COMMITS: appends take no
+ * global lock, so its rows, with higher positions, are committed while the held one is not. A
+ * reader follows. Without the fence on the transaction horizon the reader would advance past the
+ * held position, and the held row would never be seen: these tests would fail.
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,6 +41,17 @@ function follower(store: PostgresEventStore) {
           cursor = event.position;
         }
       }
+    },
+    /**
+     * Polls until `count` events were seen. A commit is read once every older write transaction
+     * in the cluster has ended, and other test files share this server, so "at once" is not a
+     * promise; a reader that skipped an event would wait here for ever (and time out).
+     */
+    async catchUp(count: number): Promise<void> {
+      await waitUntil(async () => {
+        await this.poll();
+        return seen.length >= count;
+      }, `the reader saw ${count} events`);
     },
   };
 }
@@ -76,6 +88,8 @@ describe('postgres gap safety', () => {
   let schema: string;
   let held: PostgresEventStore;
   let later: PostgresEventStore;
+  /** A third process that only reads (the projector's view): it has no appends of its own to wait for. */
+  let watcher: PostgresEventStore;
   let gate: pg.Client;
   let cleanups: (() => Promise<void>)[] = [];
 
@@ -85,7 +99,13 @@ describe('postgres gap safety', () => {
     schema = first.schema;
     const second = await openFreshPostgresStore({ schema, applicationName: laterApp });
     later = second.store;
-    cleanups = [second.store.close.bind(second.store), first.cleanup];
+    const third = await openFreshPostgresStore({ schema });
+    watcher = third.store;
+    cleanups = [
+      third.store.close.bind(third.store),
+      second.store.close.bind(second.store),
+      first.cleanup,
+    ];
 
     gate = new pg.Client({ connectionString: pgUrl() });
     await gate.connect();
@@ -122,8 +142,8 @@ describe('postgres gap safety', () => {
 
   it('a reader never passes an append that commits late with a lower position', async () => {
     await held.append([makeEvent('before')]);
-    const reader = follower(later);
-    await reader.poll();
+    const reader = follower(watcher);
+    await reader.catchUp(1);
     expect(reader.seen.map((e) => e.id)).toEqual(['before']);
 
     const heldAppend = held.append([makeEvent('held-1')]);
@@ -132,24 +152,40 @@ describe('postgres gap safety', () => {
       'the held append waits on the gate',
     );
 
-    const laterAppend = Promise.all([
-      later.append([makeEvent('later-1')]),
-      later.append([makeEvent('later-2'), makeEvent('later-3')]),
-    ]);
-    await laterWriterStuckOrDone(settledFlag(laterAppend));
+    // The later writer commits while the held one is still open: no global lock between them.
+    const laterOutcomes = (
+      await Promise.all([
+        later.append([makeEvent('later-1')]),
+        later.append([makeEvent('later-2'), makeEvent('later-3')]),
+      ])
+    ).flat();
+    const heldSettled = settledFlag(heldAppend);
+    expect(laterOutcomes.map((o) => o.status)).toEqual(['stored', 'stored', 'stored']);
+    expect((await later.readEvent('later-3'))?.id).toBe('later-3');
+    expect(heldSettled()).toBe(false);
 
-    // The held transaction has drawn a position but not committed: the reader may see nothing new.
+    // The held transaction has its positions but has not committed: committed rows above it are
+    // fenced off, so the reader sees nothing new, and the head does not move past the cursor.
     await reader.poll();
     expect(reader.seen.map((e) => e.id)).toEqual(['before']);
-    expect(await later.head()).toBe(reader.cursor);
+    expect(await watcher.head()).toBe(reader.cursor);
+    expect(await watcher.fenceLag()).toBeGreaterThan(0);
 
     await gate.query('SELECT pg_advisory_unlock($1)', [lockKey]);
     const [heldOutcome] = await heldAppend;
-    const laterOutcomes = (await laterAppend).flat();
-    await reader.poll();
+    await reader.catchUp(5);
 
     expect(heldOutcome?.status).toBe('stored');
-    expect(laterOutcomes.map((o) => o.status)).toEqual(['stored', 'stored', 'stored']);
+    // The held event was numbered before the later ones (its transaction began first) and is
+    // read first, once it committed.
+    expect(reader.seen.map((e) => e.id)).toEqual([
+      'before',
+      'held-1',
+      'later-1',
+      'later-2',
+      'later-3',
+    ]);
+    expect(heldOutcome?.position).toBeLessThan(Math.min(...laterOutcomes.map((o) => o.position)));
     // Everything exactly once, in position order, the held event included.
     expect(reader.seen.map((e) => e.id).sort()).toEqual([
       'before',
@@ -163,16 +199,19 @@ describe('postgres gap safety', () => {
     expect(new Set(positions).size).toBe(positions.length);
   });
 
-  it('a held append that rolls back leaves a gap the reader passes without stalling', async () => {
-    const reader = follower(later);
+  it('a held append that rolls back leaves a gap the reader passes without stalling, while later appends commit', async () => {
+    const reader = follower(watcher);
     const heldAppend = held.append([makeEvent('held-doomed')]);
     const heldFailure = heldAppend.catch((error: unknown) => error);
     await waitUntil(
       async () => (await lockWaiters(heldApp)).length === 1,
       'the held append waits on the gate',
     );
-    const laterAppend = later.append([makeEvent('later-1'), makeEvent('later-2')]);
-    await laterWriterStuckOrDone(settledFlag(laterAppend));
+    // Committed while the held transaction is open, and fenced off until it ends.
+    const laterOutcomes = await later.append([makeEvent('later-1'), makeEvent('later-2')]);
+    expect(laterOutcomes.map((o) => o.status)).toEqual(['stored', 'stored']);
+    await reader.poll();
+    expect(reader.seen).toEqual([]);
 
     // The writer dies mid-transaction (as if its process crashed): the server rolls it back.
     const [pid] = await lockWaiters(heldApp);
@@ -180,15 +219,15 @@ describe('postgres gap safety', () => {
 
     const failure = await heldFailure;
     expect(isStoreError(failure) && failure.retryable).toBe(true);
-    expect((await laterAppend).map((o) => o.status)).toEqual(['stored', 'stored']);
-    await reader.poll();
+    // Its positions stay a gap; the reader passes it without waiting for anything.
+    await reader.catchUp(2);
     expect(reader.seen.map((e) => e.id)).toEqual(['later-1', 'later-2']);
     expect(await later.readEvent('held-doomed')).toBeUndefined();
 
     // The lost event can be sent again and is stored, after the others.
     await gate.query('SELECT pg_advisory_unlock($1)', [lockKey]);
     await held.append([makeEvent('held-doomed')]);
-    await reader.poll();
+    await reader.catchUp(3);
     expect(reader.seen.map((e) => e.id)).toEqual(['later-1', 'later-2', 'held-doomed']);
   });
 

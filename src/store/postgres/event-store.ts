@@ -27,6 +27,11 @@
  * reader following "position > my cursor" sees every committed row exactly once, in position
  * order. A rolled-back transaction leaves a gap nobody waits for. `readEvent` (by id) is not fenced.
  *
+ * Read your own writes: a read (head, readAll, readStream) made after one of this process's
+ * appends resolved waits until the fence has passed that append (at most OWN_WRITES_WAIT_MS), so
+ * a process sees what it wrote, as with the other adapters. Another process's fresh commit is
+ * seen once the fence passes it (its NOTIFY wakes listeners, who re-read until it has).
+ *
  * Budget: positions stay below Number.MAX_SAFE_INTEGER for 2^53 / 4096 ≈ 2.2e12 write
  * transactions in the whole cluster after migration 6 (at 10 000 per second, about 7 years);
  * past that, appends fail with `store_failed` rather than return an inexact position.
@@ -144,6 +149,9 @@ export const ROWS_PER_TRANSACTION = 4096;
 /** Counter rows per name: appends write the shard of their xid, `stats()` sums them. */
 const COUNTER_SHARDS = 16n;
 
+/** How long a read waits for the fence to pass this process's own appends (see ownWritesFenced). */
+const OWN_WRITES_WAIT_MS = 5000;
+
 /** The longest pause between re-reads of the head while the fence trails a commit we know of. */
 const CHASE_MAX_DELAY_MS = 200;
 
@@ -237,8 +245,32 @@ export async function createPostgresEventStore(
     }
   }
 
+  // Read your own writes: a read in this process after one of its appends resolved must include
+  // it, as with every other adapter, but the fence only passes that append once every older write
+  // transaction in the cluster has ended too. So a read first waits (briefly, backing off) for
+  // the fence to pass the newest xid this process committed, for at most OWN_WRITES_WAIT_MS:
+  // past that (an old transaction stalled somewhere) it reads what is final, which is still
+  // correct, only not yet up to its own append. Other processes' appends are not waited for.
+  let ownXid = 0n;
+  let passedXmin = 0n;
+  async function ownWritesFenced(): Promise<void> {
+    if (ownXid < passedXmin) return;
+    const deadline = Date.now() + OWN_WRITES_WAIT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      const [row] = await query<{ xmin: string }>(
+        'reading the transaction horizon',
+        'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin',
+      );
+      const xmin = BigInt((row as { xmin: string }).xmin);
+      if (xmin > passedXmin) passedXmin = xmin;
+      if (ownXid < passedXmin || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
   /** The highest position below the fence: one backward step of the primary key index. */
   async function readHead(): Promise<number> {
+    await ownWritesFenced();
     const rows = await query<{ head: number | null }>(
       'reading the head',
       `SELECT max(position) AS head FROM ${s}.events WHERE position < ${fence}`,
@@ -255,7 +287,9 @@ export async function createPostgresEventStore(
               pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`,
     );
     const row = rows[0] as { head: number | null; xmin: string; xmax: string };
-    return { head: row.head ?? 0, xmin: BigInt(row.xmin), xmax: BigInt(row.xmax) };
+    const xmin = BigInt(row.xmin);
+    if (xmin > passedXmin) passedXmin = xmin;
+    return { head: row.head ?? 0, xmin, xmax: BigInt(row.xmax) };
   }
 
   async function readLastSeq(): Promise<number> {
@@ -482,6 +516,7 @@ export async function createPostgresEventStore(
       if (head > 0) await client.query('SELECT pg_notify($1, $2)', [appendChannel, String(head)]);
       await client.query('COMMIT');
       client.release();
+      if (xid > ownXid) ownXid = xid;
       if (head > 0) announce(xid);
       return outcomes;
     } catch (error) {
@@ -509,8 +544,12 @@ export async function createPostgresEventStore(
     },
   });
 
+  /** A page fetcher for one read (it waits for this process's own appends before its first page). */
   function readPage(where: string, args: unknown[], withBody: boolean) {
+    let first = true;
     return async (after: number, upTo: number, limit: number): Promise<StoredEvent[]> => {
+      if (first) await ownWritesFenced();
+      first = false;
       const n = args.length;
       const rows = await query<{
         position: number;
