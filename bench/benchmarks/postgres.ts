@@ -1,5 +1,5 @@
 /**
- * Issue 6: import, rebuild and HTTP ingest on PostgreSQL with one and with three `serve`
+ * Issues 6 and 14: import, rebuild and HTTP ingest on PostgreSQL with one, two and three `serve`
  * instances, beside the SQLite figures of the same run on the same events, and the cost of a
  * lease handover in seconds.
  *
@@ -9,7 +9,10 @@
  *   alive, as a shared-store rebuild needs every partition);
  * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
  *   instances; req/s, p50/p99, non-200, then how long until every partition has projected
- *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint);
+ *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint).
+ *   For the scaling estimate (issue 14), the ingest row also gives CPU per request during the
+ *   ingest window (the serve instances, PostgreSQL's processes, the load client) and where
+ *   PostgreSQL's backends waited (`pg_stat_activity` sampled every 20 ms: heavyweight locks, WAL);
  * - lease handover: 3 instances under a light steady load, one SIGKILLed; seconds until its
  *   partitions have a live owner again, and until they have caught up (see lib/handover.ts).
  *
@@ -27,6 +30,7 @@ import { generateDeliveries } from '../../src/workload/generator.js';
 import { runCliTimed } from '../lib/cli.js';
 import { startCpuMeter } from '../lib/cpu.js';
 import { measureHandover, steadyLoad, waitBalanced } from '../lib/handover.js';
+import { describeWaits, startWaitSampler } from '../lib/lock-waits.js';
 import { createAgent, type LoadResult, type SignedBody } from '../lib/http-client.js';
 import { failed, latencyFields, throughput } from '../lib/measure.js';
 import { openPostgres, type PostgresServer } from '../lib/postgres-server.js';
@@ -43,6 +47,8 @@ const BENCH = 'postgres';
 const CONNECTIONS = 64;
 const PARTITIONS = 8;
 const INSTANCES = 3;
+/** The instance counts of the HTTP ingest cases on PostgreSQL (one run, one server). */
+const SCALE = [1, 2, 3] as const;
 const SECRET = 'bench-postgres-secret';
 const TOKEN = 'bench-token';
 /** The handover's light load (events/s) and how long it runs before the kill (s). */
@@ -145,22 +151,28 @@ async function runSize(
     items.push({ id: d.id, body, signature: signBody(body, SECRET) });
   }
   const sqliteHttp = await httpCase(context, server, items, file, 'sqlite', 1);
-  const pgOne = await httpCase(context, server, items, file, 'postgres', 1);
-  const pgThree = await httpCase(context, server, items, file, 'postgres', INSTANCES);
-  const scaling = (three: Row, one: Row): Row =>
-    three.status === 'ok' && one.status === 'ok' && three.eventsPerSec && one.eventsPerSec
+  const pg: { ingest: Row; projected: Row }[] = [];
+  for (const count of SCALE)
+    pg.push(await httpCase(context, server, items, file, 'postgres', count));
+  const scaling = (many: Row, one: Row): Row =>
+    many !== one &&
+    many.status === 'ok' &&
+    one.status === 'ok' &&
+    many.eventsPerSec &&
+    one.eventsPerSec
       ? {
-          ...three,
-          note: `${(three.eventsPerSec / one.eventsPerSec).toFixed(2)}x the 1-instance rate${three.note ? `; ${three.note}` : ''}`,
+          ...many,
+          note: `${(many.eventsPerSec / one.eventsPerSec).toFixed(2)}x the 1-instance rate${many.note ? `; ${many.note}` : ''}`,
         }
-      : three;
+      : many;
+  const [one] = pg;
   rows.push(
     sqliteHttp.ingest,
-    besideSqlite(pgOne.ingest, sqliteHttp.ingest),
-    besideSqlite(scaling(pgThree.ingest, pgOne.ingest), sqliteHttp.ingest),
+    ...pg.map((c) => besideSqlite(scaling(c.ingest, one?.ingest ?? c.ingest), sqliteHttp.ingest)),
     sqliteHttp.projected,
-    besideSqlite(pgOne.projected, sqliteHttp.projected),
-    besideSqlite(scaling(pgThree.projected, pgOne.projected), sqliteHttp.projected),
+    ...pg.map((c) =>
+      besideSqlite(scaling(c.projected, one?.projected ?? c.projected), sqliteHttp.projected),
+    ),
   );
   return rows;
 }
@@ -229,6 +241,25 @@ async function rebuildCase(
   }
 }
 
+/**
+ * "CPU per request: serve 410 µs, postgres 180 µs, load client 95 µs": the ingest window's CPU
+ * divided by the requests, the figure a scaling estimate for more cores starts from.
+ */
+function perRequestNote(
+  serve: number | undefined,
+  postgres: number | undefined,
+  client: NodeJS.CpuUsage,
+  requests: number,
+): string {
+  const us = (seconds: number): string => `${Math.round((seconds * 1e6) / requests)} µs`;
+  const parts = [
+    ...(serve === undefined ? [] : [`serve ${us(serve)}`]),
+    ...(postgres === undefined ? [] : [`postgres ${us(postgres)}`]),
+    `load client ${us((client.user + client.system) / 1e6)}`,
+  ];
+  return `CPU per request while ingesting: ${parts.join(', ')}`;
+}
+
 /** "CPU s: serve 9.1, postgres 3.2, client 2.0 of 2 cores x 6.3 s = 12.6": where the time went. */
 function cpuNote(
   serve: number | undefined,
@@ -247,7 +278,8 @@ function cpuNote(
 
 /**
  * Each row's xmin is the transaction that inserted it: how many append transactions (group
- * commits, serialised by the append lock across instances) the stored events took.
+ * commits, one per instance at a time, committing in parallel across instances) the stored
+ * events took.
  */
 async function appendTransactions(client: pg.Client): Promise<string> {
   const { rows } = await client.query<{ tx: string; events: string }>(
@@ -320,6 +352,12 @@ async function httpCase(
     const agent = createAgent(CONNECTIONS);
     const serveCpu = startCpuMeter(() => instances.map((i) => i.pid));
     const pgCpu = startCpuMeter(() => server.pids());
+    const ingestServeCpu = startCpuMeter(() => instances.map((i) => i.pid));
+    const ingestPgCpu = startCpuMeter(() => server.pids());
+    const waits =
+      store === 'postgres'
+        ? await startWaitSampler(server.url, new URL(target).pathname.slice(1))
+        : undefined;
     const clientCpu = process.cpuUsage();
     const loadStart = performance.now();
     const load = await closedLoopSpread(
@@ -328,6 +366,13 @@ async function httpCase(
       items,
       CONNECTIONS,
     );
+    const perRequest = perRequestNote(
+      ingestServeCpu.stop(),
+      store === 'postgres' ? ingestPgCpu.stop() : undefined,
+      process.cpuUsage(clientCpu),
+      items.length,
+    );
+    const waited = waits ? describeWaits(await waits.stop()) : undefined;
     const projectedAt = await waitProjected(instances[0]!.base, TOKEN, load.maxPosition);
     const cpu = cpuNote(
       serveCpu.stop(),
@@ -348,18 +393,16 @@ async function httpCase(
         ...throughput(items.length, file.bytes, load.ms),
         ...latencyFields(load.latencies),
         non200,
-        ...(other.length > 0 || appends
-          ? {
-              note: [
-                ...(appends ? [appends] : []),
-                ...(other.length > 0
-                  ? [
-                      `${other.join(', ')}; first answers: ${[...load.samples].map(([st, body]) => `${st} ${body}`).join(' | ')}`,
-                    ]
-                  : []),
-              ].join('; '),
-            }
-          : {}),
+        note: [
+          perRequest,
+          ...(waited ? [waited] : []),
+          ...(appends ? [appends] : []),
+          ...(other.length > 0
+            ? [
+                `${other.join(', ')}; first answers: ${[...load.samples].map(([st, body]) => `${st} ${body}`).join(' | ')}`,
+              ]
+            : []),
+        ].join('; '),
       },
       projected: {
         bench: BENCH,

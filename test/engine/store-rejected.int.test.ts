@@ -58,9 +58,10 @@ describe.each(Object.keys(opens))('a state the %s store refuses', (kind) => {
     await engine.catchUp();
     // A later batch meets the same refusal: its event is dead-lettered too.
     await engine.ingest(created('e3', 'plain', 3));
-    await engine.ingest(created('e4', 'nul\u0000inside', 4));
-    const head = await engine.catchUp();
-    expect(head).toBe(4);
+    const last = await engine.ingest(created('e4', 'nul\u0000inside', 4));
+    if (last.status !== 'stored') throw new Error(`e4 was ${last.status}`);
+    // The head is the last event's position (1, 2, 3, 4 on most stores; spread on PostgreSQL).
+    expect(await engine.catchUp()).toBe(last.position);
     expect(await engine.get('by-label', 'plain')).toEqual({ label: 'plain', accounts: 2 });
     const letters = await engine.deadLetters('by-label');
     // The key itself cannot be kept: the letters show it with U+FFFD where the NUL was.

@@ -59,9 +59,19 @@ const kinds: Record<string, () => Promise<Kind>> = {
     return {
       open: () => createPostgresEventStore({ connectionString: pgUrl(), schema, poolSize: 2 }),
       downgrade: async () => {
+        // Version 4 also had one counter row per name and a position sequence (migration 6).
+        const s = `"${schema}"`;
         await adminQuery(
-          `DELETE FROM "${schema}".counters WHERE name IN ('conflicts', 'rejects');
-           DELETE FROM "${schema}".schema_version WHERE version >= 5`,
+          `CREATE TABLE ${s}.counters_v4 AS
+             SELECT name, sum(value)::bigint AS value FROM ${s}.counters GROUP BY name;
+           DROP TABLE ${s}.counters;
+           ALTER TABLE ${s}.counters_v4 RENAME TO counters;
+           ALTER TABLE ${s}.counters ADD PRIMARY KEY (name);
+           DROP TABLE ${s}.position_space;
+           CREATE SEQUENCE ${s}.events_position_seq;
+           SELECT setval('${s}.events_position_seq', (SELECT max(position) FROM ${s}.events));
+           DELETE FROM ${s}.counters WHERE name IN ('conflicts', 'rejects');
+           DELETE FROM ${s}.schema_version WHERE version >= 5`,
         );
       },
       cleanup: async () => void (await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
