@@ -61,7 +61,7 @@ type Store = 'sqlite' | 'postgres';
 export const postgresBenchmark: Benchmark = {
   name: BENCH,
   description:
-    'import, rebuild and HTTP ingest on PostgreSQL, 1 and 3 instances, beside SQLite; lease handover (issue 6)',
+    'import, rebuild and HTTP ingest on PostgreSQL, 1, 2 and 3 instances (CPU per request, lock waits), beside SQLite; lease handover (issues 6, 14)',
   defaultSizes: [20_000],
   async run(context) {
     if (!existsSync(join(context.root, 'dist/src/cli/main.js')))

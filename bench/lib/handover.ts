@@ -1,8 +1,9 @@
 /**
  * Lease handover, read straight from the shared database: which instance owns each partition
  * (`truto_state.leases`: partition, owner, epoch, expires_at), how far each partition's
- * checkpoints (`<projection>#p<n>` rows of `truto_state.checkpoints`) stand behind the log's head,
- * and a steady open-loop webhook load to keep the head moving while an instance dies.
+ * checkpoints (`truto_state.checkpoints` rows with `part` = n, named `<projection>#p<n>` here)
+ * stand behind the log's head, and a steady open-loop webhook load to keep the head moving while
+ * an instance dies.
  *
  * "Caught up" for a partition means: every one of its checkpoints is at or past the head seen at
  * the previous poll (one poll interval earlier). Under a steady load the head never stops, so
@@ -40,8 +41,8 @@ export async function snapshot(client: pg.Client): Promise<Snapshot> {
         (SELECT coalesce(max(position), 0) FROM truto_state.events) AS head,
         (SELECT json_agg(json_build_object('p', partition, 'o', owner, 'live', expires_at > now()))
            FROM truto_state.leases) AS leases,
-        (SELECT json_agg(json_build_object('n', name, 'pos', position))
-           FROM truto_state.checkpoints WHERE name ~ '#p[0-9]+$') AS checkpoints`);
+        (SELECT json_agg(json_build_object('n', name || '#p' || part, 'pos', position))
+           FROM truto_state.checkpoints WHERE part >= 0) AS checkpoints`);
   const row = rows[0]!;
   const owners = new Map<number, number | undefined>();
   for (const lease of row.leases ?? [])

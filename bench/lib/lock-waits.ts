@@ -16,6 +16,11 @@ export interface WaitSummary {
   readonly lockWaits: number;
   /** Lock waits by wait_event (transactionid, tuple, advisory, relation…), as a mean. */
   readonly byLock: Readonly<Record<string, number>>;
+  /**
+   * Lock waits by what the waiting statement was doing: `append` (events, counters, conflicts:
+   * the webhook path), `projection` (states, checkpoints, the change journal), `lease`, `other`.
+   */
+  readonly byStatement: Readonly<Record<string, number>>;
   /** Mean backends waiting on WAL (WALWrite, WalSync, WALInsert: the commit flush). */
   readonly walWaits: number;
 }
@@ -33,6 +38,7 @@ export async function startWaitSampler(
   let lockWaits = 0;
   let walWaits = 0;
   const byLock: Record<string, number> = {};
+  const byStatement: Record<string, number> = {};
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -40,8 +46,9 @@ export async function startWaitSampler(
         state: string | null;
         wait_event_type: string | null;
         wait_event: string | null;
+        query: string;
       }>(
-        `SELECT state, wait_event_type, wait_event FROM pg_stat_activity
+        `SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity
           WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
         [database],
       );
@@ -52,6 +59,8 @@ export async function startWaitSampler(
           lockWaits += 1;
           const name = row.wait_event ?? '?';
           byLock[name] = (byLock[name] ?? 0) + 1;
+          const kind = statementKind(row.query);
+          byStatement[kind] = (byStatement[kind] ?? 0) + 1;
         } else if (/^(WALWrite|WalSync|WALInsert|WALSync)$/.test(row.wait_event ?? '')) {
           walWaits += 1;
         }
@@ -70,10 +79,22 @@ export async function startWaitSampler(
         active: mean(active),
         lockWaits: mean(lockWaits),
         byLock: Object.fromEntries(Object.entries(byLock).map(([k, v]) => [k, mean(v)])),
+        byStatement: Object.fromEntries(Object.entries(byStatement).map(([k, v]) => [k, mean(v)])),
         walWaits: mean(walWaits),
       };
     },
   };
+}
+
+/** What a statement of the serve process is doing, from its text (see WaitSummary.byStatement). */
+function statementKind(query: string): string {
+  if (/\.(events|counters|conflicts)\b/.test(query) && !/changes_head/.test(query)) return 'append';
+  if (
+    /\.(states|checkpoints|changes|dead_letters)\b|changes_head|pg_advisory_xact_lock/.test(query)
+  )
+    return 'projection';
+  if (/\.lease/.test(query)) return 'lease';
+  return 'other';
 }
 
 /** "lock waits 0.02 (transactionid 0.02), WAL 0.31, active 1.4 backends (mean of 412 samples)". */
@@ -82,5 +103,9 @@ export function describeWaits(w: WaitSummary): string {
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
-  return `backends waiting on locks ${w.lockWaits.toFixed(2)}${locks ? ` (${locks})` : ''}, on WAL ${w.walWaits.toFixed(2)}, active ${w.active.toFixed(2)} (mean of ${w.samples} samples)`;
+  const by = Object.entries(w.byStatement)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+  return `backends waiting on locks ${w.lockWaits.toFixed(2)}${locks ? ` (${locks}; by statement: ${by})` : ''}, on WAL ${w.walWaits.toFixed(2)}, active ${w.active.toFixed(2)} (mean of ${w.samples} samples)`;
 }
