@@ -124,7 +124,7 @@ export interface ProjectionStatus {
   readonly kind: 'stream' | 'derived' | 'aggregate';
   readonly version: number;
   readonly position: number;
-  /** Head minus position. */
+  /** Head minus position: 0 when caught up; in positions, not events (see the EventStore port). */
   readonly lag: number;
   readonly entities: number;
   readonly deadLetters: number;

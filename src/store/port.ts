@@ -3,8 +3,10 @@
  * PostgreSQL, KurrentDB), and the ProjectionStore port that holds projected state and
  * checkpoints. One contract suite in `test/contract/` runs against every adapter.
  *
- * Positions are the log's global order of arrival (1, 2, 3…; gaps allowed, never reordered for a
- * reader: a reader that has seen position P will never later be shown an event below P).
+ * Positions are the log's global order of arrival: increasing, with gaps allowed (1, 2, 3… on
+ * most adapters; PostgreSQL numbers them by transaction, so they jump by thousands), never
+ * reordered for a reader: a reader that has seen position P will never later be shown an event
+ * below P. A difference of positions is therefore not a count of events.
  */
 
 /** An event as handed to `append`: what `parseWebhook` yields, or a library user's own. */

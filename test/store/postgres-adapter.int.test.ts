@@ -212,6 +212,34 @@ describe('postgres adapter', () => {
     expect(await head).toBe(Number((rows[0] as { position: string }).position));
   });
 
+  it('commits a call of more than 4096 new events 4096 per transaction, in order, ids resolved across them', async () => {
+    const { store, schema } = await fresh();
+    // 5000 new ids, then one repeated from the first transaction: a duplicate of it, found in the
+    // committed log by the second transaction.
+    const events = [
+      ...Array.from({ length: 5000 }, (_, i) => makeEvent(`big-${i}`)),
+      makeEvent('big-7'),
+    ];
+    const outcomes = await store.append(events);
+    expect(outcomes.filter((o) => o.status === 'stored')).toHaveLength(5000);
+    expect(outcomes.at(-1)).toEqual({
+      status: 'duplicate',
+      id: 'big-7',
+      position: outcomes[7]?.position,
+    });
+    const positions = outcomes.slice(0, 5000).map((o) => o.position);
+    for (let i = 1; i < positions.length; i += 1) {
+      expect(positions[i]).toBeGreaterThan(positions[i - 1] as number);
+    }
+    // Two transactions: one per 4096 rows.
+    const { rows } = await adminQuery(
+      `SELECT count(DISTINCT xmin::text)::int AS tx FROM "${schema}".events`,
+    );
+    expect((rows[0] as { tx: number }).tx).toBe(2);
+    expect((await store.stats()).events).toBe(5000);
+    expect(await store.head()).toBe(positions.at(-1));
+  });
+
   it('answers store_busy when another transaction holds the same id past the busy timeout', async () => {
     // Appends take no global lock; the one wait left is a row lock: another transaction inserting
     // the same id, which must commit or roll back before this append can tell stored from duplicate.

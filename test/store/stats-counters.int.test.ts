@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventStore } from '../../src/store/port.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { createPostgresEventStore } from '../../src/store/postgres/index.js';
-import { makeEvent } from '../support/events.js';
+import { collect, makeEvent } from '../support/events.js';
 import { adminQuery, pgUrl, uniqueName } from '../support/postgres.js';
 import { createTempDir } from '../support/temp.js';
 
@@ -96,5 +96,11 @@ describe.each(Object.keys(kinds))('%s', (name) => {
     await upgraded.recordReject(reject(4));
     await upgraded.append([makeEvent('b', { variant: 3 })]);
     expect(await upgraded.stats()).toMatchObject({ ...expected, conflicts: 3, rejects: 4 });
+    // New events land after the old ones (PostgreSQL's migration 6 starts its positions above them).
+    const oldHead = await upgraded.head();
+    const [c] = await upgraded.append([makeEvent('c')]);
+    expect(c?.position).toBeGreaterThan(oldHead);
+    const log = await collect(upgraded.readAll(0));
+    expect(log.events.map((e) => e.id)).toEqual(['a', 'b', 'c']);
   });
 });
