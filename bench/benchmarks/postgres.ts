@@ -290,6 +290,22 @@ async function appendTransactions(client: pg.Client): Promise<string> {
   return `${tx} append transactions (${tx > 0 ? (events / tx).toFixed(1) : 0} events each)`;
 }
 
+/**
+ * What PostgreSQL did for the database so far, from its statistics: transactions (a statement
+ * outside a transaction counts as one, so this is about the round trips that had to commit) and
+ * checkpoint rows written (each projection commit writes its partition's checkpoints). Backends
+ * report these lazily; they flush them when they exit, so read them after the instances stopped.
+ */
+async function pgWork(client: pg.Client): Promise<{ xacts: number; checkpointWrites: number }> {
+  const { rows } = await client.query<{ xacts: string; writes: string | null }>(
+    `SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database
+              WHERE datname = current_database()) AS xacts,
+            (SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables
+              WHERE schemaname = 'truto_state' AND relname = 'checkpoints') AS writes`,
+  );
+  return { xacts: Number(rows[0]?.xacts ?? 0), checkpointWrites: Number(rows[0]?.writes ?? 0) };
+}
+
 function non200Of(result: Pick<LoadResult, 'statuses'>): { non200: number; other: string[] } {
   let non200 = 0;
   const other: string[] = [];
@@ -349,6 +365,7 @@ async function httpCase(
       );
     }
     const claimsBefore = await claims();
+    const workBefore = client ? await pgWork(client) : undefined;
     const agent = createAgent(CONNECTIONS);
     const serveCpu = startCpuMeter(() => instances.map((i) => i.pid));
     const pgCpu = startCpuMeter(() => server.pids());
@@ -382,6 +399,24 @@ async function httpCase(
     );
     const moved = (await claims()) - claimsBefore;
     const appends = client ? await appendTransactions(client) : undefined;
+    // Stopped here (not only in `finally`) so that their backends flush their statistics.
+    for (const instance of instances) await instance.running.stop();
+    let work: string | undefined;
+    if (client && workBefore) {
+      // A backend flushes its statistics as it exits: wait until the instances' backends are gone.
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        if (rows[0]?.n === 0) break;
+        await sleep(25);
+      }
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const after = await pgWork(client);
+      const per = (n: number): string => (n / items.length).toFixed(2);
+      work = `per request, load and drain: ${per(after.xacts - workBefore.xacts)} PostgreSQL transactions, ${per(after.checkpointWrites - workBefore.checkpointWrites)} checkpoint row writes`;
+    }
     agent.destroy();
     const { non200, other } = non200Of(load);
     const drainMs = projectedAt - (loadStart + load.ms);
@@ -409,7 +444,7 @@ async function httpCase(
         case: projectedName,
         status: 'ok',
         ...throughput(items.length, file.bytes, projectedAt - loadStart),
-        note: `every projection${store === 'postgres' ? ' (every partition)' : ''} at the head ${(Math.max(0, drainMs) / 1000).toFixed(2)} s after the last response (GET /stats polled every 25 ms); ${cpu}${client ? `; ${moved} lease claims during the run` : ''}`,
+        note: `${work ? `${work}; ` : ''}every projection${store === 'postgres' ? ' (every partition)' : ''} at the head ${(Math.max(0, drainMs) / 1000).toFixed(2)} s after the last response (GET /stats polled every 25 ms); ${cpu}${client ? `; ${moved} lease claims during the run` : ''}`,
       },
     };
   } catch (error) {
