@@ -2,17 +2,19 @@
  * `truto-state import <file.ndjson>`: appends raw webhook bodies, one per line, to the log.
  *
  * The file is streamed (never held whole): each line's exact bytes, without the line ending, go
- * through `parseWebhook`, good events are appended in batches (each batch one durable commit),
+ * through `parseWebhook` (on worker threads when there are cores to spare: parse-pool.ts), good
+ * events are appended in batches (each batch one durable commit),
  * and unusable lines are reported with their line number and kept aside in the rejects table.
  * Re-running an import is safe: ids already stored come back as duplicates.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { parseWebhook, type WebhookEvent } from '../../truto/parse.js';
+import type { ParseResult, WebhookEvent } from '../../truto/parse.js';
 import type { EventStore } from '../../store/port.js';
 import { openBackend } from '../backend.js';
 import { UsageError, type Command, type CommandContext } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
+import { createParsePool, defaultParseThreads } from '../parse-pool.js';
 
 const USAGE = `Usage: truto-state import <file.ndjson> [options]
 
@@ -27,6 +29,9 @@ conflicted; 1 the import failed; 64 usage error.
 
 Options:
   --batch-size <n>        events per transaction (default 1000)
+  --parse-threads <n>     worker threads parsing lines while the main thread stores them
+                          (default: one per core but one, at most 4, here ${defaultParseThreads()};
+                          0 parses on the main thread)
   --json                  print the summary as JSON
   -h, --help              this help
 
@@ -35,6 +40,7 @@ ${STORE_USAGE}`;
 const options = {
   ...storeOptions,
   'batch-size': { type: 'string' },
+  'parse-threads': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -60,11 +66,17 @@ export const command: Command = {
     const batchSize = values['batch-size'] === undefined ? 1000 : Number(values['batch-size']);
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new UsageError('--batch-size must be a positive integer');
+    const parseThreads =
+      values['parse-threads'] === undefined
+        ? defaultParseThreads()
+        : Number(values['parse-threads']);
+    if (!Number.isInteger(parseThreads) || parseThreads < 0 || parseThreads > 64)
+      throw new UsageError('--parse-threads must be an integer from 0 to 64');
 
     const size = (await stat(file)).size;
     const backend = await openBackend(readStoreConfig(values, context.env));
     try {
-      const summary = await importFile(file, size, backend.store, batchSize, context);
+      const summary = await importFile(file, size, backend.store, batchSize, parseThreads, context);
       context.stdout.write(
         values.json
           ? `${JSON.stringify(summary)}\n`
@@ -83,6 +95,7 @@ async function importFile(
   size: number,
   store: EventStore,
   batchSize: number,
+  parseThreads: number,
   context: CommandContext,
 ): Promise<ImportSummary> {
   const summary: ImportSummary = {
@@ -119,38 +132,67 @@ async function importFile(
     batchLines = [];
   };
 
+  /** Lines in file order, their parse under way (on the pool's threads when it has some). */
+  interface Chunk {
+    readonly lines: readonly Line[];
+    readonly parsed: Promise<ParseResult[]>;
+    readonly consumed: number;
+  }
+  const take = async (chunk: Chunk): Promise<void> => {
+    const results = await chunk.parsed;
+    for (let i = 0; i < results.length; i++) {
+      const { number, bytes } = chunk.lines[i]!;
+      const parsed = results[i]!;
+      summary.lines += 1;
+      if (!parsed.ok) {
+        summary.rejected += 1;
+        report(`${number}: ${parsed.code}: ${parsed.message}`);
+        await store.recordReject({
+          source: `import:${file}:${number}`,
+          reason: parsed.code,
+          message: parsed.message,
+          body: bytes,
+        });
+        continue;
+      }
+      batch.push(parsed.event);
+      batchLines.push(number);
+      if (batch.length >= batchSize) await flush();
+    }
+    progress?.update(chunk.consumed);
+  };
+
+  const pool = createParsePool(parseThreads);
+  // Enough parsed ahead to keep every thread busy while the main thread stores.
+  const ahead = 2 * pool.threads + 1;
+  const pending: Chunk[] = [];
   try {
     for await (const lines of readLines(file)) {
-      for (const { number, bytes, consumed } of lines) {
-        progress?.update(consumed);
-        if (isBlank(bytes)) {
-          summary.blank += 1;
-          continue;
-        }
-        summary.lines += 1;
-        const parsed = parseWebhook(bytes);
-        if (!parsed.ok) {
-          summary.rejected += 1;
-          report(`${number}: ${parsed.code}: ${parsed.message}`);
-          await store.recordReject({
-            source: `import:${file}:${number}`,
-            reason: parsed.code,
-            message: parsed.message,
-            body: bytes,
-          });
-          continue;
-        }
-        batch.push(parsed.event);
-        batchLines.push(number);
-        if (batch.length >= batchSize) await flush();
+      for (let from = 0; from < lines.length; from += CHUNK_LINES) {
+        const slice = lines.slice(from, from + CHUNK_LINES);
+        const used = slice.filter((line) => !isBlank(line.bytes));
+        summary.blank += slice.length - used.length;
+        pending.push({
+          lines: used,
+          parsed: pool.parse(used.map((line) => line.bytes)),
+          consumed: slice[slice.length - 1]!.consumed,
+        });
+        while (pending.length > ahead) await take(pending.shift()!);
       }
     }
+    while (pending.length > 0) await take(pending.shift()!);
     await flush();
   } finally {
     progress?.stop();
+    // A failure above leaves parses under way: their results are not wanted.
+    for (const chunk of pending) chunk.parsed.catch(() => undefined);
+    await pool.close();
   }
   return summary;
 }
+
+/** Lines sent to a parse thread at a time: large enough to amortise the message. */
+const CHUNK_LINES = 256;
 
 interface Line {
   readonly number: number;
