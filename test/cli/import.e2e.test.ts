@@ -152,6 +152,43 @@ describe('truto-state import', () => {
     expect(await stats()).toMatchObject({ events: 4, rejects: 2 });
   });
 
+  it('gives the same log, summary and messages whatever the parse threads (chunks of many lines, bad and blank lines among them)', async () => {
+    const good = trutoHistory({ accounts: 40, seed: 21 });
+    const lines: string[] = [];
+    good.forEach((body, i) => {
+      lines.push(body);
+      if (i % 97 === 0) lines.push('{"id": "broken", "event":');
+      if (i % 131 === 0) lines.push('   ');
+      if (i % 53 === 0) lines.push(body); // a re-delivery
+    });
+    expect(lines.length).toBeGreaterThan(600); // several parse chunks (256 lines each)
+    await writeNdjson(tmp.path('many.ndjson'), lines);
+
+    const runs: { summary: unknown; stderr: string; log: unknown[][] }[] = [];
+    for (const threads of ['0', '1', '3']) {
+      db = tmp.path(`data/threads-${threads}.db`);
+      const result = await cli('import', 'many.ndjson', '--json', '--parse-threads', threads);
+      expect(result.code).toBe(2); // the broken lines
+      const raw = new Database(db, { readonly: true });
+      try {
+        const log = raw
+          .prepare(
+            'SELECT position, id, type, stream, source_time, data, skipped, body FROM events ORDER BY position',
+          )
+          .raw()
+          .all() as unknown[][];
+        runs.push({ summary: JSON.parse(result.stdout), stderr: result.stderr, log });
+      } finally {
+        raw.close();
+      }
+    }
+    expect(runs[0]?.log.length).toBeGreaterThan(500);
+    expect(runs[0]?.stderr).toMatch(/many\.ndjson:2: invalid_json: /);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
+    expect((await cli('import', 'many.ndjson', '--parse-threads', '-1')).code).toBe(64);
+  });
+
   it('ignores blank lines, accepts CRLF endings and a last line without newline, storing exact bytes', async () => {
     const [a, b, c] = trutoHistory({ accounts: 1, seed: 9 }) as [string, string, string];
     await writeFile(tmp.path('crlf.ndjson'), `${a}\r\n\r\n   \n${b}\n${c}`);
