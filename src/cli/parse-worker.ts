@@ -14,8 +14,11 @@ parentPort?.on('message', (request: ParseRequest) => {
   for (const end of request.ends) {
     const parsed = parseWebhook(bytes.subarray(start, end));
     if (parsed.ok) {
-      const { body: _body, ...event } = parsed.event;
-      results.push({ ok: true, event });
+      const { id, type, family, known, sourceTime, stream, data, skipped } = parsed.event;
+      results.push({
+        ok: true,
+        event: { id, type, family, known, sourceTime, stream, data, skipped },
+      });
     } else results.push(parsed);
     start = end;
   }
