@@ -6,7 +6,7 @@
  * Every case is a real process of the built CLI:
  * - import: `truto-state import <file>` of the generated workload (wall time, start-up included);
  * - rebuild: `truto-state rebuild` of that imported log (the engine's own timing; no `serve`
- *   alive, as a shared-store rebuild needs every partition);
+ *   alive, so the figure is the rebuild's alone);
  * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
  *   instances; req/s, p50/p99, non-200, then how long until every partition has projected
  *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint).
