@@ -19,7 +19,14 @@ import {
 } from '../../src/store/postgres/index.js';
 import type { AppendOutcome, StoredEvent } from '../../src/store/port.js';
 import { collect, makeEvent } from '../support/events.js';
-import { adminQuery, lockWaiters, pgUrl, uniqueName, waitUntil } from '../support/postgres.js';
+import {
+  adminQuery,
+  holdInsertsSql,
+  lockWaiters,
+  pgUrl,
+  uniqueName,
+  waitUntil,
+} from '../support/postgres.js';
 
 const APPENDERS = 3;
 
@@ -76,14 +83,7 @@ describe('postgres appends without a global lock (property)', () => {
           );
           const holder = await open(heldApp);
           stores.push(...appenders, holder);
-          await gate.query(`
-            CREATE FUNCTION "${schema}".hold_event() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.id LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER hold AFTER INSERT ON "${schema}".events FOR EACH ROW EXECUTE FUNCTION "${schema}".hold_event();
-          `);
+          await gate.query(holdInsertsSql(schema, lockKey));
 
           // The follower: polls from its cursor until told to stop, checking order as it goes.
           const seen: StoredEvent[] = [];

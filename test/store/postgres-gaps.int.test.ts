@@ -17,6 +17,7 @@ import type { PostgresEventStore } from '../../src/store/postgres/index.js';
 import type { ChangeRecord, StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';
 import {
+  holdInsertsSql,
   lockWaiters,
   openFreshPostgresStore,
   pgUrl,
@@ -110,20 +111,7 @@ describe('postgres gap safety', () => {
     gate = new pg.Client({ connectionString: pgUrl() });
     await gate.connect();
     // Inserting a row whose id / projection starts with "held" waits for the gate lock.
-    await gate.query(`
-      CREATE FUNCTION "${schema}".hold_event() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.id LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
-        RETURN NEW;
-      END $$;
-      CREATE FUNCTION "${schema}".hold_change() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.projection LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER hold AFTER INSERT ON "${schema}".events FOR EACH ROW EXECUTE FUNCTION "${schema}".hold_event();
-      CREATE TRIGGER hold AFTER INSERT ON "${schema}".changes FOR EACH ROW EXECUTE FUNCTION "${schema}".hold_change();
-    `);
+    await gate.query(holdInsertsSql(schema, lockKey, { changes: true }));
     await gate.query('SELECT pg_advisory_lock($1)', [lockKey]);
   });
 

@@ -99,3 +99,26 @@ export async function lockWaiters(applicationName: string): Promise<number[]> {
   );
   return rows.map((r: { pid: number }) => r.pid);
 }
+
+/**
+ * SQL that makes an insert wait on advisory lock `lockKey` (held by the test) when its event id,
+ * or with `changes` a journalled change's projection, starts with "held": how the gap tests hold
+ * a transaction open after it has numbered its rows, to force a late commit.
+ */
+export function holdInsertsSql(
+  schema: string,
+  lockKey: number,
+  options: { readonly changes?: boolean } = {},
+): string {
+  const hold = (name: string, table: string, column: string) => `
+    CREATE FUNCTION "${schema}".${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.${column} LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER hold AFTER INSERT ON "${schema}".${table} FOR EACH ROW EXECUTE FUNCTION "${schema}".${name}();`;
+  return (
+    hold('hold_event', 'events', 'id') +
+    (options.changes ? hold('hold_change', 'changes', 'projection') : '')
+  );
+}
