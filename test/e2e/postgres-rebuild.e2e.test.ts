@@ -6,53 +6,31 @@
  * event is stored once, and every projection equals what a single SQLite instance makes of the
  * same events: nothing appended during the rebuild was lost or folded twice across the swap.
  */
-import { writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateDeliveries } from '../../src/workload/generator.js';
 import {
   cleanEnv,
   getJson,
   postWebhook,
   runCli,
-  startServe,
   waitCaughtUp,
   type Served,
 } from '../http/support/serve.js';
 import { connectSse, type SseClient } from '../http/support/sse.js';
-import { createTestDatabase } from '../support/postgres.js';
-import { createTempDir, type TempDir } from '../support/temp.js';
+import { usePgServeFleet } from '../support/pg-fleet.js';
 
 const SECRET = 'rebuild-secret';
-const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'records'];
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let temp: TempDir;
-const servers: Served[] = [];
+const fleet = usePgServeFleet('rebuild', SECRET);
+const { servers, pgArgs } = fleet;
 const clients: SseClient[] = [];
 
-beforeAll(async () => {
-  database = await createTestDatabase('truto_rebuild');
-  temp = await createTempDir('truto-state-rebuild-');
-});
-
-afterAll(async () => {
+afterAll(() => {
   for (const client of clients) client.close();
-  for (const server of servers) await server.stop('SIGKILL');
-  await database?.drop();
-  await temp?.cleanup();
 });
-
-const pgArgs = () => ['--store', 'postgres', '--pg-url', database.url, '--partitions', '8'];
 
 describe('rebuild with three serve processes running', () => {
   it('swaps in rebuilt state under load: reads stay up, nothing lost or doubled, SSE resets then goes on', async () => {
-    for (let i = 0; i < 3; i++) {
-      servers.push(
-        await startServe(['--port', '0', '--secret', SECRET, ...pgArgs()], {
-          env: cleanEnv({ LOG_LEVEL: 'warn' }),
-        }),
-      );
-    }
+    await fleet.start(3);
     const bodies = [
       ...generateDeliveries({ events: 2_400, seed: 707, duplicateRate: 0.05, lateRate: 0.1 }),
     ].map((d) => d.body);
@@ -145,21 +123,7 @@ describe('rebuild with three serve processes running', () => {
       await client.waitFor((f) => f.event === 'change', after + 1);
     }
 
-    // A single SQLite instance fed the same distinct events.
-    const unique = [
-      ...new Map(bodies.map((b) => [(JSON.parse(b) as { id: string }).id, b])).values(),
-    ];
-    const file = temp.path('events.ndjson');
-    await writeFile(file, `${unique.join('\n')}\n`);
-    const db = temp.path('single.db');
-    expect((await runCli(['import', file, '--db', db])).code).toBe(0);
-    for (const projection of PROJECTIONS) {
-      const shared = await runCli(['dump', projection, ...pgArgs()], { env: cleanEnv() });
-      expect(shared.code, shared.stderr).toBe(0);
-      const single = await runCli(['dump', projection, '--db', db]);
-      expect(single.code, single.stderr).toBe(0);
-      expect(shared.stdout.split('\n').length).toBeGreaterThan(2);
-      expect(shared.stdout, projection).toBe(single.stdout);
-    }
+    // The same as a single SQLite instance fed the same distinct events.
+    await fleet.expectSameAsSingleInstance(bodies);
   });
 });

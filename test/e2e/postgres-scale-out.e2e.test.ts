@@ -5,41 +5,18 @@
  * and `dump` equals what a single SQLite instance makes of the same events.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateDeliveries } from '../../src/workload/generator.js';
-import { cleanEnv, postWebhook, runCli, startServe, type Served } from '../http/support/serve.js';
-import { createTestDatabase } from '../support/postgres.js';
-import { createTempDir, type TempDir } from '../support/temp.js';
+import { postWebhook, type Served } from '../http/support/serve.js';
+import { usePgServeFleet } from '../support/pg-fleet.js';
 
 const SECRET = 'scale-out-secret';
-const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'records'];
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let temp: TempDir;
-const servers: Served[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase('truto_scale');
-  temp = await createTempDir('truto-state-scale-');
-});
-
-afterAll(async () => {
-  for (const server of servers) await server.stop('SIGKILL');
-  await database?.drop();
-  await temp?.cleanup();
-});
-
-const pgArgs = () => ['--store', 'postgres', '--pg-url', database.url, '--partitions', '8'];
+const fleet = usePgServeFleet('scale', SECRET);
+const { servers } = fleet;
 
 describe('three serve processes on one PostgreSQL', () => {
   it('store every acknowledged event once and agree with a single instance', async () => {
-    for (let i = 0; i < 3; i++) {
-      servers.push(
-        await startServe(['--port', '0', '--secret', SECRET, ...pgArgs()], {
-          env: cleanEnv({ LOG_LEVEL: 'warn' }),
-        }),
-      );
-    }
+    await fleet.start(3);
     const bodies = [
       ...generateDeliveries({ events: 1_200, seed: 606, duplicateRate: 0.05, lateRate: 0.1 }),
     ].map((d) => d.body);
@@ -90,7 +67,7 @@ describe('three serve processes on one PostgreSQL', () => {
     expect(acknowledged).toEqual(distinct);
 
     // Stored exactly once, straight from the database.
-    const client = new pg.Client({ connectionString: database.url });
+    const client = new pg.Client({ connectionString: fleet.databaseUrl });
     await client.connect();
     try {
       const { rows } = await client.query<{ id: string; n: string }>(
@@ -102,26 +79,8 @@ describe('three serve processes on one PostgreSQL', () => {
       await client.end();
     }
 
-    // A single SQLite instance fed the same distinct events.
-    const unique = [
-      ...new Map(bodies.map((b) => [(JSON.parse(b) as { id: string }).id, b])).values(),
-    ];
-    const file = temp.path('events.ndjson');
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(file, `${unique.join('\n')}\n`);
-    const db = temp.path('single.db');
-    expect((await runCli(['import', file, '--db', db])).code).toBe(0);
-
-    for (const projection of PROJECTIONS) {
-      // `dump` joins the instances, waits for every partition (the dead one's taken over) to
-      // reach the head, then prints.
-      const shared = await runCli(['dump', projection, ...pgArgs()], { env: cleanEnv() });
-      expect(shared.code, shared.stderr).toBe(0);
-      const single = await runCli(['dump', projection, '--db', db]);
-      expect(single.code, single.stderr).toBe(0);
-      expect(shared.stdout.split('\n').length).toBeGreaterThan(2);
-      expect(shared.stdout, projection).toBe(single.stdout);
-    }
+    // The same as a single SQLite instance fed the same distinct events.
+    await fleet.expectSameAsSingleInstance(bodies);
     // The killed instance had taken its share before it died; the others took the rest.
     expect(acksBy[1]).toBeGreaterThan(0);
     expect((acksBy[0] ?? 0) + (acksBy[2] ?? 0)).toBeGreaterThan(bodies.length / 2);
