@@ -103,7 +103,9 @@ export async function lockWaiters(applicationName: string): Promise<number[]> {
 /**
  * SQL that makes an insert wait on advisory lock `lockKey` (held by the test) when its event id,
  * or with `changes` a journalled change's projection, starts with "held": how the gap tests hold
- * a transaction open after it has numbered its rows, to force a late commit.
+ * a transaction open after it has numbered its rows, to force a late commit. BEFORE the row, not
+ * AFTER: AFTER row triggers run at the end of the statement, when a one-statement append already
+ * holds its counter rows, and the hold would then also stop every append sharing that shard.
  */
 export function holdInsertsSql(
   schema: string,
@@ -116,7 +118,7 @@ export function holdInsertsSql(
       IF NEW.${column} LIKE 'held%' THEN PERFORM pg_advisory_xact_lock_shared(${lockKey}); END IF;
       RETURN NEW;
     END $$;
-    CREATE TRIGGER hold AFTER INSERT ON "${schema}".${table} FOR EACH ROW EXECUTE FUNCTION "${schema}".${name}();`;
+    CREATE TRIGGER hold BEFORE INSERT ON "${schema}".${table} FOR EACH ROW EXECUTE FUNCTION "${schema}".${name}();`;
   return (
     hold('hold_event', 'events', 'id') +
     (options.changes ? hold('hold_change', 'changes', 'projection') : '')

@@ -76,7 +76,7 @@ import { createAppendNotifier } from '../shared/notifier.js';
 import { pageThrough } from '../shared/paging.js';
 import { rejectDigest } from '../shared/rejects.js';
 import { asBuffer, fromEventRow, sameBytes, toEventRow, type EventRow } from '../shared/rows.js';
-import { isConnectionFault, translatePgError } from './errors.js';
+import { translatePgError } from './errors.js';
 import { createPgListener } from './listener.js';
 import type { LeaseFence } from './fence.js';
 import { createPostgresProjectionStore } from './projection-store.js';
@@ -139,9 +139,6 @@ export interface PostgresProjectionStore extends ProjectionStore {
   countGroups(projection: string): Promise<number>;
   countDeadLetters(projection: string): Promise<{ letters: number; entities: number }>;
 }
-
-/** Rows per INSERT statement (9 parameters each, far below the 65 535 limit). */
-const INSERT_CHUNK = 500;
 
 /** Positions one transaction may number (ordinals 0…4095): the most rows per transaction. */
 export const ROWS_PER_TRANSACTION = 4096;
@@ -399,7 +396,16 @@ export async function createPostgresEventStore(
     return outcomes;
   }
 
-  /** One append transaction (at most ROWS_PER_TRANSACTION rows). */
+  /**
+   * One append (at most ROWS_PER_TRANSACTION rows) in as few round trips as the rows allow. The
+   * new rows go in with ONE statement, its own transaction: it takes the xid that numbers them,
+   * inserts them in id order (two appends sharing ids then wait for each other's rows in the
+   * same order, never a deadlock), bumps their counters and sends the NOTIFY, all or nothing.
+   * Only when some id was already stored (a re-delivery, a conflict) does a second statement
+   * read those rows back and keep duplicates and conflicts aside with their counters: the
+   * stored rows are then committed before that second statement, and an interruption between
+   * them loses only a duplicate's count (the delivery is retried and counted then).
+   */
   async function commitTransaction(rows: readonly EventRow[]): Promise<AppendOutcome[]> {
     // The first occurrence of each id is the one inserted; later ones compare against it.
     const firstOf = new Map<string, number>();
@@ -411,128 +417,149 @@ export async function createPostgresEventStore(
       }
     });
 
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw translatePgError(error, 'connecting to append');
-    }
-    try {
-      // One round trip: durable commit even if the server default says otherwise, a bounded wait
-      // for row locks (store_busy past it), and this transaction's xid, which numbers its rows.
-      const begun = (await client.query(
-        `BEGIN; SET LOCAL synchronous_commit TO on; SET LOCAL lock_timeout = ${busyTimeoutMs};
-         SELECT pg_current_xact_id()::text AS xid`,
-      )) as unknown as pg.QueryResult<{ xid: string }>[];
-      const xid = BigInt((begun.at(-1)?.rows[0] as { xid: string }).xid);
-      const first = space.base + (xid - space.xid0) * BigInt(ROWS_PER_TRANSACTION);
-      if (first + BigInt(ROWS_PER_TRANSACTION) > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new StoreError(
-          'store_failed',
-          `postgres: positions of transaction ${xid} would pass 2^53 (${schema}.position_space starts at xid ${space.xid0}): the position space is spent`,
-        );
-      }
-      // Positions follow the input order; rows are inserted in id order so that two appends
-      // sharing ids wait for each other's rows in the same order (never a deadlock).
-      const positionOf = new Map(fresh.map((row, i) => [row.id, Number(first) + i]));
-      const byId = [...fresh].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const inserted = new Map<string, number>();
-      for (let from = 0; from < byId.length; from += INSERT_CHUNK) {
-        const chunk = byId.slice(from, from + INSERT_CHUNK);
-        const values: unknown[] = [];
-        const tuples = chunk.map((row) => {
-          const n = values.length;
-          values.push(
-            positionOf.get(row.id),
-            row.id,
-            row.type,
-            row.stream,
-            row.sourceTime,
-            row.data,
-            row.skipped,
-            row.skipIssues,
-            asBuffer(row.body),
-          );
-          return `($${n + 1}::bigint, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}::json, $${n + 7}, $${n + 8}::json, $${n + 9})`;
-        });
-        const result = await client.query<{ id: string; position: number }>(
-          `INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body)
-           VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id, position`,
-          values,
-        );
-        for (const r of result.rows) inserted.set(r.id, r.position);
-      }
-
-      // Ids already in the log: fetch position and bytes to tell duplicates from conflicts.
-      const known = new Map<string, { position: number; body: Uint8Array }>();
-      const missing = fresh.filter((row) => !inserted.has(row.id)).map((row) => row.id);
-      if (missing.length > 0) {
-        const found = await client.query<{ id: string; position: number; body: Buffer }>(
-          `SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`,
-          [missing],
-        );
-        for (const r of found.rows) known.set(r.id, { position: r.position, body: r.body });
-      }
-      for (const [id, position] of inserted) {
-        known.set(id, { position, body: (rows[firstOf.get(id) as number] as EventRow).body });
-      }
-
-      const counts = new Map<string, number>();
-      const bump = (name: string): void => void counts.set(name, (counts.get(name) ?? 0) + 1);
-      const conflicts: { id: string; position: number; body: Buffer }[] = [];
-      const outcomes = rows.map((row, i): AppendOutcome => {
-        const original = known.get(row.id);
-        if (original === undefined) throw new Error(`event ${row.id} is neither new nor stored`);
-        if (firstOf.get(row.id) === i && inserted.has(row.id)) {
-          bump(COUNTER.events);
-          bump(COUNTER.ofType(row.type));
-          if (row.skipped !== null) bump(COUNTER.skipped(row.skipped));
-          return { status: 'stored', id: row.id, position: original.position };
-        }
-        if (sameBytes(original.body, row.body)) {
-          bump(COUNTER.duplicates);
-          return { status: 'duplicate', id: row.id, position: original.position };
-        }
-        conflicts.push({ id: row.id, position: original.position, body: row.body });
-        bump(COUNTER.conflicts);
-        return { status: 'conflict', id: row.id, position: original.position };
-      });
-
-      if (conflicts.length > 0) {
-        await client.query(
-          `INSERT INTO ${s}.conflicts (event_id, original_position, body)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])`,
-          [
-            conflicts.map((c) => c.id),
-            conflicts.map((c) => c.position),
-            conflicts.map((c) => c.body),
-          ],
-        );
-      }
-      if (counts.size > 0) {
-        // This transaction's shard (concurrent appends have nearby, hence different, xids), names
-        // in one order so two appends meeting on a shard never deadlock.
-        const names = [...counts.keys()].sort();
-        await client.query(
-          `INSERT INTO ${s}.counters (name, shard, value)
-           SELECT name, $3, value FROM unnest($1::text[], $2::bigint[]) AS x(name, value)
-           ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
-          [names, names.map((name) => counts.get(name)), Number(xid % COUNTER_SHARDS)],
-        );
-      }
-      const head = Math.max(0, ...inserted.values());
-      // A wake-up for other processes, delivered only if, and when, this transaction commits.
-      if (head > 0) await client.query('SELECT pg_notify($1, $2)', [appendChannel, String(head)]);
-      await client.query('COMMIT');
-      client.release();
+    const { xid, inserted } = await insertNew(fresh);
+    if (inserted.size > 0) {
       if (xid > ownXid) ownXid = xid;
-      if (head > 0) announce(xid);
-      return outcomes;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(isConnectionFault(error) ? true : undefined);
-      throw translatePgError(error, 'appending');
+      announce(xid);
     }
+    if (inserted.size === rows.length) {
+      return rows.map((row) => ({
+        status: 'stored',
+        id: row.id,
+        position: inserted.get(row.id) as number,
+      }));
+    }
+
+    // Ids already in the log (committed before this statement, or by a transaction it waited
+    // for): position and bytes tell duplicates from conflicts.
+    const known = new Map<string, { position: number; body: Uint8Array }>();
+    const missing = fresh.filter((row) => !inserted.has(row.id)).map((row) => row.id);
+    if (missing.length > 0) {
+      for (const r of await query<{ id: string; position: number; body: Buffer }>(
+        'appending (reading stored ids)',
+        `SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`,
+        [missing],
+      ))
+        known.set(r.id, { position: r.position, body: r.body });
+    }
+    if (missing.some((id) => !known.has(id)) && xid > positionLimit) {
+      throw new StoreError(
+        'store_failed',
+        `postgres: positions of transaction ${xid} would pass 2^53 (${schema}.position_space starts at xid ${space.xid0}): the position space is spent`,
+      );
+    }
+    for (const [id, position] of inserted) {
+      known.set(id, { position, body: (rows[firstOf.get(id) as number] as EventRow).body });
+    }
+
+    const counts = new Map<string, number>();
+    const bump = (name: string): void => void counts.set(name, (counts.get(name) ?? 0) + 1);
+    const conflicts: { id: string; position: number; body: Buffer }[] = [];
+    const outcomes = rows.map((row, i): AppendOutcome => {
+      const original = known.get(row.id);
+      if (original === undefined) throw new Error(`event ${row.id} is neither new nor stored`);
+      if (firstOf.get(row.id) === i && inserted.has(row.id)) {
+        return { status: 'stored', id: row.id, position: original.position };
+      }
+      if (sameBytes(original.body, row.body)) {
+        bump(COUNTER.duplicates);
+        return { status: 'duplicate', id: row.id, position: original.position };
+      }
+      conflicts.push({ id: row.id, position: original.position, body: row.body });
+      bump(COUNTER.conflicts);
+      return { status: 'conflict', id: row.id, position: original.position };
+    });
+
+    // Conflicts kept aside and their counters, in one statement. Counter names in one order, so
+    // two appends meeting on a shard never deadlock.
+    const names = [...counts.keys()].sort();
+    await query(
+      'appending (keeping duplicates and conflicts aside)',
+      `WITH kept AS (
+         INSERT INTO ${s}.conflicts (event_id, original_position, body)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) RETURNING 1)
+       INSERT INTO ${s}.counters (name, shard, value)
+       SELECT name, $6, value FROM unnest($4::text[], $5::bigint[]) AS x(name, value) ORDER BY name
+       ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
+      [
+        conflicts.map((c) => c.id),
+        conflicts.map((c) => c.position),
+        conflicts.map((c) => c.body),
+        names,
+        names.map((name) => counts.get(name)),
+        Number((ownXid > 0n ? ownXid : 0n) % COUNTER_SHARDS),
+      ],
+    );
+    return outcomes;
+  }
+
+  /** The last xid whose 4096 positions all stay below 2^53 (see the header's budget). */
+  const positionLimit =
+    space.xid0 + (BigInt(Number.MAX_SAFE_INTEGER) - space.base) / BigInt(ROWS_PER_TRANSACTION) - 1n;
+
+  /**
+   * The new rows of `fresh` in one statement (see commitTransaction): answers this statement's
+   * xid and the positions of the rows it inserted (ids already stored are left out). Positions
+   * follow the input order; a transaction past the position budget inserts nothing.
+   */
+  async function insertNew(
+    fresh: readonly EventRow[],
+  ): Promise<{ xid: bigint; inserted: Map<string, number> }> {
+    const rows = await query<{ xid: string; id: string | null; position: number | null }>(
+      'appending',
+      `WITH tx AS (
+         SELECT pg_current_xact_id()::text::bigint AS xid,
+                -- This statement's transaction only: durable commit even if the server default
+                -- says otherwise, and a bounded wait for another transaction's row (store_busy).
+                set_config('synchronous_commit', 'on', true) AS sync,
+                set_config('lock_timeout', $10, true) AS wait),
+       input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                              $6::text[], $7::text[], $8::bytea[])
+           WITH ORDINALITY AS t(id, type, stream, source_time, data, skipped, skip_issues, body, ord)),
+       ins AS (
+         INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body)
+         SELECT ${space.base} + (tx.xid - ${space.xid0}) * ${ROWS_PER_TRANSACTION} + input.ord - 1,
+                input.id, input.type, input.stream, input.source_time, input.data::json,
+                input.skipped, input.skip_issues::json, input.body
+           FROM input CROSS JOIN tx
+          WHERE tx.xid <= ${positionLimit}
+          ORDER BY input.id
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, position, type, skipped),
+       counted AS (
+         INSERT INTO ${s}.counters (name, shard, value)
+         SELECT name, (SELECT xid FROM tx) % ${COUNTER_SHARDS}, count(*) FROM (
+           SELECT $11::text AS name FROM ins
+           UNION ALL SELECT $12::text || type FROM ins
+           UNION ALL SELECT $13::text || skipped FROM ins WHERE skipped IS NOT NULL) AS c
+         GROUP BY name ORDER BY name
+         ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value
+         RETURNING 1),
+       -- A wake-up for other processes, delivered only if, and when, this statement commits.
+       woken AS (SELECT pg_notify($9, max(position)::text) FROM ins HAVING count(*) > 0)
+       SELECT (SELECT xid FROM tx)::text AS xid, ins.id, ins.position,
+              (SELECT count(*) FROM woken) + (SELECT count(*) FROM counted) AS done
+         FROM (SELECT 1) AS one LEFT JOIN ins ON true`,
+      [
+        fresh.map((row) => row.id),
+        fresh.map((row) => row.type),
+        fresh.map((row) => row.stream),
+        fresh.map((row) => row.sourceTime),
+        fresh.map((row) => row.data),
+        fresh.map((row) => row.skipped),
+        fresh.map((row) => row.skipIssues),
+        fresh.map((row) => asBuffer(row.body)),
+        appendChannel,
+        `${busyTimeoutMs}ms`,
+        COUNTER.events,
+        COUNTER.ofType(''),
+        COUNTER.skipped(''),
+      ],
+    );
+    const inserted = new Map<string, number>();
+    for (const row of rows) if (row.id !== null) inserted.set(row.id, row.position as number);
+    return { xid: BigInt((rows[0] as { xid: string }).xid), inserted };
   }
 
   const writer = createGroupCommit<EventRow[], AppendOutcome[]>({
