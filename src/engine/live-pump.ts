@@ -86,7 +86,11 @@ export class LivePump {
   private async runOnce(): Promise<void> {
     await this.settle();
     if (this.closed) return;
-    await this.context.project(await this.context.head());
+    // A head the store announced past where the runners stand is read already (on a shared
+    // store, one read per wake-up instead of two); otherwise (start-up, a retry) ask the store.
+    const head =
+      this.knownHead > this.context.position() ? this.knownHead : await this.context.head();
+    await this.context.project(head);
   }
 
   /**
