@@ -47,7 +47,9 @@
  *   `append` call with more commits them 4096 rows per transaction, in order. Such a call is then
  *   not atomic: if it fails part-way, a prefix may be stored; sending it again is safe
  *   (idempotent by id). Calls of up to 4096 events (every caller here: HTTP, `import` batches of
- *   1000 by default) stay one transaction.
+ *   1000 by default) store their new events in one statement, all or nothing; when some ids were
+ *   already stored, their duplicates and conflicts are kept aside (with their counters) by a
+ *   second statement (commitTransaction).
  * - Idempotency is by the unique id, as before: `INSERT … ON CONFLICT (id) DO NOTHING` waits for
  *   a concurrent transaction inserting the same id, then compares bytes with the row it committed.
  *   Rows are inserted in id order so two appends sharing ids lock them in the same order and never
