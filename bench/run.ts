@@ -6,7 +6,7 @@
  * and writes the rows with machine information to `bench/results/<timestamp>.json`. Never part
  * of `npm test`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +49,9 @@ Options:
   --keep                   keep the temporary directory (databases, workload files)
   --guard                  regression guard for CI: import, rebuild and http on a small workload
                            (20k events, both body profiles, unless given); exits 1 when a ratio to
-                           its floor is under half its target, or a measurement failed
+                           its floor is under half its target (or, while a target is unmet, under
+                           half the ratio in bench/guard-baseline.json), or a measurement failed
+  --write-baseline         with --guard: record this run's ratios in bench/guard-baseline.json
   -h, --help`;
 
 /** What `--guard` runs, and on how many events: a couple of minutes on 2 cores. */
@@ -57,29 +59,54 @@ const GUARDED = ['import', 'rebuild', 'http'];
 const GUARD_EVENTS = 20_000;
 
 /**
- * The guard fails only on a gross regression: a ratio under half its target (or a measurement
- * that failed). Ratios to a floor measured in the same run move little with the machine's speed
- * or load, so the guard does not flake the way a timed test would.
+ * The guard fails only on a gross regression: a ratio under half of what it must keep, or a
+ * measurement that failed. What it must keep is the target, or, while a target is not met yet,
+ * the ratio recorded in `bench/guard-baseline.json` (`--guard --write-baseline`), so a ratio
+ * already below its target still cannot halve unnoticed. Ratios to a floor measured in the same
+ * run move little with the machine's speed or load, so the guard does not flake the way a timed
+ * test would.
  */
-function guardVerdict(rows: readonly Row[]): number {
+function guardVerdict(rows: readonly Row[], baseline: Readonly<Record<string, number>>): number {
   const problems: string[] = [];
+  let checked = 0;
   for (const row of rows) {
-    const name = `${row.bench} ${row.case}${row.bodies ? ` (${row.bodies})` : ''}`;
+    const name = guardKey(row);
     if (row.status === 'failed') problems.push(`${name}: failed: ${row.note ?? ''}`);
-    else if (row.minRatio !== undefined && row.ofFloor !== undefined) {
-      if (row.ofFloor < row.minRatio / 2)
-        problems.push(
-          `${name}: ${(row.ofFloor * 100).toFixed(0)}% of its floor, under half the target (${(row.minRatio * 100).toFixed(0)}%)`,
-        );
-    }
+    if (row.minRatio === undefined || row.ofFloor === undefined) continue;
+    checked += 1;
+    const keep = Math.min(row.minRatio, baseline[name] ?? row.minRatio);
+    if (row.ofFloor < keep / 2)
+      problems.push(
+        `${name}: ${percent(row.ofFloor)} of its floor, under half of ${percent(keep)} (target ${percent(row.minRatio)}${baseline[name] === undefined ? '' : `, baseline ${percent(baseline[name])}`})`,
+      );
   }
-  const checked = rows.filter((r) => r.minRatio !== undefined && r.ofFloor !== undefined).length;
   if (problems.length === 0) {
-    console.log(`guard: ok (${checked} ratios at or above half their target)`);
+    console.log(`guard: ok (${checked} ratios at or above half of what they must keep)`);
     return 0;
   }
   console.log(`guard: FAILED\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return 1;
+}
+
+const percent = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
+
+function guardKey(row: Row): string {
+  return `${row.bench} ${row.case}${row.bodies ? ` (${row.bodies})` : ''}`;
+}
+
+function readBaseline(path: string): Record<string, number> {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>) : {};
+}
+
+/** Records this run's ratios as the guard's baseline (replacing the file: record on a quiet machine). */
+function writeBaseline(path: string, rows: readonly Row[]): void {
+  const ratios: Record<string, number> = {};
+  for (const row of rows) {
+    if (row.minRatio !== undefined && row.ofFloor !== undefined)
+      ratios[guardKey(row)] = Number(row.ofFloor.toFixed(3));
+  }
+  writeFileSync(path, `${JSON.stringify(ratios, null, 2)}\n`);
+  console.log(`guard baseline: ${path}`);
 }
 
 function parseSize(text: string): number {
@@ -101,6 +128,7 @@ async function main(): Promise<number> {
       'pg-url': { type: 'string' },
       keep: { type: 'boolean' },
       guard: { type: 'boolean' },
+      'write-baseline': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -184,7 +212,11 @@ async function main(): Promise<number> {
     )}\n`,
   );
   console.log(`results: ${file}`);
-  if (guard) return guardVerdict(rows);
+  if (guard) {
+    const baselinePath = join(ROOT, 'bench/guard-baseline.json');
+    if (values['write-baseline']) writeBaseline(baselinePath, rows);
+    return guardVerdict(rows, readBaseline(baselinePath));
+  }
   return rows.some((r) => r.status === 'failed') ? 1 : 0;
 }
 
