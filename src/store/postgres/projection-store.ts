@@ -121,18 +121,31 @@ export function createPostgresProjectionStore(
     client: pg.PoolClient,
     reads: readonly DerivedRead[],
   ): Promise<Omit<ChangeRecord, 'seq'>[]> {
-    const members = new Map<DerivedRead, StateRow[]>();
-    for (const read of inLockOrder(reads)) {
-      await client.query(`SELECT pg_advisory_xact_lock(${LockPurpose.group | 0}, $1::int)`, [
-        fnv1a32(`${ctx.schema}\u0000${read.source}\u0000${read.group}`) | 0,
-      ]);
-      const { rows } = await client.query<StateDbRow>(
-        `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND grp = $2 ORDER BY key`,
-        [read.source, read.group],
-      );
-      members.set(read, rows.map(toStateRow));
+    if (reads.length === 0) return [];
+    const ordered = inLockOrder(reads);
+    // Every group's lock in one statement: unnest yields the keys in array order (lock order),
+    // and the locks are taken row by row in that order. Two groups sharing a key lock it twice,
+    // which a transaction may.
+    await client.query(
+      `SELECT count(pg_advisory_xact_lock(${LockPurpose.group | 0}, k)) FROM unnest($1::int[]) AS t(k)`,
+      [ordered.map((read) => fnv1a32(`${ctx.schema}\u0000${read.source}\u0000${read.group}`) | 0)],
+    );
+    // Then every group's committed members in one read.
+    const { rows } = await client.query<StateDbRow & { projection: string }>(
+      `SELECT projection, ${STATE_COLUMNS} FROM ${s}.states
+        WHERE (projection, grp) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        ORDER BY projection, grp, key`,
+      [ordered.map((read) => read.source), ordered.map((read) => read.group)],
+    );
+    const members = new Map<string, StateRow[]>();
+    const memberKey = (source: string, group: string | null) => `${source}\u0000${group}`;
+    for (const row of rows) {
+      const key = memberKey(row.projection, row.grp);
+      const list = members.get(key);
+      if (list) list.push(toStateRow(row));
+      else members.set(key, [toStateRow(row)]);
     }
-    return derivedChanges(reads, (read) => members.get(read) ?? []);
+    return derivedChanges(reads, (read) => members.get(memberKey(read.source, read.group)) ?? []);
   }
 
   /**
