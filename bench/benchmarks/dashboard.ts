@@ -11,13 +11,13 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CHROMIUM, chromiumAvailable, launchChromium } from '../lib/chromium.js';
 import { runCliTimed } from '../lib/cli.js';
 import { failed, latencyFields, notRun } from '../lib/measure.js';
 import { freePort, start, waitUntilUp } from '../lib/processes.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
 
 const BENCH = 'dashboard';
-const CHROMIUM = '/usr/bin/chromium';
 const LOADS = 10;
 const STATUSES = ['connecting', 'active', 'post_install_error', 'validation_error', 'needs_reauth'];
 const INTEGRATIONS = ['salesforce', 'hubspot', 'zendesk', 'jira', 'xero', 'pipedrive'];
@@ -29,7 +29,7 @@ export const dashboardBenchmark: Benchmark = {
   async run(context) {
     if (!existsSync(join(context.root, 'dist/ui/index.html')))
       return [notRun(BENCH, 'accounts page', 'dist/ui missing: npm run build')];
-    if (!existsSync(CHROMIUM))
+    if (!chromiumAvailable())
       return [notRun(BENCH, 'accounts page', `no ${CHROMIUM}: apt-get install chromium`)];
     const rows: Row[] = [];
     for (const accounts of context.sizes ?? this.defaultSizes) {
@@ -83,19 +83,7 @@ async function measure(context: BenchContext, accounts: number): Promise<Row[]> 
     '--secret',
     'bench',
   ]);
-  // Loaded only here: the other benchmarks do not need the browser driver.
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     await waitUntilUp(`${url}/health`, server);
     const listed = (await (await fetch(`${url}/overview`)).json()) as {

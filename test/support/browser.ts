@@ -3,29 +3,11 @@
  * Each launch gets a fresh, temporary profile (playwright's default for `launch`), so no cookie
  * or cache survives between runs.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM } from '../../bench/lib/chromium.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM, chromiumAvailable, launchChromium } from '../../bench/lib/chromium.js';
 export const NO_CHROMIUM = `NOT RUN: no Chromium at ${CHROMIUM} (install it: apt-get install chromium)`;
-
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
-}
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
-}
 
 /**
  * Everything that went wrong in a page: console errors, uncaught exceptions, requests that
