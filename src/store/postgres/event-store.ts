@@ -489,7 +489,7 @@ export async function createPostgresEventStore(
         conflicts.map((c) => c.body),
         names,
         names.map((name) => counts.get(name)),
-        Number((ownXid > 0n ? ownXid : 0n) % COUNTER_SHARDS),
+        Number(xid % COUNTER_SHARDS),
       ],
     );
     return outcomes;
