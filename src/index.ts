@@ -49,6 +49,7 @@ export type {
   Projection,
   DerivedProjection,
   AggregateProjection,
+  GroupingProjection,
   AnyAggregateProjection,
   ProjectionDefinition,
   AnyProjection,

@@ -99,6 +99,18 @@ export interface Projection<
   readonly publish?: boolean;
 }
 
+/** What derived and aggregate projections share: a name, a version, and how they group a source. */
+export interface GroupingProjection<Kind extends string, Name extends string, Member> {
+  readonly kind: Kind;
+  readonly name: Name;
+  /** Bump to rebuild this projection (with its source) on the next start. */
+  readonly version: number;
+  /** The source projection's name. */
+  readonly from: string;
+  /** The group (derived entity) a source state belongs to, or `null` for none. */
+  groupOf(member: Member): string | null;
+}
+
 /**
  * A projection computed from another projection's states: `derive(key, sources)` over every
  * source state whose `groupOf` is `key`. It is order-insensitive by construction and never
@@ -109,14 +121,7 @@ export interface DerivedProjection<
   Name extends string = string,
   State = unknown,
   Source = unknown,
-> {
-  readonly kind: 'derived';
-  readonly name: Name;
-  readonly version: number;
-  /** The source projection's name. */
-  readonly from: string;
-  /** The derived entity a source state belongs to, or `null`. */
-  groupOf(source: Source): string | null;
+> extends GroupingProjection<'derived', Name, Source> {
   /** Pure: the derived state of `key` from its source states (sorted by source key). */
   derive(key: string, sources: readonly Source[]): State;
 }
@@ -145,15 +150,7 @@ export interface AggregateProjection<
   Name extends string = string,
   State = unknown,
   Member = unknown,
-> {
-  readonly kind: 'aggregate';
-  readonly name: Name;
-  /** Bump to rebuild this projection (with its source) on the next start. */
-  readonly version: number;
-  /** The source stream projection's name. */
-  readonly from: string;
-  /** The group a member belongs to, or `null` for none. */
-  groupOf(member: Member): string | null;
+> extends GroupingProjection<'aggregate', Name, Member> {
   /** The state of a group before its first member. */
   initialState(group: string): State;
   /** Pure: the group's state after one member went from `before` to `after`. */
