@@ -11,6 +11,7 @@
  */
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
+import { runChildMain } from '../lib/child-main.js';
 
 async function readBodies(
   path: string,
@@ -67,7 +68,7 @@ async function catchUp(path: string): Promise<{ ms: number; events: number }> {
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, number>> {
   const [mode, path] = process.argv.slice(2);
   if (path === undefined || (mode !== 'parse' && mode !== 'rebuild' && mode !== 'catchup'))
     throw new Error('usage: rebuild.js <parse|rebuild|catchup> <db>');
@@ -81,14 +82,7 @@ async function main(): Promise<void> {
   } else {
     result = await rebuild(path);
   }
-  process.stdout.write(
-    `${JSON.stringify({ ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
-  );
+  return result;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runChildMain(main);

@@ -13,6 +13,7 @@ import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import { recordsKey } from '../../src/truto/projections/index.js';
 import { BENCH_ACCOUNT, BENCH_RESOURCE } from '../lib/records-workload.js';
+import { runChildMain } from '../lib/child-main.js';
 
 async function floor(path: string): Promise<{ ms: number; events: number }> {
   const store = createSqliteEventStore({ path });
@@ -49,20 +50,13 @@ async function catchUp(path: string, n: number): Promise<{ ms: number; events: n
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, number>> {
   const [mode, path, count] = process.argv.slice(2);
   const n = Number(count);
   if (path === undefined || !Number.isInteger(n) || (mode !== 'floor' && mode !== 'catchup'))
     throw new Error('usage: records.js <floor|catchup> <db> <n>');
   const result = mode === 'floor' ? await floor(path) : await catchUp(path, n);
-  process.stdout.write(
-    `${JSON.stringify({ ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
-  );
+  return result;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runChildMain(main);
