@@ -29,9 +29,16 @@ describe('truto-state import: two processes on one SQLite file', () => {
     await writeNdjson(tmp.path('b.ndjson'), b);
 
     const env = { TRUTO_STATE_DB: tmp.path('shared.db') };
-    // Small batches: many short transactions from each process, interleaving on the lock.
+    // Small batches: many short transactions from each process, interleaving on the lock. Parsed
+    // on the main thread: with a parse thread, a process under load could store its own third
+    // before the other wrote anything, and the interleaving checked below is what this is about.
     const runs = ['a.ndjson', 'b.ndjson'].map((file) =>
-      finished(spawnCli(['import', file, '--json', '--batch-size', '50'], { cwd: tmp.dir, env })),
+      finished(
+        spawnCli(['import', file, '--json', '--batch-size', '50', '--parse-threads', '0'], {
+          cwd: tmp.dir,
+          env,
+        }),
+      ),
     );
     const [ra, rb] = await Promise.all(runs);
     expect(ra?.stderr).toBe('');
