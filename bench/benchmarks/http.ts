@@ -17,6 +17,7 @@ import { generateDeliveries } from '../../src/workload/generator.js';
 import {
   closedLoop,
   createAgent,
+  openPool,
   openEventStream,
   post,
   type LoadResult,
@@ -196,8 +197,8 @@ async function changeLatency(context: BenchContext): Promise<Row> {
       const change = JSON.parse(data) as { position?: number };
       if (typeof change.position === 'number') tracker.published(change.position, lastChangeAt);
     });
-    const agent = createAgent(CONNECTIONS);
     const url = new URL(`${service.base}/webhooks/truto`);
+    const agent = await openPool(url, CONNECTIONS);
     const statuses = new Map<number, number>();
     let duplicates = 0;
     const pending: Promise<void>[] = [];

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signBody } from '../../src/http/signature.js';
-import { createAgent, openEventStream, post, type SignedBody } from '../lib/http-client.js';
+import { openEventStream, openPool, post, type SignedBody } from '../lib/http-client.js';
 import { failed, latencyFields, now } from '../lib/measure.js';
 import { pace } from '../lib/pace.js';
 import { firstLine, start, type Running } from '../lib/processes.js';
@@ -76,8 +76,8 @@ async function floor(context: BenchContext, rate: number, items: SignedBody[]): 
   const server = start([join(context.root, 'dist/bench/children/floor-server.js'), SECRET]);
   try {
     const port = Number(await firstLine(server));
-    const agent = createAgent(CONNECTIONS);
     const url = new URL(`http://127.0.0.1:${port}/webhooks/truto`);
+    const agent = await openPool(url, CONNECTIONS);
     const latencies: number[] = [];
     let non200 = 0;
     const pending: Promise<void>[] = [];
@@ -146,8 +146,8 @@ async function subscriberLatency(
         }
       },
     );
-    const agent = createAgent(CONNECTIONS);
     const url = new URL(`${base}/webhooks/truto`);
+    const agent = await openPool(url, CONNECTIONS);
     let non200 = 0;
     const pending: Promise<void>[] = [];
     const started = now();

@@ -354,6 +354,44 @@ describe('start-up rules', () => {
     expect((await runCli(['serve', '--port', '70000', '--db', join(dir, 'x.db')])).code).toBe(64);
   });
 
+  it('warms up on an in-memory copy before listening: logged, and nothing of it reaches the store or the metrics', async () => {
+    const db = join(dir, 'warm.db');
+    const warm = await startServe(['--port', '0', '--db', db, '--secret', 's', '--warm-up', '300']);
+    try {
+      const line = warm.lines.find((l) => l.includes('warmed up'));
+      expect(line, warm.lines.join('\n')).toBeDefined();
+      const logged = JSON.parse(line as string) as {
+        warmUp: { deliveries: number; changes: number };
+      };
+      // Every generated delivery went through, and its changes came back on the stream.
+      expect(logged.warmUp.deliveries).toBe(300);
+      expect(logged.warmUp.changes).toBeGreaterThan(100);
+      // Before the URL line: the service listened only once warm.
+      expect(warm.lines.indexOf(line as string)).toBeLessThan(
+        warm.lines.findIndex((l) => l.includes('listening on')),
+      );
+      const { json } = await getJson(warm.url, '/stats');
+      expect(json.store.events).toBe(0);
+      expect(json.projections.every((p: { entities: number }) => p.entities === 0)).toBe(true);
+      const metrics = (await getJson(warm.url, '/metrics')).json as string;
+      expect(metrics).not.toMatch(/truto_state_webhooks_total\{status="stored"\} [1-9]/);
+      expect((await postWebhook(warm.url, accountEvent('w1'), { secret: 's' })).status).toBe(200);
+      await waitCaughtUp(warm.url);
+      expect((await getJson(warm.url, '/stats')).json.store.events).toBe(1);
+    } finally {
+      expect(await warm.stop()).toBe(0);
+    }
+    const cold = await startServe(['--port', '0', '--db', db, '--secret', 's', '--warm-up', '0']);
+    try {
+      expect(cold.lines.some((l) => l.includes('warmed up'))).toBe(false);
+    } finally {
+      expect(await cold.stop()).toBe(0);
+    }
+    const refused = await runCli(['serve', '--warm-up', 'lots', '--db', db]);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toMatch(/--warm-up must be a whole number/);
+  });
+
   it('honours --max-body', async () => {
     const small = await startServe([
       '--port',

@@ -14,6 +14,7 @@ import { createHttpService, DEFAULT_MAX_STREAMS } from '../../http/server.js';
 import { openBackend } from '../backend.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../log.js';
 import { openEngine } from '../session.js';
+import { DEFAULT_WARM_UP, MAX_WARM_UP, warmUp } from '../warm-up.js';
 import { UsageError, type Command } from '../command.js';
 import {
   parseCommandArgs,
@@ -34,6 +35,7 @@ export const serveOptions = {
   'max-streams': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'warm-up': { type: 'string' },
 } as const;
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -59,6 +61,9 @@ the dashboard at / (with /session and /overview).
                           (env TRUTO_STATE_MAX_STREAMS, default ${DEFAULT_MAX_STREAMS})
   --log-level <level>     fatal|error|warn|info|debug|trace (env LOG_LEVEL, default info)
   --log-format <f>        pretty|json (env LOG_FORMAT; default pretty on a terminal, else json)
+  --warm-up <n>           before listening, run n generated deliveries through an in-memory
+                          copy of the service, so the first real ones do not pay for compiling
+                          the code (env TRUTO_STATE_WARM_UP, default ${DEFAULT_WARM_UP}; 0 skips it)
 
 ${STORE_USAGE}`,
   async run(context) {
@@ -83,6 +88,10 @@ ${STORE_USAGE}`,
     const level = (values['log-level'] ?? env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
     if (!LEVELS.includes(level))
       throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+    const warmUpText = values['warm-up'] ?? env.TRUTO_STATE_WARM_UP;
+    const warmUpDeliveries = warmUpText === undefined ? DEFAULT_WARM_UP : Number(warmUpText);
+    if (!/^\d+$/.test(warmUpText ?? '0') || warmUpDeliveries > MAX_WARM_UP)
+      throw new UsageError(`--warm-up must be a whole number from 0 to ${MAX_WARM_UP}`);
     const storeConfig = readStoreConfig(values, env);
     const formatText = values['log-format'] ?? env.LOG_FORMAT;
     if (formatText !== undefined && !LOG_FORMATS.includes(formatText as LogFormat))
@@ -101,6 +110,9 @@ ${STORE_USAGE}`,
       .filter((s) => s !== '');
     if (secrets.length === 0) secrets.push(firstLookSecret(storeConfig, logger));
 
+    if (warmUpDeliveries > 0) {
+      await warmUp({ deliveries: warmUpDeliveries, store: storeConfig.kind, logger });
+    }
     const backend = await openBackend(storeConfig);
     let engine;
     try {
