@@ -137,6 +137,8 @@ export class Rebuilder {
       groupOf: this.context.registry.groupOf,
       journal: false,
       failFast: true,
+      // The swap below commits durably, and its sync covers every shadow batch before it.
+      deferDurability: true,
       batchSize: Math.max(this.context.batchSize, 5_000),
       cacheLimit: 1_000_000,
       logger: this.context.logger,

@@ -64,6 +64,11 @@ export interface RunnerOptions {
   /** A rebuild stops at the first poison event instead of dead-lettering it. */
   readonly failFast?: boolean;
   /**
+   * Commit batches without waiting for each to reach the disk (`ProjectionCommit.durable`):
+   * a rebuild's shadow, which nobody reads until a durable swap publishes it.
+   */
+  readonly deferDurability?: boolean;
+  /**
    * For projections that derived projections read: the group of a state (e.g. a run's account),
    * stored with each row so a group's members are found by index.
    */
@@ -336,6 +341,7 @@ export class ProjectionRunner {
           deadLetters: [...fold.deadLetters, ...aggregated.deadLetters, ...batch.deadLetters],
           changes: batch.changes,
           derived,
+          ...(this.options.deferDurability ? { durable: false } : {}),
         });
         committedUpdates = new Map([...fold.updates, ...batch.updates]);
         break;

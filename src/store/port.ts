@@ -199,6 +199,14 @@ export interface ProjectionCommit {
    * members: the change journalled last for a group always counts every committed member.
    */
   readonly derived?: readonly DerivedRead[];
+  /**
+   * `false`: the store may answer before this commit is on disk (SQLite: no fsync of its own;
+   * PostgreSQL: `synchronous_commit = off`). A power failure can then take it back until a later
+   * durable commit of the same store, which makes it durable too (both logs are written in
+   * order). For work nobody reads until a durable commit publishes it: a rebuild's shadow
+   * batches, swapped in by a durable swap. Default: durable.
+   */
+  readonly durable?: boolean;
 }
 
 /** One derived group to re-derive inside a commit (see `ProjectionCommit.derived`). */

@@ -191,6 +191,25 @@ export function projectionStoreContract(
       expect(await store.countStates('p')).toBe(1);
     });
 
+    it('a commit marked not durable (a rebuild shadow batch) is stored and read like any other', async () => {
+      await store.commit({
+        ...empty,
+        durable: false,
+        checkpoints: [{ name: 'p', position: 2, version: 1 }],
+        states: [{ projection: 'p', row: row('a', { v: 1 }, 2) }],
+      });
+      expect(await store.readCheckpoint('p')).toEqual({ name: 'p', position: 2, version: 1 });
+      expect((await store.readStates('p', ['a'])).get('a')).toEqual(row('a', { v: 1 }, 2));
+      // The next (durable) commit goes on from it.
+      await store.commit({
+        ...empty,
+        expected: [{ name: 'p', position: 2 }],
+        checkpoints: [{ name: 'p', position: 3, version: 1 }],
+        states: [{ projection: 'p', row: row('b', { v: 2 }, 3) }],
+      });
+      expect(await store.countStates('p')).toBe(2);
+    });
+
     it('lists states sorted by key, paged with afterKey and limit', async () => {
       const keys = ['m', 'b', 'zz', 'a', 'é', '😀', 'B', 'a2'];
       await put(

@@ -45,6 +45,32 @@ describe('SQLite event store', () => {
     expect(await store.checkIntegrity()).toEqual(['ok']);
   });
 
+  it('a projection commit marked not durable skips only its own fsync: appends stay synchronous=FULL', async () => {
+    const store = open();
+    const result = await store.projections.commit({
+      checkpoints: [{ name: 'shadow', position: 1, version: 1 }],
+      states: [],
+      deadLetters: [],
+      changes: [],
+      durable: false,
+    });
+    expect(result.ok).toBe(true);
+    expect((await store.readSettings()).synchronous).toBe(2);
+    // Also when the commit fails inside its transaction.
+    const refused = await store.projections.commit({
+      checkpoints: [{ name: 'shadow', position: 2, version: 1 }],
+      expected: [{ name: 'shadow', position: 7 }],
+      states: [],
+      deadLetters: [],
+      changes: [],
+      durable: false,
+    });
+    expect(refused).toMatchObject({ ok: false, reason: 'checkpoint_moved' });
+    expect((await store.readSettings()).synchronous).toBe(2);
+    await store.append([makeEvent('after-shadow')]);
+    expect((await store.readSettings()).synchronous).toBe(2);
+  });
+
   it('keeps everything across a reopen, without migrating twice', async () => {
     const first = open();
     const bodies = trutoHistory({ accounts: 2, seed: 7 });

@@ -340,6 +340,9 @@ export function createPostgresProjectionStore(
 
         let journal = changes;
         const seqs = await transaction('committing projection state', async (client) => {
+          // Not durable by itself (see ProjectionCommit.durable): the next synchronous commit
+          // flushes the WAL through this one.
+          if (batch.durable === false) await client.query('SET LOCAL synchronous_commit = off');
           const fence = options.fence;
           if (fence) {
             const held = await client.query(fenceSql(s), [

@@ -39,7 +39,7 @@ export interface SqliteConnection {
    * (each attempt that met a busy lock rolled back before it began), so it keeps its effects
    * inside the transaction.
    */
-  write<T>(doing: string, fn: () => T): Promise<T>;
+  write<T>(doing: string, fn: () => T, options?: { readonly durable?: boolean }): Promise<T>;
   /** Throws `store_unavailable` when the path no longer names the open file. */
   checkFile(): void;
   readonly closed: boolean;
@@ -126,14 +126,27 @@ export function openSqlite(
       throw translateSqliteError(error, doing);
     }
   };
-  const write = async <T>(doing: string, fn: () => T): Promise<T> => {
+  const write = async <T>(
+    doing: string,
+    fn: () => T,
+    options?: { readonly durable?: boolean },
+  ): Promise<T> => {
     const deadline = Date.now() + busyTimeoutMs;
     let wait = FIRST_RETRY_MS;
     for (;;) {
       try {
         return run(doing, () => {
           checkFile();
-          return db.transaction(fn).immediate();
+          if (options?.durable !== false) return db.transaction(fn).immediate();
+          // At NORMAL a WAL commit is written without its fsync; the next commit at FULL syncs
+          // the WAL up to and including it. Lowered and restored in this one synchronous call,
+          // so no other write of this process can commit in between.
+          db.pragma('synchronous = NORMAL');
+          try {
+            return db.transaction(fn).immediate();
+          } finally {
+            db.pragma('synchronous = FULL');
+          }
         });
       } catch (error) {
         const busy = error instanceof StoreError && error.code === 'store_busy';

@@ -98,9 +98,12 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
    * Projection commits keep the connection's durability (synchronous=FULL), though their state
    * could be re-derived from the log: their changes are published the moment they commit, and a
    * commit a power failure could still take back would have shown subscribers changes (and
-   * journal seqs) that then never happened.
+   * journal seqs) that then never happened. Only a commit marked `durable: false` (a rebuild's
+   * shadow batch, published by nobody until a durable swap) skips its own fsync.
    */
   const writeDerived = <T>(doing: string, fn: () => T): Promise<T> => connection.write(doing, fn);
+  const writeUnsynced = <T>(doing: string, fn: () => T): Promise<T> =>
+    connection.write(doing, fn, { durable: false });
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
@@ -268,7 +271,8 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             state: state as string,
           })),
         );
-        return writeDerived('committing projection state', () => {
+        const write = batch.durable === false ? writeUnsynced : writeDerived;
+        return write('committing projection state', () => {
           const moved = (batch.expected ?? [])
             .map((e) => ({
               ...e,
