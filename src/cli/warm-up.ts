@@ -82,6 +82,7 @@ async function runWarmUp(options: WarmUpOptions): Promise<WarmUpResult> {
     secrets: [SECRET],
     apiToken: TOKEN,
     maxStreams: 10,
+    processMetrics: false,
     // The warm-up's requests are not the service's: nothing of them is logged.
     logger: options.logger.child({}, { level: 'silent' }),
   });

@@ -53,6 +53,8 @@ export interface AppOptions {
   /** The clock of that reuse (default `Date.now`). */
   readonly now?: () => number;
   readonly logger: Logger;
+  /** Include the process metrics (memory, event-loop lag, GC) in `/metrics` (default true). */
+  readonly processMetrics?: boolean;
   /** The built dashboard served at `/` (default: this package's `dist/ui`). */
   readonly dashboardDir?: string;
 }
@@ -99,7 +101,7 @@ interface Route {
 export function createApp(options: AppOptions): App {
   const { engine, logger } = options;
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
-  const metrics = createServiceMetrics();
+  const metrics = createServiceMetrics({ processMetrics: options.processMetrics !== false });
   const refusal = createAccessCheck(options.apiToken);
   // The dashboard's reads (`/overview`, the session state) follow the same rule.
   const allowed = (request: HttpRequest): boolean => refusal(request) === undefined;

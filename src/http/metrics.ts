@@ -27,10 +27,12 @@ export interface ServiceMetrics {
  * metrics.update(await engine.stats());
  * const text = await metrics.registry.metrics();
  */
-export function createServiceMetrics(): ServiceMetrics {
+export function createServiceMetrics(options: { processMetrics?: boolean } = {}): ServiceMetrics {
   const registry = new Registry();
-  // Process metrics (process_resident_memory_bytes, event loop lag, GC…) for this registry.
-  collectDefaultMetrics({ register: registry });
+  // Process metrics (process_resident_memory_bytes, event loop lag, GC…) for this registry. Their
+  // event-loop and GC monitors stay for the life of the process, so a service that is not the
+  // process's own (the warm-up's copy) goes without.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const projectionPosition = new Gauge({
     name: 'truto_state_projection_position',

@@ -368,4 +368,11 @@ describe('read API', () => {
     expect(text).toMatch(/truto_state_dead_letters\{projection="runs"\} 0/);
     expect(text).toMatch(/process_resident_memory_bytes \d+/);
   });
+
+  it('leaves the process metrics out when asked (a copy of the service that is not the process)', async () => {
+    const copy = createApp({ engine, secrets: [SECRET], logger, processMetrics: false });
+    const text = String(buffered(await copy.handle(getRequest('/metrics'))).body);
+    expect(text).toMatch(/truto_state_webhooks_total/);
+    expect(text).not.toMatch(/process_resident_memory_bytes|nodejs_eventloop_lag/);
+  });
 });
