@@ -419,6 +419,27 @@ describe('start-up rules', () => {
 });
 
 describe('shutdown', () => {
+  it('a SIGTERM sent the moment the URL is logged stops the service cleanly (six at once)', async () => {
+    // Writing the URL line wakes whoever waits for it, and on a busy machine that reader can
+    // signal before the service runs another instruction: the handler must exist already.
+    const codes = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const started = await startServe([
+          '--port',
+          '0',
+          '--db',
+          join(dir, `instant-stop-${i}.db`),
+          '--secret',
+          's',
+          '--warm-up',
+          '0',
+        ]);
+        return started.stop('SIGTERM');
+      }),
+    );
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
   it('SIGTERM under load: stops, exits 0, and every acknowledged delivery is stored', async () => {
     const db = join(dir, 'term.db');
     const server = await startServe([

@@ -67,6 +67,9 @@ the dashboard at / (with /session and /overview).
 
 ${STORE_USAGE}`,
   async run(context) {
+    // Listened for from the start: a supervisor may stop the service the moment it logs its URL,
+    // and a SIGTERM arriving before the handler existed killed it instead of stopping it.
+    const stopped = context.waitForStop();
     const { values } = parseCommandArgs(context.argv, serveOptions);
     const env = context.env;
     const port = readPort(values.port ?? env.PORT ?? '8080');
@@ -146,7 +149,7 @@ ${STORE_USAGE}`,
       `listening on ${url}`,
     );
 
-    const signal = await context.waitForStop();
+    const signal = await stopped;
     lifecycle.info({ signal }, 'shutting down: finishing in-flight requests');
     await service.close();
     await engine.close();
