@@ -204,12 +204,8 @@ class ProjectionEngine<
     // release running beside this one (a rolling upgrade): rebuilding it back would undo that,
     // so this instance's runners leave it alone instead (refuseNewerVersions).
     for (const projection of [...this.registry.streams, ...this.registry.aggregates]) {
-      for (const row of checkpointRows(projection.name, this.options.partitions)) {
-        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
-        if (checkpoint && this.isStale(checkpoint.version, projection.version)) {
-          this.staleVersions.set(projection.name, checkpoint.version);
-        }
-      }
+      const stale = await this.staleVersionOf(projection);
+      if (stale !== undefined) this.staleVersions.set(projection.name, stale);
     }
     for (const [name, version] of this.staleVersions) this.live?.setVersion(name, version);
     const seen = new Set(Object.keys((await this.store.stats()).byType));
@@ -258,9 +254,24 @@ class ProjectionEngine<
     this.pump.schedule();
   }
 
-  /** Whether state stored at `stored` must be rebuilt for code at `version` (see open()). */
-  private isStale(stored: number, version: number): boolean {
-    return this.options.partitions ? stored < version : stored !== version;
+  /**
+   * The stored version of `projection` that must be rebuilt for this code (see open()), or
+   * undefined when every checkpoint row is current. The last stale row's version, as read.
+   */
+  private async staleVersionOf(projection: {
+    readonly name: string;
+    readonly version: number;
+  }): Promise<number | undefined> {
+    let stale: number | undefined;
+    for (const row of checkpointRows(projection.name, this.options.partitions)) {
+      const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
+      if (!checkpoint) continue;
+      const outdated = this.options.partitions
+        ? checkpoint.version < projection.version
+        : checkpoint.version !== projection.version;
+      if (outdated) stale = checkpoint.version;
+    }
+    return stale;
   }
 
   /**
@@ -272,13 +283,7 @@ class ProjectionEngine<
       const projection = [...this.registry.streams, ...this.registry.aggregates].find(
         (p) => p.name === name,
       );
-      if (!projection) continue;
-      let current = true;
-      for (const row of checkpointRows(name, this.options.partitions)) {
-        const checkpoint = await this.projectionStore.readCheckpoint(row.name, row.partition);
-        if (checkpoint && this.isStale(checkpoint.version, projection.version)) current = false;
-      }
-      if (!current) continue;
+      if (!projection || (await this.staleVersionOf(projection)) !== undefined) continue;
       this.staleVersions.delete(name);
       for (const [, runner] of this.runners()) runner.setVersion(name, undefined);
     }

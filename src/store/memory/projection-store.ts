@@ -17,7 +17,7 @@ import { checkFilterField, compareKeys, matchesFilter } from '../shared/filter.j
 import {
   checkCommitText,
   decodeOptional,
-  encodeOptional,
+  encodeChangeStates,
   encodeState,
   storableLetter,
 } from '../shared/json.js';
@@ -190,11 +190,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
             .filter((row) => row.group === read.group)
             .sort((a, b) => compareKeys(a.key, b.key)),
         );
-        const keptChanges = [...batch.changes, ...derived].map((change) => ({
-          ...change,
-          before: encodeOptional(change.before),
-          after: encodeOptional(change.after),
-        }));
+        const keptChanges = [...batch.changes, ...derived].map(encodeChangeStates);
         for (const checkpoint of batch.checkpoints)
           checkpoints.set(checkpointKey(checkpoint.name, checkpoint.partition), { ...checkpoint });
         for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
@@ -215,11 +211,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
 
     async swapProjections(swaps, resets) {
       // Synchronous from here to the end: no reader can observe a half swap.
-      const kept = resets.map((change) => ({
-        ...change,
-        before: encodeOptional(change.before),
-        after: encodeOptional(change.after),
-      }));
+      const kept = resets.map(encodeChangeStates);
       for (const { shadow, live } of swaps) swapOne(shadow, live);
       return journal(kept);
     },

@@ -28,6 +28,13 @@ export function encodeOptional(value: unknown): string | null {
   return value === undefined ? null : stringify(value, 'a change');
 }
 
+/** A change with its states as JSON text (`encodeOptional`), as the journal keeps it. */
+export function encodeChangeStates<
+  C extends { readonly before?: unknown; readonly after?: unknown },
+>(change: C): Omit<C, 'before' | 'after'> & { before: string | null; after: string | null } {
+  return { ...change, before: encodeOptional(change.before), after: encodeOptional(change.after) };
+}
+
 export function decodeOptional(text: string | null): unknown {
   return text === null ? undefined : (JSON.parse(text) as unknown);
 }

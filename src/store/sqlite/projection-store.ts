@@ -9,7 +9,7 @@ import { checkFilterField } from '../shared/filter.js';
 import {
   checkCommitText,
   decodeOptional,
-  encodeOptional,
+  encodeChangeStates,
   encodeState,
   storableLetter,
 } from '../shared/json.js';
@@ -292,11 +292,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
               ).all(read.source, read.group) as StateRecord[]
             ).map(toStateRow),
           );
-          const changes = [...batch.changes, ...derived].map((c) => ({
-            ...c,
-            before: encodeOptional(c.before),
-            after: encodeOptional(c.after),
-          }));
+          const changes = [...batch.changes, ...derived].map(encodeChangeStates);
           for (const c of batch.checkpoints)
             sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
           for (const params of states) sql.upsertState.run(...params);
@@ -316,11 +312,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async swapProjections(swaps, resets) {
-      const encoded = resets.map((c) => ({
-        ...c,
-        before: encodeOptional(c.before),
-        after: encodeOptional(c.after),
-      }));
+      const encoded = resets.map(encodeChangeStates);
       return writeDerived('swapping projections', () => {
         for (const { shadow, live } of swaps) {
           sql.clearStates.run(live);
