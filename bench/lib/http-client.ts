@@ -18,8 +18,8 @@ export interface PostResult {
   readonly body: string;
 }
 
-export function createAgent(sockets: number): Agent {
-  return new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+export function createAgent(sockets: number, scheduling: 'lifo' | 'fifo' = 'lifo'): Agent {
+  return new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, scheduling });
 }
 
 /**
@@ -32,12 +32,7 @@ export function createAgent(sockets: number): Agent {
  * 10 ms; opened first, 0-2.
  */
 export async function openPool(base: URL, sockets: number): Promise<Agent> {
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: sockets,
-    maxFreeSockets: sockets,
-    scheduling: 'fifo',
-  });
+  const agent = createAgent(sockets, 'fifo');
   await Promise.all(
     Array.from(
       { length: sockets },

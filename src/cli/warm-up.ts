@@ -17,7 +17,7 @@
 import { Agent, request } from 'node:http';
 import type { Logger } from 'pino';
 import { createHttpService } from '../http/server.js';
-import { signBody } from '../http/signature.js';
+import { SIGNATURE_HEADER, signBody } from '../http/signature.js';
 import type { EventStoreWithProjections } from '../store/port.js';
 import { createTrutoEngine } from '../truto/engine.js';
 import { generateDeliveries } from '../workload/generator.js';
@@ -131,7 +131,7 @@ function post(agent: Agent, url: string, body: string): Promise<void> {
       agent,
       headers: {
         'content-type': 'application/json',
-        'x-truto-signature': signBody(body, SECRET),
+        [SIGNATURE_HEADER]: signBody(body, SECRET),
       },
     });
     req.on('response', (res) => {

@@ -8,7 +8,7 @@
  * "last 24 hours" shows it.
  */
 import { generateDeliveries } from '../../workload/generator.js';
-import { signBody } from '../../http/signature.js';
+import { SIGNATURE_HEADER, signBody } from '../../http/signature.js';
 import { UsageError, type Command } from '../command.js';
 import { parseCommandArgs } from '../config.js';
 import { writeLine } from '../session.js';
@@ -154,7 +154,7 @@ async function post(url: string, body: string, signature: string): Promise<strin
   for (let attempt = 0; ; attempt++) {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-truto-signature': signature },
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
       body,
     });
     const text = await response.text();
