@@ -14,11 +14,9 @@ parentPort?.on('message', (request: ParseRequest) => {
   for (const end of request.ends) {
     const parsed = parseWebhook(bytes.subarray(start, end));
     if (parsed.ok) {
-      const { id, type, family, known, sourceTime, stream, data, skipped } = parsed.event;
-      results.push({
-        ok: true,
-        event: { id, type, family, known, sourceTime, stream, data, skipped },
-      });
+      // Every field but the body: a field added to events travels without a change here.
+      const { body, ...event } = parsed.event;
+      results.push({ ok: true, event });
     } else results.push(parsed);
     start = end;
   }
