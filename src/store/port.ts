@@ -97,6 +97,9 @@ export interface EventStore {
   /**
    * Calls `listener` with the new head after appends (from this process at once; from other
    * processes sharing the database within a short poll). Returns an unsubscribe function.
+   * SQLite calls it between the commit and the disk sync that commits of one turn share, so the
+   * projection of the events can join that sync: they are readable a moment before they are
+   * durable, and their appenders are answered only once they are.
    */
   onAppend(listener: (head: number) => void): () => void;
   /** Keeps a refused request aside (the rejects table). */

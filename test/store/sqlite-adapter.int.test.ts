@@ -41,12 +41,15 @@ describe('SQLite event store', () => {
       synchronous: 2,
       busyTimeoutMs: 1234,
       schemaVersion: SCHEMA_VERSION,
+      walSyncs: 0,
     });
     expect(await store.checkIntegrity()).toEqual(['ok']);
   });
 
   it('a projection commit marked not durable skips only its own fsync: appends stay synchronous=FULL', async () => {
     const store = open();
+    await store.append([makeEvent('before-shadow')]);
+    const syncs = (await store.readSettings()).walSyncs;
     const result = await store.projections.commit({
       checkpoints: [{ name: 'shadow', position: 1, version: 1 }],
       states: [],
@@ -67,8 +70,10 @@ describe('SQLite event store', () => {
     });
     expect(refused).toMatchObject({ ok: false, reason: 'checkpoint_moved' });
     expect((await store.readSettings()).synchronous).toBe(2);
+    // Neither waited for a sync of the WAL; the next durable commit's covers them.
+    expect((await store.readSettings()).walSyncs).toBe(syncs);
     await store.append([makeEvent('after-shadow')]);
-    expect((await store.readSettings()).synchronous).toBe(2);
+    expect(await store.readSettings()).toMatchObject({ synchronous: 2, walSyncs: syncs + 1 });
   });
 
   it('keeps everything across a reopen, without migrating twice', async () => {

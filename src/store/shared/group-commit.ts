@@ -32,6 +32,12 @@ export interface GroupCommitOptions<In, Out> {
    * each group one transaction, all or nothing, which the per-request retry relies on.
    */
   readonly maxBatch?: number;
+  /**
+   * For a store whose commits reach the disk later, in syncs shared by several commits
+   * (SQLite): resolves once everything committed so far is on disk. A group's callers are
+   * answered after it; the next group may commit meanwhile, and the same sync then covers it.
+   */
+  readonly durable?: () => Promise<void>;
 }
 
 export interface GroupCommit<In, Out> {
@@ -66,6 +72,8 @@ export function createGroupCommit<In, Out>(
   let running: Promise<void> | undefined;
   let lastGroup = 0;
   let waited = false;
+  /** Committed groups waiting for the disk (`durable`) before their callers are answered. */
+  const syncing = new Set<Promise<void>>();
 
   // setImmediate (not a microtask) so appends issued in the same tick, including those
   // resolved from one Promise.all, land in one transaction.
@@ -108,7 +116,16 @@ export function createGroupCommit<In, Out>(
     if (group.length === 0) return;
     try {
       const results = await options.commit(group.map((w) => w.request));
-      group.forEach((w, i) => w.resolve(results[i] as Out));
+      if (!options.durable) {
+        group.forEach((w, i) => w.resolve(results[i] as Out));
+        return;
+      }
+      const synced = options.durable().then(
+        () => group.forEach((w, i) => w.resolve(results[i] as Out)),
+        (error: unknown) => group.forEach((w) => w.reject(error)),
+      );
+      syncing.add(synced);
+      void synced.finally(() => syncing.delete(synced));
     } catch (error) {
       if (group.length === 1 || !isolates(error)) {
         for (const w of group) w.reject(error);
@@ -119,6 +136,7 @@ export function createGroupCommit<In, Out>(
       for (const w of group) {
         try {
           const [result] = await options.commit([w.request]);
+          await options.durable?.();
           w.resolve(result as Out);
         } catch (alone) {
           w.reject(alone);
@@ -146,8 +164,9 @@ export function createGroupCommit<In, Out>(
       });
     },
     async drain() {
-      while (running || scheduled || queue.length > 0) {
+      while (running || scheduled || queue.length > 0 || syncing.size > 0) {
         if (running) await running;
+        else if (syncing.size > 0) await Promise.all(syncing);
         else await new Promise<void>((resolve) => setImmediate(resolve));
       }
     },

@@ -1,7 +1,9 @@
 /**
  * Opening a SQLite file with the durability settings the product promises: WAL with
  * `synchronous=FULL` set explicitly (better-sqlite3 leaves WAL databases at NORMAL, which can
- * lose the last commits on power loss), a busy timeout, and the schema migrated.
+ * lose the last commits on power loss), a busy timeout, and the schema migrated. On a file, the
+ * fsync FULL makes inside each commit is made by the store instead, once per event-loop turn for
+ * every commit of that turn, before any is answered (wal-sync.ts).
  *
  * Waiting for another process's write lock never blocks the event loop. better-sqlite3 is
  * synchronous, and SQLite's busy handler sleeps in the calling thread: with the driver's busy
@@ -17,6 +19,7 @@
  * had when opened; a mismatch fails the write with `store_unavailable` (503).
  */
 import { statSync, type Stats } from 'node:fs';
+import { createWalSync } from './wal-sync.js';
 import type Database from 'better-sqlite3';
 import { StoreError, storeErrorWithReason } from '../errors.js';
 import { requireDriver } from '../shared/driver.js';
@@ -26,6 +29,17 @@ import { migrate } from './schema.js';
 // Loaded when this module is (importing `truto-state/sqlite`), so a missing driver fails the
 // import with `driver_missing`; synchronously, so opening a store stays synchronous.
 const Driver = requireDriver<typeof Database>('truto-state/sqlite', 'better-sqlite3');
+
+/**
+ * When a write's promise resolves:
+ * - `await` (default): once its commit is on disk;
+ * - `deferred`: right after the commit, which is on disk once `sync()` resolves (an append
+ *   group announces its events first, so their projection commits in the same turn and shares
+ *   the sync; see wal-sync.ts);
+ * - `none`: right after the commit, which nobody is told of until a later durable commit,
+ *   whose sync covers it (the WAL is written in order): a rebuild's shadow batches.
+ */
+export type Durability = 'await' | 'deferred' | 'none';
 
 export interface SqliteConnection {
   readonly db: Database.Database;
@@ -39,9 +53,16 @@ export interface SqliteConnection {
    * (each attempt that met a busy lock rolled back before it began), so it keeps its effects
    * inside the transaction.
    */
-  write<T>(doing: string, fn: () => T, options?: { readonly durable?: boolean }): Promise<T>;
-  /** Throws `store_unavailable` when the path no longer names the open file. */
+  write<T>(doing: string, fn: () => T, durability?: Durability): Promise<T>;
+  /** Resolves once every commit made so far is on disk. */
+  sync(): Promise<void>;
+  /**
+   * Throws `store_unavailable` when the path no longer names the open file, or when a sync of
+   * its write-ahead log failed.
+   */
   checkFile(): void;
+  /** The WAL syncs durable commits have waited for so far (one per turn, see wal-sync.ts). */
+  readonly syncs: number;
   readonly closed: boolean;
   close(): void;
 }
@@ -106,7 +127,9 @@ export function openSqlite(
   // Opened: from now on a busy lock answers at once, and `write` waits on timers instead.
   db.pragma('busy_timeout = 0');
   const identity = isFile(path) ? identityOf(path) : undefined;
+  const walSync = isFile(path) ? createWalSync(`${path}-wal`) : undefined;
   const checkFile = (): void => {
+    walSync?.check();
     if (identity === undefined) return;
     const now = identityOf(path);
     if (now === undefined || now.dev !== identity.dev || now.ino !== identity.ino) {
@@ -126,34 +149,43 @@ export function openSqlite(
       throw translateSqliteError(error, doing);
     }
   };
+  // Without a WAL file of its own to sync (in memory, or a URI name), a durable commit syncs
+  // inside SQLite, as synchronous=FULL does.
+  const commit = <T>(fn: () => T, durability: Durability): T => {
+    if (!walSync && durability !== 'none') return db.transaction(fn).immediate();
+    // At NORMAL SQLite writes the commit to the WAL without its fsync. Lowered and restored in
+    // this one synchronous call, so no other write of this process commits in between.
+    db.pragma('synchronous = NORMAL');
+    try {
+      return db.transaction(fn).immediate();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  };
+  const sync = (): Promise<void> => walSync?.sync() ?? Promise.resolve();
   const write = async <T>(
     doing: string,
     fn: () => T,
-    options?: { readonly durable?: boolean },
+    durability: Durability = 'await',
   ): Promise<T> => {
     const deadline = Date.now() + busyTimeoutMs;
     let wait = FIRST_RETRY_MS;
     for (;;) {
+      let value: T;
       try {
-        return run(doing, () => {
+        value = run(doing, () => {
           checkFile();
-          if (options?.durable !== false) return db.transaction(fn).immediate();
-          // At NORMAL a WAL commit is written without its fsync; the next commit at FULL syncs
-          // the WAL up to and including it. Lowered and restored in this one synchronous call,
-          // so no other write of this process can commit in between.
-          db.pragma('synchronous = NORMAL');
-          try {
-            return db.transaction(fn).immediate();
-          } finally {
-            db.pragma('synchronous = FULL');
-          }
+          return commit(fn, durability);
         });
       } catch (error) {
         const busy = error instanceof StoreError && error.code === 'store_busy';
         if (!busy || closed || Date.now() + wait > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(wait * 2, MAX_RETRY_MS);
+        continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      wait = Math.min(wait * 2, MAX_RETRY_MS);
+      if (durability === 'await') await sync();
+      return value;
     }
   };
   return {
@@ -161,13 +193,18 @@ export function openSqlite(
     busyTimeoutMs,
     run,
     write,
+    sync,
     checkFile,
     get closed() {
       return closed;
     },
+    get syncs() {
+      return walSync?.syncs ?? 0;
+    },
     close() {
       if (closed) return;
       closed = true;
+      walSync?.close();
       db.close();
     },
   };

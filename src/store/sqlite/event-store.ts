@@ -57,10 +57,16 @@ export type SqliteProjectionStore = ProjectionStore &
 
 export interface SqliteSettings {
   readonly journalMode: string;
-  /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+  /**
+   * 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA: the durability of every durable commit. On a file, FULL's
+   * fsync of the WAL is run by the store once per event-loop turn for all the commits of that turn,
+   * before any of them is answered (see `walSyncs`).
+   */
   readonly synchronous: number;
   readonly busyTimeoutMs: number;
   readonly schemaVersion: number;
+  /** The fsyncs of the WAL durable commits have shared so far (0 for an in-memory database). */
+  readonly walSyncs: number;
 }
 
 interface EventRowOut {
@@ -137,37 +143,44 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     requests: readonly (readonly EventRow[])[],
   ): Promise<AppendOutcome[][]> {
     const receivedAt = now();
-    const result = await connection.write('appending events', () => {
-      const delta = emptyDelta();
-      const ops = {
-        insert: (row: EventRow) =>
-          Number(
-            sql.insert.run(
-              row.id,
-              row.type,
-              row.stream,
-              row.sourceTime,
-              row.data,
-              row.skipped,
-              row.skipIssues,
-              receivedAt,
-              row.body,
-            ).lastInsertRowid,
-          ),
-        find: (id: string) => {
-          const position = sql.find.get(id) as number | undefined;
-          return position === undefined
-            ? undefined
-            : { position, body: sql.bodyAt.get(position) as Buffer };
-        },
-        keepConflict(row: EventRow, originalPosition: number) {
-          sql.conflict.run(row.id, originalPosition, receivedAt, row.body);
-        },
-      };
-      const outcomes = requests.map((rows) => applyAppend(rows, ops, delta));
-      saveCounters(delta);
-      return { outcomes, stored: delta.stored };
-    });
+    const result = await connection.write(
+      'appending events',
+      () => {
+        const delta = emptyDelta();
+        const ops = {
+          insert: (row: EventRow) =>
+            Number(
+              sql.insert.run(
+                row.id,
+                row.type,
+                row.stream,
+                row.sourceTime,
+                row.data,
+                row.skipped,
+                row.skipIssues,
+                receivedAt,
+                row.body,
+              ).lastInsertRowid,
+            ),
+          find: (id: string) => {
+            const position = sql.find.get(id) as number | undefined;
+            return position === undefined
+              ? undefined
+              : { position, body: sql.bodyAt.get(position) as Buffer };
+          },
+          keepConflict(row: EventRow, originalPosition: number) {
+            sql.conflict.run(row.id, originalPosition, receivedAt, row.body);
+          },
+        };
+        const outcomes = requests.map((rows) => applyAppend(rows, ops, delta));
+        saveCounters(delta);
+        return { outcomes, stored: delta.stored };
+      },
+      // Announced before the disk sync, which the group commit waits for before answering: the
+      // live projection of these events then commits in this turn too, and one sync covers
+      // both (wal-sync.ts).
+      'deferred',
+    );
     if (result.stored > 0) notifier.notify(connection.run('reading the head', readHead));
     return result.outcomes;
   }
@@ -184,6 +197,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
     maxPending: options.maxPendingAppends ?? 10_000,
     sizeOf: (rows) => rows.length,
     commit: commitGroup,
+    durable: connection.sync,
   });
 
   // Commits by other processes are seen through PRAGMA data_version, which changes whenever
@@ -316,6 +330,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
         synchronous: db.pragma('synchronous', { simple: true }) as number,
         // The wait for another process's lock (on timers; the driver's own timeout is 0).
         busyTimeoutMs: connection.busyTimeoutMs,
+        walSyncs: connection.syncs,
         schemaVersion: db.pragma('user_version', { simple: true }) as number,
       }));
     },

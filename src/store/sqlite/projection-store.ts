@@ -95,15 +95,16 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
   };
 
   /**
-   * Projection commits keep the connection's durability (synchronous=FULL), though their state
-   * could be re-derived from the log: their changes are published the moment they commit, and a
-   * commit a power failure could still take back would have shown subscribers changes (and
-   * journal seqs) that then never happened. Only a commit marked `durable: false` (a rebuild's
-   * shadow batch, published by nobody until a durable swap) skips its own fsync.
+   * Projection commits are durable, though their state could be re-derived from the log: their
+   * changes are published once they commit, and a commit a power failure could still take back
+   * would have shown subscribers changes (and journal seqs) that then never happened. They share
+   * the sync of the appends they project when both commit in one turn (wal-sync.ts). Only a
+   * commit marked `durable: false` (a rebuild's shadow batch, published by nobody until a durable
+   * swap) waits for no sync.
    */
   const writeDerived = <T>(doing: string, fn: () => T): Promise<T> => connection.write(doing, fn);
   const writeUnsynced = <T>(doing: string, fn: () => T): Promise<T> =>
-    connection.write(doing, fn, { durable: false });
+    connection.write(doing, fn, 'none');
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
