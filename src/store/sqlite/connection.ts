@@ -127,7 +127,12 @@ export function openSqlite(
   // Opened: from now on a busy lock answers at once, and `write` waits on timers instead.
   db.pragma('busy_timeout = 0');
   const identity = isFile(path) ? identityOf(path) : undefined;
-  const walSync = isFile(path) ? createWalSync(`${path}-wal`) : undefined;
+  // A file whose journal could not switch to WAL (SQLite answers the mode it kept) has no WAL
+  // to sync: its commits sync inside SQLite.
+  const walSync =
+    isFile(path) && db.pragma('journal_mode', { simple: true }) === 'wal'
+      ? createWalSync(`${path}-wal`)
+      : undefined;
   const checkFile = (): void => {
     walSync?.check();
     if (identity === undefined) return;
@@ -149,8 +154,8 @@ export function openSqlite(
       throw translateSqliteError(error, doing);
     }
   };
-  // Without a WAL file of its own to sync (in memory, or a URI name), a durable commit syncs
-  // inside SQLite, as synchronous=FULL does.
+  // Without a WAL file of its own to sync (in memory, a URI name, another journal mode), a
+  // durable commit syncs inside SQLite, as synchronous=FULL does.
   const commit = <T>(fn: () => T, durability: Durability): T => {
     if (!walSync && durability !== 'none') return db.transaction(fn).immediate();
     // At NORMAL SQLite writes the commit to the WAL without its fsync. Lowered and restored in
