@@ -33,6 +33,7 @@
  *   only an older stored version is rebuilt on start (engine.ts), so an old instance neither
  *   writes over nor rebuilds back the newer state.
  */
+import { isStoreError } from '../store/errors.js';
 import { Subject } from 'rxjs';
 import type { ChangeRecord, CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';
 import { resetRecord } from './change-hub.js';
@@ -170,9 +171,11 @@ export class Rebuilder {
         await shadow.runTo(finalHead, (batch) => {
           events += batch.events;
         });
-        const resets = await projectionStore.swapProjections(
-          names.map((name) => ({ shadow: shadowName(name), live: name })),
-          names.map((name) => resetRecord(name, shadow.position)),
+        const resets = await whileBusy(() =>
+          projectionStore.swapProjections(
+            names.map((name) => ({ shadow: shadowName(name), live: name })),
+            names.map((name) => resetRecord(name, shadow.position)),
+          ),
         );
         for (const projection of targets) {
           this.context.swapped(projection.name, shadow.checkpointOf(shadowName(projection.name)));
@@ -193,5 +196,27 @@ export class Rebuilder {
       position: shadow.position,
       durationMs: performance.now() - started,
     };
+  }
+}
+
+/** Attempts at a swap its store refused as busy (each rolled back whole), and the first wait. */
+const SWAP_ATTEMPTS = 5;
+const SWAP_RETRY_MS = 50;
+
+/**
+ * Runs a swap again when the store answers `store_busy`. On PostgreSQL the swap rewrites every
+ * state row of the projections while running instances commit theirs, and the server may pick
+ * the swap as a deadlock's victim (40P01): the transaction rolled back whole, so trying again is
+ * safe, and is what PostgreSQL asks of a deadlock's victim.
+ */
+async function whileBusy<T>(swap: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await swap();
+    } catch (error) {
+      if (!isStoreError(error) || error.code !== 'store_busy' || attempt >= SWAP_ATTEMPTS)
+        throw error;
+      await new Promise((resolve) => setTimeout(resolve, SWAP_RETRY_MS * 2 ** (attempt - 1)));
+    }
   }
 }

@@ -13,6 +13,7 @@ import { trutoCodec } from '../../src/truto/codec.js';
 import { defineTrutoProjection } from '../../src/truto/events.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
 import type { EventStore, ProjectionStore } from '../../src/store/port.js';
+import { StoreError } from '../../src/store/errors.js';
 import { engineTestResources } from '../support/engine.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 8, 10, 12, 0, seconds)).toISOString();
@@ -77,6 +78,56 @@ function failingOnce<K extends keyof ProjectionStore>(
     },
   }) as ProjectionStore;
 }
+
+/** A projection store whose swap is refused as busy (a deadlock's victim) `times` times. */
+function busySwaps(
+  real: ProjectionStore,
+  times: number,
+): { store: ProjectionStore; calls: () => number } {
+  let calls = 0;
+  const store = Object.create(real, {
+    swapProjections: {
+      value: (...args: unknown[]) => {
+        calls += 1;
+        if (calls <= times) {
+          return Promise.reject(
+            new StoreError('store_busy', 'swapping projections: deadlock detected (40P01)'),
+          );
+        }
+        return (real.swapProjections as (...a: unknown[]) => unknown).apply(real, args);
+      },
+    },
+  }) as ProjectionStore;
+  return { store, calls: () => calls };
+}
+
+describe('a rebuild whose swap the store refuses as busy', () => {
+  it('swaps again (the refused swap rolled back whole) and ends with the rebuilt state', async () => {
+    const handle = sqlite();
+    const busy = busySwaps(handle.store.projections, 2);
+    const engine = await open({ store: handle.store, projectionStore: busy.store });
+    await engine.ingest(account('e1', 'created', 1, 'acc-1', 'connecting'));
+    await engine.ingest(account('e2', 'active', 2));
+    await engine.catchUp();
+    await engine.rebuild(['accounts']);
+    expect(busy.calls()).toBe(3);
+    expect(await engine.get('accounts', 'acc-1')).toMatchObject({
+      status: 'active',
+      eventCount: 2,
+    });
+  });
+
+  it('gives up with the store error after five refusals, the live state untouched', async () => {
+    const handle = sqlite();
+    const busy = busySwaps(handle.store.projections, 100);
+    const engine = await open({ store: handle.store, projectionStore: busy.store });
+    await engine.ingest(account('e1', 'created', 1, 'acc-1', 'connecting'));
+    await engine.catchUp();
+    await expect(engine.rebuild(['accounts'])).rejects.toMatchObject({ code: 'store_busy' });
+    expect(busy.calls()).toBe(5);
+    expect(await engine.get('accounts', 'acc-1')).toMatchObject({ status: 'connecting' });
+  });
+});
 
 describe('a second projector on the same SQLite file', () => {
   it('never folds an event twice: the later commit finds the checkpoint moved and re-reads', async () => {
