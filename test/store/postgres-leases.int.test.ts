@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createPartitionLeases,
@@ -254,6 +255,50 @@ describe('partition leases (in-process instances)', () => {
     for (const h of holders) await h.stop();
     expect(overlaps).toEqual([]);
     await expectLinearChains(store, 6);
+  });
+
+  it('a renewal locks its lease rows in partition order, as a swap does: no lock cycle with a swap', async () => {
+    const { schema, cleanup } = await openFreshPostgresStore();
+    cleanups.push(cleanup);
+    const a = await createPartitionLeases({
+      connectionString: pgUrl(),
+      schema,
+      instanceId: 'a',
+      partitions: 2,
+      leaseMs: 60_000,
+      renewEveryMs: 20_000,
+      applicationName: `renewal-order ${schema}`,
+    });
+    cleanups.push(() => a.close());
+    expect([...a.owned()].sort()).toEqual([0, 1]);
+    // Partition 0's row updated last: a scan of the table meets partition 1 first.
+    await adminQuery(`UPDATE "${schema}".leases SET epoch = epoch WHERE partition = 0`);
+
+    // A swap in the middle of taking every lease row in order: it holds partition 0.
+    const swap = new pg.Client({ connectionString: pgUrl() });
+    await swap.connect();
+    cleanups.push(() => swap.end());
+    await swap.query('BEGIN');
+    await swap.query(`SELECT 1 FROM "${schema}".leases WHERE partition = 0 FOR UPDATE`);
+    const renewal = a.tick();
+    await waitUntil(
+      async () =>
+        (
+          await adminQuery(
+            `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+            [`renewal-order ${schema}`],
+          )
+        ).rowCount === 1,
+      'the renewal waits for the row the swap holds',
+    );
+    // The swap's next row is free: the renewal waits holding nothing. Locking partition 1 first
+    // (scan order) would have made this fail at once, and a real swap wait for ever: a deadlock.
+    await expect(
+      swap.query(`SELECT 1 FROM "${schema}".leases WHERE partition = 1 FOR UPDATE NOWAIT`),
+    ).resolves.toMatchObject({ rowCount: 1 });
+    await swap.query('COMMIT');
+    await renewal;
+    expect([...a.owned()].sort()).toEqual([0, 1]);
   });
 
   it('a commit under a stale fence is refused and writes nothing', async () => {

@@ -182,6 +182,17 @@ export async function createPartitionLeases(
     expiryTimer.unref();
   }
 
+  /**
+   * This instance's lease rows matching `condition`, locked in partition order. A rebuild's swap
+   * locks every lease row in that order (projection-store.ts): a statement that locked several
+   * in the table's physical order (which updates reshuffle) could hold a higher partition while
+   * waiting for a lower one the swap holds, and the swap wait for it in turn: a deadlock, which
+   * PostgreSQL broke by failing the swap under load.
+   */
+  const ownRowsInOrder = (condition: string): string =>
+    `partition IN (SELECT partition FROM ${s}.leases WHERE owner = $1 AND ${condition}
+                    ORDER BY partition FOR UPDATE) AND owner = $1 AND ${condition}`;
+
   async function round(): Promise<void> {
     const sent = performance.now();
     const trustedUntil = sent + leaseMs - renewEveryMs;
@@ -192,7 +203,7 @@ export async function createPartitionLeases(
     );
     const renewed = await q<{ partition: number; epoch: number }>(
       `UPDATE ${s}.leases SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'
-        WHERE owner = $1 AND expires_at > clock_timestamp() RETURNING partition, epoch`,
+        WHERE ${ownRowsInOrder('expires_at > clock_timestamp()')} RETURNING partition, epoch`,
       [instanceId, leaseMs],
     );
     const next = new Map(renewed.map((r) => [r.partition, r.epoch]));
@@ -212,7 +223,8 @@ export async function createPartitionLeases(
       // Stop believing first, then release: a commit still running is fenced either way.
       setHeld(next, trustedUntil);
       await q(
-        `UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1 AND partition = ANY($2::int[])`,
+        `UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity'
+          WHERE ${ownRowsInOrder('partition = ANY($2::int[])')}`,
         [instanceId, extra],
       );
     } else if (next.size < share) {
@@ -274,9 +286,10 @@ export async function createPartitionLeases(
       publish();
       subject.complete();
       try {
-        await q(`UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1`, [
-          instanceId,
-        ]);
+        await q(
+          `UPDATE ${s}.leases SET owner = NULL, expires_at = '-infinity' WHERE ${ownRowsInOrder('true')}`,
+          [instanceId],
+        );
         await q(`DELETE FROM ${s}.lease_instances WHERE instance = $1`, [instanceId]);
       } catch {
         // Unreachable: the leases simply expire.
