@@ -331,6 +331,36 @@ export function derivedGroups(
   return lastCause;
 }
 
+/** A batch's updates of a derived projection's source, indexed by group once per batch. */
+export interface GroupedUpdates {
+  /** Each updated key, and the group its entity is in after the batch (null: none, or deleted). */
+  readonly groupOfKey: ReadonlyMap<string, string | null>;
+  /** Each group, and its members the batch updated, with their states after it. */
+  readonly members: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
+}
+
+/**
+ * Indexes the batch's updates by group: once per batch, so deriving each touched group costs its
+ * own members, not every update of the batch (a catch-up batch of 20,000 events touching 5,000
+ * groups called `groupOf` 25 million times). Throws what `groupOf` throws.
+ */
+export function groupUpdates(
+  derived: AnyDerivedProjection,
+  updated: ReadonlyMap<string, Entity>,
+): GroupedUpdates {
+  const groupOfKey = new Map<string, string | null>();
+  const members = new Map<string, Map<string, unknown>>();
+  for (const [key, entity] of updated) {
+    const group = entity.exists ? derived.groupOf(entity.state) : null;
+    groupOfKey.set(key, group);
+    if (group === null) continue;
+    let inGroup = members.get(group);
+    if (!inGroup) members.set(group, (inGroup = new Map()));
+    inGroup.set(key, entity.state);
+  }
+  return { groupOfKey, members };
+}
+
 /**
  * A derived group's change: its state derived from the committed members before the batch, and
  * from those members with the batch's updates applied. `null` when nothing changed; throws what
@@ -341,13 +371,14 @@ export function deriveChange(
   group: string,
   cause: ChangeToJournal,
   committed: readonly StateRow[],
-  updated: ReadonlyMap<string, Entity>,
+  updates: GroupedUpdates,
 ): ChangeToJournal | null {
-  const after = new Map(committed.map((row) => [row.key, row.state]));
-  for (const [key, entity] of updated) {
-    if (entity.exists && derived.groupOf(entity.state) === group) after.set(key, entity.state);
-    else after.delete(key);
+  const after = new Map<string, unknown>();
+  // Members the batch did not touch stay; touched ones are where the batch left them.
+  for (const row of committed) {
+    if (!updates.groupOfKey.has(row.key)) after.set(row.key, row.state);
   }
+  for (const [key, state] of updates.members.get(group) ?? []) after.set(key, state);
   const beforeState =
     committed.length > 0
       ? derived.derive(

@@ -27,6 +27,8 @@ import {
   BLANK_ENTITY,
   deriveChange,
   derivedGroups,
+  groupUpdates,
+  type GroupedUpdates,
   foldBatch,
   historyKey,
   historyReads,
@@ -512,13 +514,17 @@ export class ProjectionRunner {
       const source = [...this.names].find(([p]) => p.name === derived.from)?.[1];
       if (source === undefined) continue;
       const updated = updates.get(source) ?? new Map<string, Entity>();
+      // Indexed at the first group's derivation, inside its try: a `groupOf` that throws fails
+      // the derivations, not the batch.
+      let grouped: GroupedUpdates | undefined;
       for (const [group, cause] of derivedGroups(derived, source, changes)) {
         out.push({
           source,
           group,
           change: (committed) => {
             try {
-              return deriveChange(derived, group, cause, committed, updated);
+              grouped ??= groupUpdates(derived, updated);
+              return deriveChange(derived, group, cause, committed, grouped);
             } catch (error) {
               // A derivation that throws must not stall its source: it is derived again when read.
               this.options.logger.error(
