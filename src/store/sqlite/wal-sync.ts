@@ -10,8 +10,9 @@
  * one is answered after one `fdatasync` of the WAL, run once per turn for every commit made
  * before it: an append and the projection it triggers in the same turn share it. Nobody is told
  * of a commit before it is on disk (the 200, the change published), so the guarantee is that
- * of FULL. Checkpoints keep theirs: at NORMAL SQLite syncs the WAL before one and the database
- * after it.
+ * of FULL; readers of the store can see a commit up to a turn earlier (see `onAppend` in
+ * port.ts), never one they were answered for. Checkpoints keep their own syncs: at NORMAL SQLite
+ * syncs the WAL before one and the database after it.
  *
  * A failed fsync leaves the file's state unknown (Linux may drop the unwritten pages and report
  * later syncs as clean), and the commit is already visible: so the first failure is kept, and
