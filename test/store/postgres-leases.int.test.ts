@@ -58,6 +58,22 @@ async function expectLinearChains(store: PostgresEventStore, partitions: number)
   return changes.length;
 }
 
+/** Instance `a` holding the leases of a two-partition schema (closed after the test). */
+async function twoPartitionHolder(
+  schema: string,
+  options: { leaseMs: number; renewEveryMs: number; applicationName?: string },
+): Promise<PartitionLeases> {
+  const leases = await createPartitionLeases({
+    connectionString: pgUrl(),
+    schema,
+    instanceId: 'a',
+    partitions: 2,
+    ...options,
+  });
+  cleanups.push(() => leases.close());
+  return leases;
+}
+
 /** An in-process instance: leases plus per-partition workers, like the child process. */
 async function startHolder(
   schema: string,
@@ -260,16 +276,12 @@ describe('partition leases (in-process instances)', () => {
   it('a renewal locks its lease rows in partition order, as a swap does: no lock cycle with a swap', async () => {
     const { schema, cleanup } = await openFreshPostgresStore();
     cleanups.push(cleanup);
-    const a = await createPartitionLeases({
-      connectionString: pgUrl(),
-      schema,
-      instanceId: 'a',
-      partitions: 2,
+    // Renewed only when the test ticks.
+    const a = await twoPartitionHolder(schema, {
       leaseMs: 60_000,
       renewEveryMs: 20_000,
       applicationName: `renewal-order ${schema}`,
     });
-    cleanups.push(() => a.close());
     expect([...a.owned()].sort()).toEqual([0, 1]);
     // Partition 0's row updated last: a scan of the table meets partition 1 first.
     await adminQuery(`UPDATE "${schema}".leases SET epoch = epoch WHERE partition = 0`);
@@ -304,15 +316,7 @@ describe('partition leases (in-process instances)', () => {
   it('a commit under a stale fence is refused and writes nothing', async () => {
     const { store, schema, cleanup } = await openFreshPostgresStore();
     cleanups.push(cleanup);
-    const a = await createPartitionLeases({
-      connectionString: pgUrl(),
-      schema,
-      instanceId: 'a',
-      partitions: 2,
-      leaseMs: 1500,
-      renewEveryMs: 250,
-    });
-    cleanups.push(() => a.close());
+    const a = await twoPartitionHolder(schema, { leaseMs: 1500, renewEveryMs: 250 });
     const stale = a.fence(0);
     expect(stale).toBeDefined();
     await a.close();
