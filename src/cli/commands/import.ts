@@ -27,6 +27,7 @@ const SQLITE_BATCH = 20_000;
 const OTHER_BATCH = 1000;
 /** Bodies held for one transaction at most: 20,000 large bodies would otherwise be ~100 MB. */
 const BATCH_MIB = 32;
+const BATCH_BYTES = BATCH_MIB * 1024 * 1024;
 
 const USAGE = `Usage: truto-state import <file.ndjson> [options]
 
@@ -182,7 +183,7 @@ async function importFile(
       batch.push(parsed.event);
       batchLines.push(number);
       batchBytes += bytes.length;
-      if (batch.length >= batchSize || batchBytes >= BATCH_MIB * 1024 * 1024) await flush();
+      if (batch.length >= batchSize || batchBytes >= BATCH_BYTES) await flush();
     }
     progress?.update(chunk.consumed);
   };
@@ -215,10 +216,7 @@ async function importFile(
           bytes,
         });
         pendingBytes += bytes;
-        while (
-          pending.length > ahead ||
-          (pending.length > 1 && pendingBytes > BATCH_MIB * 1024 * 1024)
-        )
+        while (pending.length > ahead || (pending.length > 1 && pendingBytes > BATCH_BYTES))
           await takeFirst();
       }
     }

@@ -156,15 +156,18 @@ export function openSqlite(
   };
   // Without a WAL file of its own to sync (in memory, a URI name, another journal mode), a
   // durable commit syncs inside SQLite, as synchronous=FULL does.
+  // Prepared once: every commit of a file lowers and restores the level.
+  const atNormal = db.prepare('PRAGMA synchronous = NORMAL');
+  const atFull = db.prepare('PRAGMA synchronous = FULL');
   const commit = <T>(fn: () => T, durability: Durability): T => {
     if (!walSync && durability !== 'none') return db.transaction(fn).immediate();
     // At NORMAL SQLite writes the commit to the WAL without its fsync. Lowered and restored in
     // this one synchronous call, so no other write of this process commits in between.
-    db.pragma('synchronous = NORMAL');
+    atNormal.run();
     try {
       return db.transaction(fn).immediate();
     } finally {
-      db.pragma('synchronous = FULL');
+      atFull.run();
     }
   };
   const sync = (): Promise<void> => walSync?.sync() ?? Promise.resolve();

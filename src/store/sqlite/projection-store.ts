@@ -103,8 +103,6 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
    * swap) waits for no sync.
    */
   const writeDerived = <T>(doing: string, fn: () => T): Promise<T> => connection.write(doing, fn);
-  const writeUnsynced = <T>(doing: string, fn: () => T): Promise<T> =>
-    connection.write(doing, fn, 'none');
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
@@ -272,35 +270,39 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             state: state as string,
           })),
         );
-        const write = batch.durable === false ? writeUnsynced : writeDerived;
-        return write('committing projection state', () => {
-          const moved = (batch.expected ?? [])
-            .map((e) => ({
-              ...e,
-              expected: e.position,
-              actual:
-                (sql.checkpoint.get(e.name, e.partition ?? -1) as CheckpointRow | undefined)
-                  ?.position ?? 0,
-            }))
-            .filter((m) => m.actual !== m.expected);
-          if (moved.length > 0) throw checkpointMoved(moved);
-          // Inside the write transaction (one writer at a time, whichever process), before this
-          // batch's states are written: the members as committed.
-          const derived = derivedChanges(batch.derived ?? [], (read) =>
-            (
-              listing(
-                `SELECT ${STATE_COLUMNS} FROM states INDEXED BY states_by_group WHERE projection = ? AND grp = ? ORDER BY key`,
-              ).all(read.source, read.group) as StateRecord[]
-            ).map(toStateRow),
-          );
-          const changes = [...batch.changes, ...derived].map(encodeChangeStates);
-          for (const c of batch.checkpoints)
-            sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
-          for (const params of states) sql.upsertState.run(...params);
-          for (const l of batch.deadLetters.map(storableLetter))
-            sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
-          return changes.map(insertChange);
-        });
+        return connection.write(
+          'committing projection state',
+          () => {
+            const moved = (batch.expected ?? [])
+              .map((e) => ({
+                ...e,
+                expected: e.position,
+                actual:
+                  (sql.checkpoint.get(e.name, e.partition ?? -1) as CheckpointRow | undefined)
+                    ?.position ?? 0,
+              }))
+              .filter((m) => m.actual !== m.expected);
+            if (moved.length > 0) throw checkpointMoved(moved);
+            // Inside the write transaction (one writer at a time, whichever process), before this
+            // batch's states are written: the members as committed.
+            const derived = derivedChanges(batch.derived ?? [], (read) =>
+              (
+                listing(
+                  `SELECT ${STATE_COLUMNS} FROM states INDEXED BY states_by_group WHERE projection = ? AND grp = ? ORDER BY key`,
+                ).all(read.source, read.group) as StateRecord[]
+              ).map(toStateRow),
+            );
+            const changes = [...batch.changes, ...derived].map(encodeChangeStates);
+            for (const c of batch.checkpoints)
+              sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
+            for (const params of states) sql.upsertState.run(...params);
+            for (const l of batch.deadLetters.map(storableLetter))
+              sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
+            return changes.map(insertChange);
+          },
+          // A rebuild's shadow batch waits for no sync (see ProjectionCommit.durable).
+          batch.durable === false ? 'none' : 'await',
+        );
       });
     },
 
