@@ -59,7 +59,12 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
       if (url === undefined)
         throw new Error('--store postgres needs --pg-url or TRUTO_STATE_PG_URL');
       const postgres = await import('../store/postgres/index.js');
-      const store = await postgres.createPostgresEventStore({ connectionString: url });
+      const store = await postgres.createPostgresEventStore({
+        connectionString: url,
+        ...(config.pgPreparedStatements === undefined
+          ? {}
+          : { preparedStatements: config.pgPreparedStatements }),
+      });
       const { partitions } = config;
       return {
         store,

@@ -12,6 +12,8 @@ export interface StoreConfig {
   /** SQLite file (the log, or for KurrentDB the local state file). */
   readonly db: string;
   readonly pgUrl?: string;
+  /** PostgreSQL: named prepared statements (off behind a pooler that does not track them). */
+  readonly pgPreparedStatements?: boolean;
   readonly kurrentdbUrl?: string;
   /** PostgreSQL: how many partitions instances share projection work in (same on all). */
   readonly partitions: number;
@@ -33,7 +35,9 @@ export const storeOptions = {
 export const STORE_USAGE = `Store options:
   --db <path>             SQLite database file (env TRUTO_STATE_DB, default ${DEFAULT_DB})
   --store <kind>          sqlite | postgres | kurrentdb (env TRUTO_STATE_STORE, default sqlite)
-  --pg-url <url>          PostgreSQL connection string (env TRUTO_STATE_PG_URL)
+  --pg-url <url>          PostgreSQL connection string (env TRUTO_STATE_PG_URL); set
+                          TRUTO_STATE_PG_PREPARED_STATEMENTS=off behind a pooler in transaction
+                          mode that does not track prepared statements (PgBouncer before 1.21)
   --kurrentdb-url <url>   KurrentDB connection string (env KURRENTDB_URL)
   --partitions <n>        PostgreSQL: partitions of projection work shared by instances
                           (env TRUTO_STATE_PARTITIONS, default ${DEFAULT_PARTITIONS}; the same on every instance)`;
@@ -75,6 +79,10 @@ export function readStoreConfig(
   if (kind === 'kurrentdb' && !kurrentdbUrl) {
     throw new UsageError('--store kurrentdb needs --kurrentdb-url or KURRENTDB_URL');
   }
+  const prepared = readSwitch(
+    'TRUTO_STATE_PG_PREPARED_STATEMENTS',
+    env.TRUTO_STATE_PG_PREPARED_STATEMENTS,
+  );
   const partitionText = values.partitions ?? env.TRUTO_STATE_PARTITIONS;
   const partitions = partitionText === undefined ? DEFAULT_PARTITIONS : Number(partitionText);
   if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
@@ -87,8 +95,18 @@ export function readStoreConfig(
     partitions,
     db: values.db ?? env.TRUTO_STATE_DB ?? DEFAULT_DB,
     ...(pgUrl ? { pgUrl } : {}),
+    ...(prepared === undefined ? {} : { pgPreparedStatements: prepared }),
     ...(kurrentdbUrl ? { kurrentdbUrl } : {}),
   };
+}
+
+/** An on/off environment setting; undefined when unset. */
+function readSwitch(name: string, text: string | undefined): boolean | undefined {
+  if (text === undefined || text === '') return undefined;
+  const value = text.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(value)) return true;
+  if (['off', 'false', '0', 'no'].includes(value)) return false;
+  throw new UsageError(`${name} must be on or off, got "${text}"`);
 }
 
 function isStoreKind(kind: string): kind is StoreKind {

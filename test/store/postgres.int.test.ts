@@ -13,3 +13,15 @@ projectionStoreContract('postgres', async () => {
   const { store, cleanup } = await openFreshPostgresStore();
   return { store: store.projections, cleanup };
 });
+
+// Behind a pooler in transaction mode, statements are sent unprepared: the same contract holds.
+eventStoreContract(
+  'postgres, unprepared statements',
+  () => openFreshPostgresStore({ preparedStatements: false }),
+  { propertyRuns: 10 },
+);
+
+projectionStoreContract('postgres, unprepared statements', async () => {
+  const { store, cleanup } = await openFreshPostgresStore({ preparedStatements: false });
+  return { store: store.projections, cleanup };
+});

@@ -83,7 +83,15 @@ import { createPgListener } from './listener.js';
 import type { LeaseFence } from './fence.js';
 import { createPostgresProjectionStore } from './projection-store.js';
 import { migrate } from './schema.js';
-import { channelName, checkSchemaName, clientConfig, type ConnectionSettings } from './sql.js';
+import {
+  channelName,
+  checkSchemaName,
+  clientConfig,
+  preparer,
+  queryConfig,
+  type ConnectionSettings,
+  type Statement,
+} from './sql.js';
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user:pass@host:5432/db`. */
@@ -106,6 +114,12 @@ export interface PostgresStoreOptions {
   /** See ConnectionSettings: a stalled process's open transaction is ended after this (default 5000 ms). */
   readonly idleInTransactionTimeoutMs?: number;
   readonly applicationName?: string;
+  /**
+   * Run the frequent statements as named prepared statements, parsed and planned once per
+   * connection (default true). Turn off behind a pooler in transaction mode that does not track
+   * them (PgBouncer before 1.21, or without `max_prepared_statements`).
+   */
+  readonly preparedStatements?: boolean;
 }
 
 export interface PostgresEventStore extends EventStoreWithProjections {
@@ -226,6 +240,7 @@ export async function createPostgresEventStore(
     throw translatePgError(error, `opening schema ${schema}`);
   }
   const fence = fenceSql(space);
+  const prepare = preparer(options.preparedStatements ?? true);
 
   const maxBatchEvents = Math.min(
     ROWS_PER_TRANSACTION,
@@ -242,12 +257,12 @@ export async function createPostgresEventStore(
 
   async function query<R extends pg.QueryResultRow>(
     doing: string,
-    text: string,
+    statement: Statement,
     values: unknown[] = [],
   ): Promise<R[]> {
     open();
     try {
-      return (await pool.query<R>(text, values)).rows;
+      return (await pool.query<R>(queryConfig(statement, values))).rows;
     } catch (error) {
       throw translatePgError(error, doing);
     }
@@ -261,14 +276,12 @@ export async function createPostgresEventStore(
   // correct, only not yet up to its own append. Other processes' appends are not waited for.
   let ownXid = 0n;
   let passedXmin = 0n;
+  const xminStatement = prepare('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
   async function ownWritesFenced(): Promise<void> {
     if (ownXid < passedXmin) return;
     const deadline = Date.now() + OWN_WRITES_WAIT_MS;
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-      const [row] = await query<{ xmin: string }>(
-        'reading the transaction horizon',
-        'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin',
-      );
+      const [row] = await query<{ xmin: string }>('reading the transaction horizon', xminStatement);
       const xmin = BigInt((row as { xmin: string }).xmin);
       if (xmin > passedXmin) passedXmin = xmin;
       if (ownXid < passedXmin || Date.now() >= deadline) return;
@@ -277,22 +290,25 @@ export async function createPostgresEventStore(
   }
 
   /** The highest position below the fence: one backward step of the primary key index. */
+  const headStatement = prepare(
+    `SELECT max(position) AS head FROM ${s}.events WHERE position < ${fence}`,
+  );
   async function readHead(): Promise<number> {
     await ownWritesFenced();
-    const rows = await query<{ head: number | null }>(
-      'reading the head',
-      `SELECT max(position) AS head FROM ${s}.events WHERE position < ${fence}`,
-    );
+    const rows = await query<{ head: number | null }>('reading the head', headStatement);
     return rows[0]?.head ?? 0;
   }
 
   /** The fenced head and the snapshot it was read in (xmin sets the fence), in one statement. */
+  const horizonStatement = prepare(
+    `SELECT (SELECT max(position) FROM ${s}.events WHERE position < ${fence}) AS head,
+            pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+            pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`,
+  );
   async function readHorizon(): Promise<{ head: number; xmin: bigint; xmax: bigint }> {
     const rows = await query<{ head: number | null; xmin: string; xmax: string }>(
       'reading the head',
-      `SELECT (SELECT max(position) FROM ${s}.events WHERE position < ${fence}) AS head,
-              pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
-              pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`,
+      horizonStatement,
     );
     const row = rows[0] as { head: number | null; xmin: string; xmax: string };
     const xmin = BigInt(row.xmin);
@@ -382,6 +398,7 @@ export async function createPostgresEventStore(
     schema,
     open,
     changesChannel,
+    prepare,
     onJournalled: (last) => changesNotifier.notify(last),
   });
 
@@ -439,7 +456,7 @@ export async function createPostgresEventStore(
     if (missing.length > 0) {
       for (const r of await query<{ id: string; position: number; body: Buffer }>(
         'appending (reading stored ids)',
-        `SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`,
+        prepare(`SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`),
         [missing],
       ))
         known.set(r.id, { position: r.position, body: r.body });
@@ -477,12 +494,12 @@ export async function createPostgresEventStore(
     const names = [...counts.keys()].sort();
     await query(
       'appending (keeping duplicates and conflicts aside)',
-      `WITH kept AS (
+      prepare(`WITH kept AS (
          INSERT INTO ${s}.conflicts (event_id, original_position, body)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) RETURNING 1)
        INSERT INTO ${s}.counters (name, shard, value)
        SELECT name, $6, value FROM unnest($4::text[], $5::bigint[]) AS x(name, value) ORDER BY name
-       ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
+       ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`),
       [
         conflicts.map((c) => c.id),
         conflicts.map((c) => c.position),
@@ -509,7 +526,7 @@ export async function createPostgresEventStore(
   ): Promise<{ xid: bigint; inserted: Map<string, number> }> {
     const rows = await query<{ xid: string; id: string | null; position: number | null }>(
       'appending',
-      `WITH tx AS (
+      prepare(`WITH tx AS (
          SELECT pg_current_xact_id()::text::bigint AS xid,
                 -- This statement's transaction only: durable commit even if the server default
                 -- says otherwise, and a bounded wait for another transaction's row (store_busy).
@@ -542,7 +559,7 @@ export async function createPostgresEventStore(
        woken AS (SELECT pg_notify($9, max(position)::text) FROM ins HAVING count(*) > 0)
        SELECT (SELECT xid FROM tx)::text AS xid, ins.id, ins.position,
               (SELECT count(*) FROM woken) + (SELECT count(*) FROM counted) AS done
-         FROM (SELECT 1) AS one LEFT JOIN ins ON true`,
+         FROM (SELECT 1) AS one LEFT JOIN ins ON true`),
       [
         fresh.map((row) => row.id),
         fresh.map((row) => row.type),
@@ -584,11 +601,17 @@ export async function createPostgresEventStore(
 
   /** A page fetcher for one read (it waits for this process's own appends before its first page). */
   function readPage(where: string, args: unknown[], withBody: boolean) {
+    const n = args.length;
+    // Four texts per store (all events or one stream, with or without bodies): prepared.
+    const statement = prepare(
+      `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data${withBody ? ', body' : ''}
+         FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} AND position < ${fence}
+        ORDER BY position LIMIT $${n + 3}`,
+    );
     let first = true;
     return async (after: number, upTo: number, limit: number): Promise<StoredEvent[]> => {
       if (first) await ownWritesFenced();
       first = false;
-      const n = args.length;
       const rows = await query<{
         position: number;
         id: string;
@@ -597,13 +620,7 @@ export async function createPostgresEventStore(
         sourceTime: number;
         data: string;
         body?: Buffer;
-      }>(
-        'reading events',
-        `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data${withBody ? ', body' : ''}
-           FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} AND position < ${fence}
-          ORDER BY position LIMIT $${n + 3}`,
-        [...args, after, upTo, limit],
-      );
+      }>('reading events', statement, [...args, after, upTo, limit]);
       return rows.map((row) => fromEventRow(row, withBody));
     };
   }
@@ -644,7 +661,9 @@ export async function createPostgresEventStore(
         body: Buffer;
       }>(
         'reading an event',
-        `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data, body FROM ${s}.events WHERE id = $1`,
+        prepare(
+          `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data, body FROM ${s}.events WHERE id = $1`,
+        ),
         [id],
       );
       return rows[0] ? fromEventRow(rows[0], true) : undefined;

@@ -29,7 +29,7 @@ import {
 } from '../shared/json.js';
 import { translatePgError, isConnectionFault } from './errors.js';
 import { LeaseLostError, fenceSql } from './fence.js';
-import { LockPurpose, lockArgs } from './sql.js';
+import { LockPurpose, lockArgs, queryConfig, type Statement } from './sql.js';
 import { fnv1a32 } from './partition.js';
 import { derivedChanges, inLockOrder } from '../shared/derived.js';
 import type { CommitOptions, PostgresProjectionStore } from './event-store.js';
@@ -42,6 +42,8 @@ export interface ProjectionStoreContext {
   /** Called after a commit that journalled changes, with the last seq. */
   readonly onJournalled: (lastSeq: number) => void;
   readonly changesChannel: string;
+  /** Marks a fixed statement text as prepared (see sql.ts). */
+  readonly prepare: (text: string) => Statement;
 }
 
 interface StateDbRow {
@@ -67,17 +69,80 @@ interface ChangeDbRow {
 export function createPostgresProjectionStore(
   ctx: ProjectionStoreContext,
 ): PostgresProjectionStore {
-  const { pool } = ctx;
+  const { pool, prepare } = ctx;
   const s = `"${ctx.schema}"`;
+  // The statements of every projection commit and of the live path's reads, prepared once.
+  const sql = {
+    fence: prepare(fenceSql(s)),
+    expected: prepare(
+      `SELECT name, part, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
+    ),
+    groupLocks: prepare(
+      `SELECT count(pg_advisory_xact_lock(${LockPurpose.group | 0}, k)) FROM unnest($1::int[]) AS t(k)`,
+    ),
+    groupMembers: prepare(
+      `SELECT projection, ${STATE_COLUMNS} FROM ${s}.states
+        WHERE (projection, grp) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        ORDER BY projection, grp, key`,
+    ),
+    writeStates: prepare(
+      `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
+       SELECT projection, key, state::json, last_time, last_id, position, poisoned, grp
+         FROM jsonb_to_recordset($1::jsonb)
+           AS x(projection text, key text, state text, last_time bigint, last_id text, position bigint, poisoned text, grp text)
+       ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
+         last_id = excluded.last_id, position = excluded.position, poisoned = excluded.poisoned, grp = excluded.grp`,
+    ),
+    writeCheckpoints: prepare(
+      `INSERT INTO ${s}.checkpoints (name, part, position, version)
+       SELECT name, part, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, part integer, position bigint, version integer)
+       ON CONFLICT (name, part) DO UPDATE SET position = excluded.position, version = excluded.version`,
+    ),
+    writeLetters: prepare(
+      `INSERT INTO ${s}.dead_letters (projection, event_id, key, position, error)
+       SELECT projection, event_id, key, position, error
+         FROM jsonb_to_recordset($1::jsonb) AS x(projection text, event_id text, key text, position bigint, error text)
+       ON CONFLICT (projection, event_id) DO UPDATE SET key = excluded.key, position = excluded.position, error = excluded.error`,
+    ),
+    journalLock: prepare(
+      `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
+    ),
+    journal: prepare(
+      `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
+       SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
+         FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                 AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
+               ORDER BY i) ordered
+       RETURNING seq`,
+    ),
+    changesHead: prepare(
+      `INSERT INTO ${s}.counters (name, shard, value) VALUES ('changes_head', 0, $1)
+       ON CONFLICT (name, shard) DO UPDATE SET value = excluded.value`,
+    ),
+    notify: prepare('SELECT pg_notify($1, $2)'),
+    checkpoint: prepare(
+      `SELECT name, part, position, version FROM ${s}.checkpoints WHERE name = $1 AND part = $2`,
+    ),
+    states: prepare(
+      `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND key = ANY($2::text[])`,
+    ),
+    changes: prepare(
+      `SELECT seq, projection, key, before::text AS before, after::text AS after, event_id, position
+         FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    ),
+    lastChange: prepare(
+      `SELECT value FROM ${s}.counters WHERE name = 'changes_head' AND shard = 0`,
+    ),
+  };
 
   async function query<R extends pg.QueryResultRow>(
     doing: string,
-    text: string,
+    statement: Statement,
     values: unknown[] = [],
   ): Promise<R[]> {
     ctx.open();
     try {
-      return (await pool.query<R>(text, values)).rows;
+      return (await pool.query<R>(queryConfig(statement, values))).rows;
     } catch (error) {
       throw translatePgError(error, doing);
     }
@@ -127,15 +192,16 @@ export function createPostgresProjectionStore(
     // and the locks are taken row by row in that order. Two groups sharing a key lock it twice,
     // which a transaction may.
     await client.query(
-      `SELECT count(pg_advisory_xact_lock(${LockPurpose.group | 0}, k)) FROM unnest($1::int[]) AS t(k)`,
-      [ordered.map((read) => fnv1a32(`${ctx.schema}\u0000${read.source}\u0000${read.group}`) | 0)],
+      queryConfig(sql.groupLocks, [
+        ordered.map((read) => fnv1a32(`${ctx.schema}\u0000${read.source}\u0000${read.group}`) | 0),
+      ]),
     );
     // Then every group's committed members in one read.
     const { rows } = await client.query<StateDbRow & { projection: string }>(
-      `SELECT projection, ${STATE_COLUMNS} FROM ${s}.states
-        WHERE (projection, grp) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-        ORDER BY projection, grp, key`,
-      [ordered.map((read) => read.source), ordered.map((read) => read.group)],
+      queryConfig(sql.groupMembers, [
+        ordered.map((read) => read.source),
+        ordered.map((read) => read.group),
+      ]),
     );
     const members = new Map<string, StateRow[]>();
     const memberKey = (source: string, group: string | null) => `${source}\u0000${group}`;
@@ -157,27 +223,15 @@ export function createPostgresProjectionStore(
     journal: readonly EncodedChange[],
   ): Promise<number[]> {
     if (journal.length === 0) return [];
-    await client.query(
-      `SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.journal, ctx.schema)})`,
-    );
+    await client.query(queryConfig(sql.journalLock));
     const inserted = await client.query<{ seq: number }>(
-      `INSERT INTO ${s}.changes (seq, projection, key, before, after, event_id, position)
-       SELECT nextval('${s}.changes_seq'), projection, key, before::json, after::json, event_id, position
-         FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
-                 AS x(i integer, projection text, key text, before text, after text, event_id text, position bigint)
-               ORDER BY i) ordered
-       RETURNING seq`,
-      [JSON.stringify(journal)],
+      queryConfig(sql.journal, [JSON.stringify(journal)]),
     );
     // nextval ran over rows sorted by i, so the sorted seqs line up with the input order.
     const assigned = inserted.rows.map((r) => r.seq).sort((a, b) => a - b);
     const last = assigned.at(-1) as number;
-    await client.query(
-      `INSERT INTO ${s}.counters (name, shard, value) VALUES ('changes_head', 0, $1)
-       ON CONFLICT (name, shard) DO UPDATE SET value = excluded.value`,
-      [last],
-    );
-    await client.query('SELECT pg_notify($1, $2)', [ctx.changesChannel, String(last)]);
+    await client.query(queryConfig(sql.changesHead, [last]));
+    await client.query(queryConfig(sql.notify, [ctx.changesChannel, String(last)]));
     return assigned;
   }
 
@@ -222,11 +276,10 @@ export function createPostgresProjectionStore(
 
   return {
     async readCheckpoint(name, partition) {
-      const rows = await query<CheckpointRow>(
-        'reading a checkpoint',
-        `SELECT name, part, position, version FROM ${s}.checkpoints WHERE name = $1 AND part = $2`,
-        [name, partition ?? -1],
-      );
+      const rows = await query<CheckpointRow>('reading a checkpoint', sql.checkpoint, [
+        name,
+        partition ?? -1,
+      ]);
       return toCheckpoint(rows[0]);
     },
 
@@ -244,11 +297,7 @@ export function createPostgresProjectionStore(
       // it simply has no state.
       const storable = keys.filter((key) => !key.includes('\u0000'));
       if (storable.length === 0) return out;
-      const rows = await query<StateDbRow>(
-        'reading states',
-        `SELECT ${STATE_COLUMNS} FROM ${s}.states WHERE projection = $1 AND key = ANY($2::text[])`,
-        [projection, storable],
-      );
+      const rows = await query<StateDbRow>('reading states', sql.states, [projection, storable]);
       for (const row of rows) out.set(row.key, toStateRow(row));
       return out;
     },
@@ -345,18 +394,15 @@ export function createPostgresProjectionStore(
           if (batch.durable === false) await client.query('SET LOCAL synchronous_commit = off');
           const fence = options.fence;
           if (fence) {
-            const held = await client.query(fenceSql(s), [
-              fence.partition,
-              fence.owner,
-              fence.epoch,
-            ]);
+            const held = await client.query(
+              queryConfig(sql.fence, [fence.partition, fence.owner, fence.epoch]),
+            );
             if (held.rowCount !== 1) throw new LeaseLostError(fence);
           }
           const expected = batch.expected ?? [];
           if (expected.length > 0) {
             const { rows } = await client.query<{ name: string; part: number; position: string }>(
-              `SELECT name, part, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
-              [expected.map((e) => e.name)],
+              queryConfig(sql.expected, [expected.map((e) => e.name)]),
             );
             const actual = new Map(
               rows.map((r) => [`${r.name}\u0000${r.part}`, Number(r.position)]),
@@ -372,32 +418,13 @@ export function createPostgresProjectionStore(
           }
           const derived = await deriveInside(client, batch.derived ?? []);
           if (states.length > 0) {
-            await client.query(
-              `INSERT INTO ${s}.states (projection, key, state, last_time, last_id, position, poisoned, grp)
-             SELECT projection, key, state::json, last_time, last_id, position, poisoned, grp
-               FROM jsonb_to_recordset($1::jsonb)
-                 AS x(projection text, key text, state text, last_time bigint, last_id text, position bigint, poisoned text, grp text)
-             ON CONFLICT (projection, key) DO UPDATE SET state = excluded.state, last_time = excluded.last_time,
-               last_id = excluded.last_id, position = excluded.position, poisoned = excluded.poisoned, grp = excluded.grp`,
-              [JSON.stringify(states)],
-            );
+            await client.query(queryConfig(sql.writeStates, [JSON.stringify(states)]));
           }
           if (checkpoints.length > 0) {
-            await client.query(
-              `INSERT INTO ${s}.checkpoints (name, part, position, version)
-             SELECT name, part, position, version FROM jsonb_to_recordset($1::jsonb) AS x(name text, part integer, position bigint, version integer)
-             ON CONFLICT (name, part) DO UPDATE SET position = excluded.position, version = excluded.version`,
-              [JSON.stringify(checkpoints)],
-            );
+            await client.query(queryConfig(sql.writeCheckpoints, [JSON.stringify(checkpoints)]));
           }
           if (letters.length > 0) {
-            await client.query(
-              `INSERT INTO ${s}.dead_letters (projection, event_id, key, position, error)
-             SELECT projection, event_id, key, position, error
-               FROM jsonb_to_recordset($1::jsonb) AS x(projection text, event_id text, key text, position bigint, error text)
-             ON CONFLICT (projection, event_id) DO UPDATE SET key = excluded.key, position = excluded.position, error = excluded.error`,
-              [JSON.stringify(letters)],
-            );
+            await client.query(queryConfig(sql.writeLetters, [JSON.stringify(letters)]));
           }
           journal = [...changes, ...derived.map((c, i) => encodeChange(c, changes.length + i))];
           if (journal.length === 0) return [];
@@ -512,12 +539,10 @@ export function createPostgresProjectionStore(
     },
 
     async readChanges(after, limit) {
-      const rows = await query<ChangeDbRow>(
-        'reading changes',
-        `SELECT seq, projection, key, before::text AS before, after::text AS after, event_id, position
-           FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [after, limit === undefined ? null : Math.max(0, Math.floor(limit))],
-      );
+      const rows = await query<ChangeDbRow>('reading changes', sql.changes, [
+        after,
+        limit === undefined ? null : Math.max(0, Math.floor(limit)),
+      ]);
       return rows.map((r): ChangeRecord => ({
         seq: r.seq,
         projection: r.projection,
@@ -535,10 +560,7 @@ export function createPostgresProjectionStore(
 
     async lastChangeSeq() {
       // Kept in the commit's transaction, so it survives pruning and never runs ahead of commits.
-      const rows = await query<{ value: number }>(
-        'reading the last change',
-        `SELECT value FROM ${s}.counters WHERE name = 'changes_head' AND shard = 0`,
-      );
+      const rows = await query<{ value: number }>('reading the last change', sql.lastChange);
       return rows[0]?.value ?? 0;
     },
   };
