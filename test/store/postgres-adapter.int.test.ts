@@ -255,6 +255,41 @@ describe('postgres adapter', () => {
     expect((await store.stats()).events).toBe(2);
   });
 
+  it("a partition's projection commit does not wait for another partition's commit in flight", async () => {
+    // Instances commit their partitions concurrently; each compares-and-sets only its own
+    // checkpoint rows. A commit that locked every partition's rows of its projections made the
+    // instances queue behind one another (lock waits, and a readers' fence held back meanwhile).
+    const { store, schema } = await fresh();
+    const cp = (partition: number, position: number) => ({
+      name: 'runs',
+      partition,
+      position,
+      version: 1,
+    });
+    const empty = { states: [], deadLetters: [], changes: [] };
+    await store.projections.commit({ ...empty, checkpoints: [cp(0, 5), cp(1, 5)] });
+    // Partition 0's commit, in flight: its checkpoint row is locked until it ends.
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query('BEGIN');
+    await holder.query(
+      `SELECT 1 FROM "${schema}".checkpoints WHERE name = 'runs' AND part = 0 FOR UPDATE`,
+    );
+    const outcome = await Promise.race([
+      store.projections.commit({
+        ...empty,
+        checkpoints: [cp(1, 9)],
+        expected: [{ name: 'runs', partition: 1, position: 5 }],
+      }),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+    ]);
+    expect(outcome).toMatchObject({ ok: true });
+    await holder.query('ROLLBACK');
+    expect(await store.projections.readCheckpoint('runs', 1)).toMatchObject({ position: 9 });
+    expect(await store.projections.readCheckpoint('runs', 0)).toMatchObject({ position: 5 });
+  });
+
   it('gives states and journalled changes back with their keys in the order written (dump output)', async () => {
     const { store } = await fresh();
     const state = { status: 'active', a: 1, zz: { y: 2, b: [3] } };

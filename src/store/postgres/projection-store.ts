@@ -74,8 +74,12 @@ export function createPostgresProjectionStore(
   // The statements of every projection commit and of the live path's reads, prepared once.
   const sql = {
     fence: prepare(fenceSql(s)),
+    // Only the rows this commit moves: another partition's rows of the same projections belong
+    // to commits that must not wait for this one.
     expected: prepare(
-      `SELECT name, part, position FROM ${s}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`,
+      `SELECT name, part, position FROM ${s}.checkpoints
+        WHERE (name, part) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+        ORDER BY name, part FOR UPDATE`,
     ),
     groupLocks: prepare(
       `SELECT count(pg_advisory_xact_lock(${LockPurpose.group | 0}, k)) FROM unnest($1::int[]) AS t(k)`,
@@ -402,7 +406,10 @@ export function createPostgresProjectionStore(
           const expected = batch.expected ?? [];
           if (expected.length > 0) {
             const { rows } = await client.query<{ name: string; part: number; position: string }>(
-              queryConfig(sql.expected, [expected.map((e) => e.name)]),
+              queryConfig(sql.expected, [
+                expected.map((e) => e.name),
+                expected.map((e) => e.partition ?? -1),
+              ]),
             );
             const actual = new Map(
               rows.map((r) => [`${r.name}\u0000${r.part}`, Number(r.position)]),
