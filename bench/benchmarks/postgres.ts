@@ -242,18 +242,24 @@ async function rebuildCase(
 }
 
 /**
- * "CPU per request: serve 410 µs, postgres 180 µs, load client 95 µs": the ingest window's CPU
+ * "CPU per request: serve 410 µs (140 + 135 + 135), postgres 180 µs, load client 95 µs": the ingest window's CPU
  * divided by the requests, the figure a scaling estimate for more cores starts from.
  */
 function perRequestNote(
   serve: number | undefined,
+  eachServe: readonly (number | undefined)[],
   postgres: number | undefined,
   client: NodeJS.CpuUsage,
   requests: number,
 ): string {
   const us = (seconds: number): string => `${Math.round((seconds * 1e6) / requests)} µs`;
+  // How the instances' share is split: an instance that only projects shows its own cost.
+  const each =
+    eachServe.length > 1
+      ? ` (${eachServe.map((s) => (s === undefined ? '?' : Math.round((s * 1e6) / requests))).join(' + ')})`
+      : '';
   const parts = [
-    ...(serve === undefined ? [] : [`serve ${us(serve)}`]),
+    ...(serve === undefined ? [] : [`serve ${us(serve)}${each}`]),
     ...(postgres === undefined ? [] : [`postgres ${us(postgres)}`]),
     `load client ${us((client.user + client.system) / 1e6)}`,
   ];
@@ -370,6 +376,7 @@ async function httpCase(
     const serveCpu = startCpuMeter(() => instances.map((i) => i.pid));
     const pgCpu = startCpuMeter(() => server.pids());
     const ingestServeCpu = startCpuMeter(() => instances.map((i) => i.pid));
+    const eachServeCpu = instances.map((i) => startCpuMeter(() => [i.pid]));
     const ingestPgCpu = startCpuMeter(() => server.pids());
     const waits =
       store === 'postgres'
@@ -385,6 +392,7 @@ async function httpCase(
     );
     const perRequest = perRequestNote(
       ingestServeCpu.stop(),
+      eachServeCpu.map((meter) => meter.stop()),
       store === 'postgres' ? ingestPgCpu.stop() : undefined,
       process.cpuUsage(clientCpu),
       items.length,

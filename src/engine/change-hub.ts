@@ -125,6 +125,12 @@ export class ChangeHub {
   offer(records: readonly ChangeRecord[]): void {
     const first = records[0];
     if (first === undefined) return;
+    if (this.deliveries.size === 0 && this.puller.current === undefined) {
+      // Nobody to publish to: what came before these rows (other committers') would be read
+      // only to be dropped. A subscriber from now on gets what is committed after it came.
+      this.publishedSeq = Math.max(this.publishedSeq, (records.at(-1) as ChangeRecord).seq);
+      return;
+    }
     if (first.seq === this.publishedSeq + 1 && this.puller.current === undefined) {
       this.publish(records);
     } else {

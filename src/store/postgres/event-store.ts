@@ -378,7 +378,7 @@ export async function createPostgresEventStore(
       if (channel === appendChannel) {
         nextReadSetsHorizon = true;
         refreshHead();
-      } else if (channel === changesChannel) refreshSeq();
+      } else if (channel === changesChannel && changesNotifier.size > 0) refreshSeq();
     },
     onPoll() {
       if (closed) return;
