@@ -277,3 +277,45 @@ describe('postgres gap safety', () => {
     expect(await later.projections.lastChangeSeq()).toBe(committed?.seq);
   });
 });
+
+describe('postgres reads below a fence already seen', () => {
+  it('a read up to a position the fence has passed does not wait for this process’s newer appends', async () => {
+    // A projection reads up to the head it was told (read under the fence). Its own newer
+    // appends lie past that head, so waiting for the fence to pass them (up to 5 s while an
+    // older transaction is open anywhere) would only delay it.
+    const { store, cleanup } = await openFreshPostgresStore();
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    try {
+      await holder.connect();
+      await store.append([makeEvent('before')]);
+      const head = await store.head();
+      // An open write transaction: the fence stays below everything committed after it.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_current_xact_id()');
+      await store.append([makeEvent('after')]);
+
+      const read = (async () => {
+        const events: StoredEvent[] = [];
+        for await (const page of store.readAll(0, { upTo: head })) events.push(...page);
+        return events.map((e) => e.id);
+      })();
+      const outcome = await Promise.race([
+        read,
+        new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_500)),
+      ]);
+      expect(outcome).toEqual(['before']);
+      // Reading past the fence still waits for this process's own append, as before.
+      const all = (async () => {
+        const events: StoredEvent[] = [];
+        for await (const page of store.readAll(0)) events.push(...page);
+        return events.map((e) => e.id);
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await holder.query('ROLLBACK');
+      expect(await all).toEqual(['before', 'after']);
+    } finally {
+      await holder.end();
+      await cleanup();
+    }
+  });
+});

@@ -289,6 +289,12 @@ export async function createPostgresEventStore(
     }
   }
 
+  /** Whether every position up to `position` is below a fence some read has already seen. */
+  function belowSeenFence(position: number): boolean {
+    const seen = space.base + (passedXmin - space.xid0) * BigInt(ROWS_PER_TRANSACTION);
+    return passedXmin > 0n && BigInt(position) < seen;
+  }
+
   /** The highest position below the fence: one backward step of the primary key index. */
   const headStatement = prepare(
     `SELECT max(position) AS head FROM ${s}.events WHERE position < ${fence}`,
@@ -610,7 +616,9 @@ export async function createPostgresEventStore(
     );
     let first = true;
     return async (after: number, upTo: number, limit: number): Promise<StoredEvent[]> => {
-      if (first) await ownWritesFenced();
+      // A read that stops below a fence already seen (a projection reading up to the head it
+      // was told) has all it asked for, whatever this process appended since.
+      if (first && !belowSeenFence(upTo)) await ownWritesFenced();
       first = false;
       const rows = await query<{
         position: number;
