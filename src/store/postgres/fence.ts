@@ -29,7 +29,7 @@ export function isLeaseLost(error: unknown): error is LeaseLostError {
 }
 
 /**
- * The check run first inside a fenced commit. `FOR SHARE` holds the row until COMMIT, so a
+ * The check run first inside a fenced commit (the first part of the commit's claim statement). `FOR SHARE` holds the row until COMMIT, so a
  * takeover (an UPDATE of the row) waits for this commit to finish, and the new owner reads the
  * checkpoint only after it, never before. `expires_at > now()`: a holder that stalled past its
  * lease is refused even if nobody has taken the partition yet.
