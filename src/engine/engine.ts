@@ -107,6 +107,8 @@ class ProjectionEngine<
   /** The one runner of a single instance; undefined when partitions are shared. */
   private readonly live: ProjectionRunner | undefined;
   private readonly partitionRunners: PartitionRunners | undefined;
+  /** Whether a run has reached the head since opening (the first one is a catch-up). */
+  private caughtUpOnce = false;
   /** Projections awaiting a rebuild, with the version their stored state was made by. */
   private readonly staleVersions = new Map<string, number>();
   private readonly batchSize: number;
@@ -161,7 +163,7 @@ class ProjectionEngine<
     this.rebuildProgress$ = this.rebuilder.progress$;
     this.pump = new LivePump({
       head: () => this.store.head(),
-      project: (head) => this.lock.run(() => this.project(head)),
+      project: (head) => this.lock.run(() => this.project(head, !this.caughtUpOnce)),
       position: () => Math.min(...this.runners().map(([, runner]) => runner.position)),
       timers: this.timers,
       logger: this.logger,
@@ -329,7 +331,7 @@ class ProjectionEngine<
     // A startup rebuild swaps in first: what catchUp promises is the current code's state.
     await this.rebuilder.current?.catch(() => undefined);
     const head = await this.store.head();
-    await this.lock.run(() => this.project(head));
+    await this.lock.run(() => this.project(head, true));
     if (!this.live) await this.awaitPartitions(head);
     await this.hub.pull();
     return this.live ? this.live.position : head;
@@ -367,16 +369,28 @@ class ProjectionEngine<
     return positions;
   }
 
-  /** Runs the live runners to `head`, publishing each batch's changes after its commit. */
-  private async project(head: number): Promise<void> {
-    for (const [partition, runner] of this.runners()) {
+  /**
+   * Runs the live runners to `head`, publishing each batch's changes after its commit.
+   *
+   * A catch-up (`catchUp()`, and the first run after opening, which is a restarted `serve`'s)
+   * runs the partitions side by side: each waits on its own round trips, so with the database
+   * across a network they overlap (20k events through ~2 ms of round trip: 7.6 s one after the
+   * other, 2.8–3.3 s side by side). A live run takes them in turn: under load, side by side
+   * made more and smaller commits, and one instance ingested about a fifth slower.
+   */
+  private async project(head: number, catchingUp = false): Promise<void> {
+    const run = async ([partition, runner]: [number, ProjectionRunner]): Promise<void> => {
       const result = await runner.runTo(head, ({ changes }) => {
         this.hub.offer(changes);
         this.batchesSincePrune++;
       });
       // Another instance holds the partition now; its runner goes until the lease comes back.
       if (!result.ok) this.partitionRunners?.drop(partition);
-    }
+    };
+    const runners = this.runners();
+    if (catchingUp) await Promise.all(runners.map(run));
+    else for (const entry of runners) await run(entry);
+    if (runners.length > 0) this.caughtUpOnce = true;
     if (this.batchesSincePrune >= 100) {
       this.batchesSincePrune = 0;
       const last = await this.projectionStore.lastChangeSeq();
