@@ -56,17 +56,23 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A fresh PostgreSQL store, and partitions (all held) committing through a counted view. */
+async function holdingEveryPartition() {
+  const fresh = await openFreshPostgresStore({ poolSize: 8 });
+  cleanups.push(fresh.cleanup);
+  const view = counted(fresh.store.projections);
+  const partitions: PartitionSource = {
+    count: COUNT,
+    partitionOf: (stream) => fnv1a32(stream) % COUNT,
+    owned$: new BehaviorSubject<ReadonlySet<number>>(new Set([0, 1, 2, 3])),
+    storeFor: () => view.store,
+  };
+  return { fresh, view, partitions };
+}
+
 describe('an instance holding several partitions', () => {
   it('catches up on them side by side', async () => {
-    const fresh = await openFreshPostgresStore({ poolSize: 8 });
-    cleanups.push(fresh.cleanup);
-    const view = counted(fresh.store.projections);
-    const partitions: PartitionSource = {
-      count: COUNT,
-      partitionOf: (stream) => fnv1a32(stream) % COUNT,
-      owned$: new BehaviorSubject<ReadonlySet<number>>(new Set([0, 1, 2, 3])),
-      storeFor: () => view.store,
-    };
+    const { fresh, view, partitions } = await holdingEveryPartition();
     const engine: TrutoEngine = await createTrutoEngine({
       store: fresh.store,
       live: false,
@@ -86,15 +92,7 @@ describe('an instance holding several partitions', () => {
   });
 
   it('projects live runs one partition at a time', async () => {
-    const fresh = await openFreshPostgresStore({ poolSize: 8 });
-    cleanups.push(fresh.cleanup);
-    const view = counted(fresh.store.projections);
-    const partitions: PartitionSource = {
-      count: COUNT,
-      partitionOf: (stream) => fnv1a32(stream) % COUNT,
-      owned$: new BehaviorSubject<ReadonlySet<number>>(new Set([0, 1, 2, 3])),
-      storeFor: () => view.store,
-    };
+    const { fresh, view, partitions } = await holdingEveryPartition();
     const engine = await createTrutoEngine({ store: fresh.store, partitions });
     cleanups.push(() => engine.close());
     const ids = Array.from({ length: 40 }, (_, i) => `acc-${i}`);
