@@ -188,6 +188,7 @@ class ProjectionEngine<
       ...(source && partition !== undefined
         ? {
             acceptStream: (stream: string) => source.partitionOf(stream) === partition,
+            ...(source.readFilter ? { readFilter: source.readFilter(partition) } : {}),
             checkpointRows: (name: string) => [{ name, partition }],
             refuseNewerVersions: true,
           }

@@ -16,6 +16,7 @@ import type {
   DerivedRead,
   EventStore,
   ProjectionStore,
+  ReadOptions,
   StateRow,
   StoredEvent,
 } from '../store/port.js';
@@ -77,6 +78,8 @@ export interface RunnerOptions {
   readonly groupOf?: ReadonlyMap<string, (state: unknown) => string | null>;
   /** Restricts the runner to some entity streams (scale-out partitions). */
   readonly acceptStream?: (stream: string) => boolean;
+  /** What the store may leave out of this runner's reads (its partition: see ReadOptions). */
+  readonly readFilter?: ReadOptions['partition'];
   /**
    * The checkpoint rows of a projection (default: its own, under its storage name). A partition
    * runner keeps its partition's; a rebuild for partitioned instances writes every partition's.
@@ -230,13 +233,22 @@ export class ProjectionRunner {
       let restart = false;
       const behind = upTo - this.position;
       const large = this.options.catchUpBatchSize ?? this.options.batchSize;
+      const batchSize = behind > large ? large : this.options.batchSize;
+      const filter = this.options.readFilter;
       for await (const events of this.options.store.readAll(this.position, {
-        batchSize: behind > large ? large : this.options.batchSize,
+        batchSize,
         upTo,
         withBody: this.withBody,
+        ...(filter ? { partition: filter } : {}),
       })) {
         if (events.length === 0) continue;
-        const result = await this.applyBatch(events);
+        // A filtered read leaves out other partitions' events, so its last page ends below
+        // `upTo`; that page's commit moves the checkpoint to `upTo` (nothing of this partition
+        // lies between: `upTo` is a head the store gave, below its readers' fence).
+        const result = await this.applyBatch(
+          events,
+          filter && events.length < batchSize ? upTo : undefined,
+        );
         if (!result.ok) {
           if (result.reason === 'lease_lost')
             return { ok: false, reason: 'lease_lost', events: total };
@@ -254,14 +266,32 @@ export class ProjectionRunner {
         // the whole backlog: no change delivered, no request served until the end.
         await new Promise((resolve) => setImmediate(resolve));
       }
+      // A filtered read whose last page was full, or that found nothing: the checkpoint moves
+      // to `upTo` on its own.
+      if (filter && !restart && this.position < upTo) {
+        const result = await this.applyBatch([], upTo);
+        if (!result.ok) {
+          if (result.reason === 'lease_lost')
+            return { ok: false, reason: 'lease_lost', events: total };
+          this.clearCache();
+          await this.init();
+          continue;
+        }
+        onBatch({ events: 0, position: this.position, changes: result.changes });
+        progressed = true;
+      }
       // Nothing readable below `upTo` (e.g. a position never committed): stop instead of spinning.
       if (!progressed && !restart) break;
     }
     return { ok: true, events: total };
   }
 
-  /** Folds one batch and commits it. Exposed for tests of the batch boundary. */
-  async applyBatch(stored: readonly StoredEvent[]): Promise<CommitResult> {
+  /**
+   * Folds one batch and commits it, moving the checkpoint to its last event, or to `through`
+   * (past it: the read left out events that are not this runner's). Exposed for tests of the
+   * batch boundary.
+   */
+  async applyBatch(stored: readonly StoredEvent[], through?: number): Promise<CommitResult> {
     const events = (
       await withBodiesForStaleFacts(this.options.store, this.options.codec, stored)
     ).map((event) => toProjectionEvent(event, this.options.codec));
@@ -284,7 +314,7 @@ export class ProjectionRunner {
       journal: this.options.journal,
       handles,
     });
-    const last = stored[stored.length - 1] as StoredEvent;
+    const last = { position: through ?? (stored[stored.length - 1] as StoredEvent).position };
     const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
     // An aggregate's checkpoint follows its source's; it records the aggregate's version, so a
     // changed version is seen on start (and rebuilt with the source).

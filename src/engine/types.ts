@@ -15,6 +15,7 @@ import type {
   EventToAppend,
   ListOptions,
   ProjectionStore,
+  ReadOptions,
   StateFilter,
 } from '../store/port.js';
 import type { EventCodec } from './codec.js';
@@ -76,6 +77,11 @@ export interface PartitionSource {
    * partition's runner, and `owned$` emits when it changes.
    */
   storeFor(partition: number): ProjectionStore | undefined;
+  /**
+   * What a store may leave out of a partition's reads (see ReadOptions.partition): given only
+   * when `partitionOf` is that hash modulo `count`. Without it every runner reads every event.
+   */
+  readFilter?(partition: number): ReadOptions['partition'];
 }
 
 export interface EngineOptions<

@@ -52,6 +52,14 @@ export interface ReadOptions {
   readonly withBody?: boolean;
   /** Stop after this position (inclusive). */
   readonly upTo?: number;
+  /**
+   * Only what one scale-out partition needs: events whose stream's FNV-1a 32-bit hash (of its
+   * UTF-8 bytes, `partitionOf` in `truto-state/postgres`) leaves `remainder` modulo `modulo`,
+   * and events without a stream. A hint: a store may return more (every adapter but PostgreSQL
+   * does, and PostgreSQL does for events stored before it kept the hash), so callers filter
+   * again. Pages then end at the last event returned, not at `upTo`.
+   */
+  readonly partition?: { readonly modulo: number; readonly remainder: number };
 }
 
 /** A request that could not be stored: kept aside, never silently dropped. */

@@ -64,6 +64,7 @@ async function holdingEveryPartition() {
   const partitions: PartitionSource = {
     count: COUNT,
     partitionOf: (stream) => fnv1a32(stream) % COUNT,
+    readFilter: (partition) => ({ modulo: COUNT, remainder: partition }),
     owned$: new BehaviorSubject<ReadonlySet<number>>(new Set([0, 1, 2, 3])),
     storeFor: () => view.store,
   };
@@ -89,6 +90,13 @@ describe('an instance holding several partitions', () => {
     expect(caughtUp.commits).toBeGreaterThanOrEqual(COUNT);
     expect(caughtUp.most).toBeGreaterThan(1);
     expect((await engine.list('accounts')).items).toHaveLength(ids.length);
+    // Each partition read only its own events (PostgreSQL filters on the stream hash), and
+    // still every partition's checkpoint stands at the head, not at its own last event.
+    const head = await fresh.store.head();
+    const rows = await fresh.store.projections.listCheckpoints();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows)
+      expect(row, `${row.name} ${row.partition}`).toMatchObject({ position: head });
   });
 
   it('projects live runs one partition at a time', async () => {

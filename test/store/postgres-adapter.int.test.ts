@@ -11,6 +11,7 @@ import {
   SCHEMA_VERSION,
   type PostgresEventStore,
 } from '../../src/store/postgres/index.js';
+import { partitionOf } from '../../src/store/postgres/partition.js';
 import { channelName } from '../../src/store/postgres/sql.js';
 import type { StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';
@@ -253,6 +254,33 @@ describe('postgres adapter', () => {
     // The same store recovers once the row is free, and nothing half-written remains.
     expect((await store.append([makeEvent('a')])).map((o) => o.status)).toEqual(['stored']);
     expect((await store.stats()).events).toBe(2);
+  });
+
+  it("a partition's read leaves out other partitions' events, not those stored without a hash", async () => {
+    const { store, schema } = await fresh();
+    const events = Array.from({ length: 30 }, (_, i) => makeEvent(`e${i}`, { stream: `s:${i}` }));
+    await store.append([...events, makeEvent('none', { stream: null })]);
+    const idsOf = async (remainder: number) => {
+      const read: string[] = [];
+      for await (const page of store.readAll(0, { partition: { modulo: 4, remainder } }))
+        read.push(...page.map((e) => e.id));
+      return read;
+    };
+    const expected = (remainder: number, extra: string[] = []) =>
+      [...events.filter((e) => partitionOf(e.stream as string, 4) === remainder).map((e) => e.id)]
+        .concat(extra, ['none'])
+        .sort();
+    for (let remainder = 0; remainder < 4; remainder++) {
+      expect((await idsOf(remainder)).sort()).toEqual(expected(remainder));
+    }
+    // A row an older release stored has no hash: every partition reads it (and filters it).
+    await adminQuery(`UPDATE "${schema}".events SET stream_hash = NULL WHERE id = 'e0'`);
+    const home = partitionOf('s:0', 4);
+    for (let remainder = 0; remainder < 4; remainder++) {
+      expect((await idsOf(remainder)).sort()).toEqual(
+        expected(remainder, remainder === home ? [] : ['e0']),
+      );
+    }
   });
 
   it("a partition's projection commit does not wait for another partition's commit in flight", async () => {

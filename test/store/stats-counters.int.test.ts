@@ -59,10 +59,12 @@ const kinds: Record<string, () => Promise<Kind>> = {
     return {
       open: () => createPostgresEventStore({ connectionString: pgUrl(), schema, poolSize: 2 }),
       downgrade: async () => {
-        // Version 4 also had one counter row per name and a position sequence (migration 6).
+        // Version 4 also had one counter row per name and a position sequence (migration 6),
+        // and no stream hashes (migration 7).
         const s = `"${schema}"`;
         await adminQuery(
-          `CREATE TABLE ${s}.counters_v4 AS
+          `ALTER TABLE ${s}.events DROP COLUMN stream_hash;
+           CREATE TABLE ${s}.counters_v4 AS
              SELECT name, sum(value)::bigint AS value FROM ${s}.counters GROUP BY name;
            DROP TABLE ${s}.counters;
            ALTER TABLE ${s}.counters_v4 RENAME TO counters;

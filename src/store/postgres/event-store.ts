@@ -82,6 +82,7 @@ import { translatePgError } from './errors.js';
 import { createPgListener } from './listener.js';
 import type { LeaseFence } from './fence.js';
 import { createPostgresProjectionStore } from './projection-store.js';
+import { fnv1a32 } from './partition.js';
 import { migrate } from './schema.js';
 import {
   channelName,
@@ -540,13 +541,13 @@ export async function createPostgresEventStore(
                 set_config('lock_timeout', $10, true) AS wait),
        input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                              $6::text[], $7::text[], $8::bytea[])
-           WITH ORDINALITY AS t(id, type, stream, source_time, data, skipped, skip_issues, body, ord)),
+                              $6::text[], $7::text[], $8::bytea[], $14::bigint[])
+           WITH ORDINALITY AS t(id, type, stream, source_time, data, skipped, skip_issues, body, stream_hash, ord)),
        ins AS (
-         INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body)
+         INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body, stream_hash)
          SELECT ${space.base} + (tx.xid - ${space.xid0}) * ${ROWS_PER_TRANSACTION} + input.ord - 1,
                 input.id, input.type, input.stream, input.source_time, input.data::json,
-                input.skipped, input.skip_issues::json, input.body
+                input.skipped, input.skip_issues::json, input.body, input.stream_hash
            FROM input CROSS JOIN tx
           WHERE tx.xid <= ${positionLimit}
           ORDER BY input.id
@@ -580,6 +581,7 @@ export async function createPostgresEventStore(
         COUNTER.events,
         COUNTER.ofType(''),
         COUNTER.skipped(''),
+        fresh.map((row) => (row.stream === null ? null : fnv1a32(row.stream))),
       ],
     );
     const inserted = new Map<string, number>();
@@ -608,7 +610,8 @@ export async function createPostgresEventStore(
   /** A page fetcher for one read (it waits for this process's own appends before its first page). */
   function readPage(where: string, args: unknown[], withBody: boolean) {
     const n = args.length;
-    // Four texts per store (all events or one stream, with or without bodies): prepared.
+    // Six texts per store (all events, one stream or one partition, with or without bodies):
+    // prepared.
     const statement = prepare(
       `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data${withBody ? ', body' : ''}
          FROM ${s}.events WHERE ${where} position > $${n + 1} AND position <= $${n + 2} AND position < ${fence}
@@ -647,7 +650,22 @@ export async function createPostgresEventStore(
     },
 
     readAll(after, options) {
-      return pageThrough(after, options, readPage('', [], options?.withBody === true));
+      const withBody = options?.withBody === true;
+      const partition = options?.partition;
+      if (partition === undefined) return pageThrough(after, options, readPage('', [], withBody));
+      const { modulo, remainder } = partition;
+      if (!Number.isSafeInteger(modulo) || modulo < 1 || !Number.isSafeInteger(remainder)) {
+        throw new RangeError('partition: modulo must be a positive integer, remainder an integer');
+      }
+      return pageThrough(
+        after,
+        options,
+        readPage(
+          '(stream_hash IS NULL OR stream_hash % $1 = $2) AND',
+          [modulo, remainder],
+          withBody,
+        ),
+      );
     },
 
     readStream(stream, options) {

@@ -340,6 +340,8 @@ export function leasedPartitions(projections: PostgresProjectionStore, leases: P
   return {
     count,
     partitionOf: (stream: string) => partitionOf(stream, count),
+    // partitionOf is the stored stream hash modulo count: the store can filter reads on it.
+    readFilter: (partition: number) => ({ modulo: count, remainder: partition }),
     owned$: leases.owned$,
     storeFor: (partition: number): ProjectionStore | undefined => {
       const fence = leases.fence(partition);

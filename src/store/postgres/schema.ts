@@ -138,6 +138,12 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   ALTER TABLE ${s}.counters DROP CONSTRAINT counters_pkey;
   ALTER TABLE ${s}.counters ADD PRIMARY KEY (name, shard);
   `,
+  // 7: each event's stream hash (partition.ts's fnv1a32), so a partition's runner reads only
+  // its share of the log. Rows stored before, or by an older release, have none and are read by
+  // every partition, as before (the engine filters them again).
+  (s) => `
+  ALTER TABLE ${s}.events ADD COLUMN stream_hash bigint;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
