@@ -269,6 +269,7 @@ export class ProjectionRunner {
       // A filtered read whose last page was full, or that found nothing: the checkpoint moves
       // to `upTo` on its own.
       if (filter && !restart && this.position < upTo) {
+        const before = this.position;
         const result = await this.applyBatch([], upTo);
         if (!result.ok) {
           if (result.reason === 'lease_lost')
@@ -278,6 +279,8 @@ export class ProjectionRunner {
           continue;
         }
         onBatch({ events: 0, position: this.position, changes: result.changes });
+        // Nothing of this runner's could move (no checkpoint behind): stop, never spin.
+        if (this.position <= before) break;
         progressed = true;
       }
       // Nothing readable below `upTo` (e.g. a position never committed): stop instead of spinning.
