@@ -1,5 +1,5 @@
 /**
- * Issues 6 and 14: import, rebuild and HTTP ingest on PostgreSQL with one, two and three `serve`
+ * Issues 6 and 14: import, catch-up, rebuild and HTTP ingest on PostgreSQL with one, two and three `serve`
  * instances, beside the SQLite figures of the same run on the same events, and the cost of a
  * lease handover in seconds.
  *
@@ -131,6 +131,15 @@ async function runSize(
     const sqliteImport = await importCase(context, file, 'sqlite', sqliteDb);
     const pgImport = besideSqlite(await importCase(context, file, 'postgres', pgDb), sqliteImport);
     rows.push(sqliteImport, pgImport);
+    const sqliteCatchUp =
+      sqliteImport.status === 'ok'
+        ? await catchUpCase(context, file, 'sqlite', sqliteDb)
+        : failed(BENCH, 'catch-up after import (CLI dump), sqlite', 'import failed', events);
+    const pgCatchUp =
+      pgImport.status === 'ok'
+        ? besideSqlite(await catchUpCase(context, file, 'postgres', pgDb), sqliteCatchUp)
+        : failed(BENCH, 'catch-up after import (CLI dump), postgres', 'import failed', events);
+    rows.push(sqliteCatchUp, pgCatchUp);
     const sqliteRebuild =
       sqliteImport.status === 'ok'
         ? await rebuildCase(context, file, 'sqlite', sqliteDb)
@@ -207,6 +216,39 @@ async function importCase(
     };
   } catch (error) {
     return failed(BENCH, name, error, file.events);
+  }
+}
+
+/**
+ * A catch-up from an empty checkpoint right after `import`: `truto-state dump accounts` projects
+ * every partition (side by side on PostgreSQL) before it prints. Process wall time, start-up
+ * included; the dump's own output is a few hundred kB.
+ */
+async function catchUpCase(
+  context: BenchContext,
+  file: WorkloadFile,
+  store: Store,
+  target: string,
+): Promise<Row> {
+  const name = `catch-up after import (CLI dump), ${store}`;
+  context.log(`postgres: ${name}`);
+  try {
+    const { ms, stdout } = await runCliTimed(context.root, [
+      'dump',
+      'accounts',
+      ...storeArgs(store, target),
+    ]);
+    const accounts = stdout.split('\n').filter((line) => line.trim() !== '').length;
+    if (accounts === 0) throw new Error('the dump printed no accounts');
+    return {
+      bench: BENCH,
+      case: name,
+      status: 'ok',
+      ...throughput(file.distinct, file.bytes, ms),
+      note: `process wall time, start-up included; ${accounts} accounts dumped`,
+    };
+  } catch (error) {
+    return failed(BENCH, name, error, file.distinct);
   }
 }
 
