@@ -1,10 +1,11 @@
 /**
- * Issues 6 and 14: import, catch-up, rebuild and HTTP ingest on PostgreSQL with one, two and three `serve`
- * instances, beside the SQLite figures of the same run on the same events, and the cost of a
- * lease handover in seconds.
+ * Issues 6 and 14: import, catch-up, rebuild and HTTP ingest on PostgreSQL with one, two and
+ * three `serve` instances, beside the SQLite figures of the same run on the same events, and the
+ * cost of a lease handover in seconds.
  *
  * Every case is a real process of the built CLI:
  * - import: `truto-state import <file>` of the generated workload (wall time, start-up included);
+ * - catch-up: `truto-state dump accounts` right after the import (see catchUpCase);
  * - rebuild: `truto-state rebuild` of that imported log (the engine's own timing; no `serve`
  *   alive, so the figure is the rebuild's alone);
  * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
