@@ -125,31 +125,36 @@ async function runSize(
   const file = await writeWorkloadFile(context.tmp, events, context.seed);
   const rows: Row[] = [];
 
-  // Import, then rebuild of what was imported, per store.
+  // Import, then a catch-up and a rebuild of what was imported, per store.
   const sqliteDb = join(context.tmp, `import-${events}.db`);
   const pgDb = await server.createDatabase('bench_import');
   try {
     const sqliteImport = await importCase(context, file, 'sqlite', sqliteDb);
     const pgImport = besideSqlite(await importCase(context, file, 'postgres', pgDb), sqliteImport);
     rows.push(sqliteImport, pgImport);
-    const sqliteCatchUp =
-      sqliteImport.status === 'ok'
-        ? await catchUpCase(context, file, 'sqlite', sqliteDb)
-        : failed(BENCH, 'catch-up after import (CLI dump), sqlite', 'import failed', events);
-    const pgCatchUp =
-      pgImport.status === 'ok'
-        ? besideSqlite(await catchUpCase(context, file, 'postgres', pgDb), sqliteCatchUp)
-        : failed(BENCH, 'catch-up after import (CLI dump), postgres', 'import failed', events);
-    rows.push(sqliteCatchUp, pgCatchUp);
-    const sqliteRebuild =
-      sqliteImport.status === 'ok'
-        ? await rebuildCase(context, file, 'sqlite', sqliteDb)
-        : failed(BENCH, 'rebuild, sqlite', 'import failed', events);
-    const pgRebuild =
-      pgImport.status === 'ok'
-        ? besideSqlite(await rebuildCase(context, file, 'postgres', pgDb), sqliteRebuild)
-        : failed(BENCH, 'rebuild, postgres', 'import failed', events);
-    rows.push(sqliteRebuild, pgRebuild);
+    // A case on each store's imported log, PostgreSQL beside SQLite; not run where import failed.
+    const onImported = async (
+      label: string,
+      run: (store: Store, target: string) => Promise<Row>,
+    ): Promise<Row[]> => {
+      const sqlite =
+        sqliteImport.status === 'ok'
+          ? await run('sqlite', sqliteDb)
+          : failed(BENCH, `${label}, sqlite`, 'import failed', events);
+      const postgres =
+        pgImport.status === 'ok'
+          ? besideSqlite(await run('postgres', pgDb), sqlite)
+          : failed(BENCH, `${label}, postgres`, 'import failed', events);
+      return [sqlite, postgres];
+    };
+    rows.push(
+      ...(await onImported('catch-up after import (CLI dump)', (store, target) =>
+        catchUpCase(context, file, store, target),
+      )),
+      ...(await onImported('rebuild (CLI)', (store, target) =>
+        rebuildCase(context, file, store, target),
+      )),
+    );
   } finally {
     await server.dropDatabase(pgDb);
   }

@@ -250,12 +250,8 @@ export class ProjectionRunner {
           filter && events.length < batchSize ? upTo : undefined,
         );
         if (!result.ok) {
-          if (result.reason === 'lease_lost')
+          if (!(await this.recover(result)))
             return { ok: false, reason: 'lease_lost', events: total };
-          // Another projector (a CLI command beside `serve`) committed first: what this runner
-          // holds in memory is stale. Start again from what is committed.
-          this.clearCache();
-          await this.init();
           restart = true;
           break;
         }
@@ -272,10 +268,8 @@ export class ProjectionRunner {
         const before = this.position;
         const result = await this.applyBatch([], upTo);
         if (!result.ok) {
-          if (result.reason === 'lease_lost')
+          if (!(await this.recover(result)))
             return { ok: false, reason: 'lease_lost', events: total };
-          this.clearCache();
-          await this.init();
           continue;
         }
         onBatch({ events: 0, position: this.position, changes: result.changes });
@@ -287,6 +281,18 @@ export class ProjectionRunner {
       if (!progressed && !restart) break;
     }
     return { ok: true, events: total };
+  }
+
+  /**
+   * After a refused commit: false when the partition's lease is gone. Otherwise another
+   * projector (a CLI command beside `serve`) committed first, so what this runner holds in memory
+   * is stale: it starts again from what is committed.
+   */
+  private async recover(refused: Extract<CommitResult, { ok: false }>): Promise<boolean> {
+    if (refused.reason === 'lease_lost') return false;
+    this.clearCache();
+    await this.init();
+    return true;
   }
 
   /**

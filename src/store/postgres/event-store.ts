@@ -463,7 +463,7 @@ export async function createPostgresEventStore(
     if (missing.length > 0) {
       for (const r of await query<{ id: string; position: number; body: Buffer }>(
         'appending (reading stored ids)',
-        prepare(`SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`),
+        storedIdsStatement,
         [missing],
       ))
         known.set(r.id, { position: r.position, body: r.body });
@@ -499,23 +499,14 @@ export async function createPostgresEventStore(
     // Conflicts kept aside and their counters, in one statement. Counter names in one order, so
     // two appends meeting on a shard never deadlock.
     const names = [...counts.keys()].sort();
-    await query(
-      'appending (keeping duplicates and conflicts aside)',
-      prepare(`WITH kept AS (
-         INSERT INTO ${s}.conflicts (event_id, original_position, body)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) RETURNING 1)
-       INSERT INTO ${s}.counters (name, shard, value)
-       SELECT name, $6, value FROM unnest($4::text[], $5::bigint[]) AS x(name, value) ORDER BY name
-       ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`),
-      [
-        conflicts.map((c) => c.id),
-        conflicts.map((c) => c.position),
-        conflicts.map((c) => c.body),
-        names,
-        names.map((name) => counts.get(name)),
-        Number(xid % COUNTER_SHARDS),
-      ],
-    );
+    await query('appending (keeping duplicates and conflicts aside)', keepAsideStatement, [
+      conflicts.map((c) => c.id),
+      conflicts.map((c) => c.position),
+      conflicts.map((c) => c.body),
+      names,
+      names.map((name) => counts.get(name)),
+      Number(xid % COUNTER_SHARDS),
+    ]);
     return outcomes;
   }
 
@@ -523,17 +514,24 @@ export async function createPostgresEventStore(
   const positionLimit =
     space.xid0 + (BigInt(Number.MAX_SAFE_INTEGER) - space.base) / BigInt(ROWS_PER_TRANSACTION) - 1n;
 
-  /**
-   * The new rows of `fresh` in one statement (see commitTransaction): answers this statement's
-   * xid and the positions of the rows it inserted (ids already stored are left out). Positions
-   * follow the input order; a transaction past the position budget inserts nothing.
-   */
-  async function insertNew(
-    fresh: readonly EventRow[],
-  ): Promise<{ xid: bigint; inserted: Map<string, number> }> {
-    const rows = await query<{ xid: string; id: string | null; position: number | null }>(
-      'appending',
-      prepare(`WITH tx AS (
+  /** The ids of an append that were stored already: their positions and bytes. */
+  const storedIdsStatement = prepare(
+    `SELECT id, position, body FROM ${s}.events WHERE id = ANY($1::text[])`,
+  );
+
+  /** An append's conflicts kept aside, and its duplicate and conflict counters. */
+  const keepAsideStatement = prepare(
+    `WITH kept AS (
+         INSERT INTO ${s}.conflicts (event_id, original_position, body)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) RETURNING 1)
+       INSERT INTO ${s}.counters (name, shard, value)
+       SELECT name, $6, value FROM unnest($4::text[], $5::bigint[]) AS x(name, value) ORDER BY name
+       ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
+  );
+
+  /** An append's new rows, their counters and the NOTIFY (see insertNew). */
+  const insertStatement = prepare(
+    `WITH tx AS (
          SELECT pg_current_xact_id()::text::bigint AS xid,
                 -- This statement's transaction only: durable commit even if the server default
                 -- says otherwise, and a bounded wait for another transaction's row (store_busy).
@@ -566,7 +564,25 @@ export async function createPostgresEventStore(
        woken AS (SELECT pg_notify($9, max(position)::text) FROM ins HAVING count(*) > 0)
        SELECT (SELECT xid FROM tx)::text AS xid, ins.id, ins.position,
               (SELECT count(*) FROM woken) + (SELECT count(*) FROM counted) AS done
-         FROM (SELECT 1) AS one LEFT JOIN ins ON true`),
+         FROM (SELECT 1) AS one LEFT JOIN ins ON true`,
+  );
+
+  /** One event by id, with its body (readEvent). */
+  const readEventStatement = prepare(
+    `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data, body FROM ${s}.events WHERE id = $1`,
+  );
+
+  /**
+   * The new rows of `fresh` in one statement (see commitTransaction): answers this statement's
+   * xid and the positions of the rows it inserted (ids already stored are left out). Positions
+   * follow the input order; a transaction past the position budget inserts nothing.
+   */
+  async function insertNew(
+    fresh: readonly EventRow[],
+  ): Promise<{ xid: bigint; inserted: Map<string, number> }> {
+    const rows = await query<{ xid: string; id: string | null; position: number | null }>(
+      'appending',
+      insertStatement,
       [
         fresh.map((row) => row.id),
         fresh.map((row) => row.type),
@@ -685,13 +701,7 @@ export async function createPostgresEventStore(
         sourceTime: number;
         data: string;
         body: Buffer;
-      }>(
-        'reading an event',
-        prepare(
-          `SELECT position, id, type, stream, source_time AS "sourceTime", data::text AS data, body FROM ${s}.events WHERE id = $1`,
-        ),
-        [id],
-      );
+      }>('reading an event', readEventStatement, [id]);
       return rows[0] ? fromEventRow(rows[0], true) : undefined;
     },
 

@@ -195,8 +195,9 @@ export function createPostgresProjectionStore(
   }
 
   /**
-   * The commit's derived changes (see `ProjectionCommit.derived`): each group is locked (a
-   * transaction advisory lock, held until COMMIT) before its members are read. Read committed
+   * The commit's derived changes (see `ProjectionCommit.derived`): the claim statement locked
+   * each group (a transaction advisory lock, held until COMMIT) before its members are read here,
+   * in a statement of their own. Read committed
    * takes a snapshot per statement, so the read made after the lock sees every commit that held
    * the lock before: of two instances committing members of one group, the later reads the
    * earlier's. Locks are taken in one order (inLockOrder), after the checkpoint rows and before
@@ -207,12 +208,11 @@ export function createPostgresProjectionStore(
     reads: readonly DerivedRead[],
   ): Promise<Omit<ChangeRecord, 'seq'>[]> {
     if (reads.length === 0) return [];
-    const ordered = inLockOrder(reads);
     // Every group's committed members in one read (their locks were taken by the claim).
     const { rows } = await client.query<StateDbRow & { projection: string }>(
       queryConfig(sql.groupMembers, [
-        ordered.map((read) => read.source),
-        ordered.map((read) => read.group),
+        reads.map((read) => read.source),
+        reads.map((read) => read.group),
       ]),
     );
     const members = new Map<string, StateRow[]>();
