@@ -113,10 +113,15 @@ export class ChangeHub {
   private readonly puller = singleFlight(() => this.pullOnce());
 
   constructor(
-    private readonly journal: Pick<ProjectionStore, 'readChanges'>,
+    private readonly journal: Pick<ProjectionStore, 'readChanges' | 'lastChangeSeq'>,
     private readonly bufferLimit: number,
     private readonly logger: Logger,
   ) {}
+
+  /** Whether anyone is subscribed now. */
+  get watched(): boolean {
+    return this.deliveries.size > 0;
+  }
 
   /**
    * Rows this engine committed. Published at once when they directly follow what was published
@@ -151,6 +156,13 @@ export class ChangeHub {
   }
 
   private async pullOnce(): Promise<void> {
+    if (this.deliveries.size === 0) {
+      // Nobody to publish to (a catch-up, `dump`, an instance nobody watches): the rows would be
+      // read and decoded only to be dropped. As in offer(), a subscriber from now on gets what
+      // is committed after it came.
+      this.publishedSeq = Math.max(this.publishedSeq, await this.journal.lastChangeSeq());
+      return;
+    }
     for (;;) {
       const page = await this.journal.readChanges(this.publishedSeq, 1_000);
       this.publish(page);

@@ -30,7 +30,7 @@ import { Queries } from './queries.js';
 import { Rebuilder } from './rebuild.js';
 import { readStats } from './stats.js';
 import { Registry } from './registry.js';
-import { ProjectionRunner } from './runner.js';
+import { farBehindBatchSize, ProjectionRunner } from './runner.js';
 import { createTimers, type Timers } from './timers.js';
 import type {
   ChangeOf,
@@ -44,8 +44,8 @@ import type {
   TimeTravelPoint,
 } from './types.js';
 
-/** Events per batch while a live runner is more than this far behind (see RunnerOptions). */
-const CATCH_UP_BATCH = 5_000;
+/** Most events per catch-up batch while someone is subscribed to changes. */
+const WATCHED_CATCH_UP_BATCH = 5_000;
 
 /**
  * Opens an engine on a store. Resolves once the engine can serve its promises: checkpoints read,
@@ -112,6 +112,7 @@ class ProjectionEngine<
   /** Projections awaiting a rebuild, with the version their stored state was made by. */
   private readonly staleVersions = new Map<string, number>();
   private readonly batchSize: number;
+  private readonly subscriberBuffer: number;
   private readonly retention: number;
   private readonly stops: (() => void)[] = [];
   private batchesSincePrune = 0;
@@ -129,7 +130,8 @@ class ProjectionEngine<
     this.timers = createTimers(options.scheduler);
     this.batchSize = options.batchSize ?? 500;
     this.retention = options.changeRetention ?? 100_000;
-    this.hub = new ChangeHub(projectionStore, options.subscriberBuffer ?? 10_000, this.logger);
+    this.subscriberBuffer = options.subscriberBuffer ?? 10_000;
+    this.hub = new ChangeHub(projectionStore, this.subscriberBuffer, this.logger);
     this.changes$ = this.hub.all$ as Observable<ChangeOf<P>>;
     this.queries = new Queries(this.registry, this.store, projectionStore, this.codec);
     const partitions = options.partitions;
@@ -182,7 +184,12 @@ class ProjectionEngine<
       groupOf: this.registry.groupOf,
       journal: true,
       batchSize: this.batchSize,
-      catchUpBatchSize: Math.max(this.batchSize, CATCH_UP_BATCH),
+      catchUpBatchSize: () =>
+        // A batch's changes reach every subscriber at once: a watched catch-up keeps them well
+        // inside a subscriber's buffer, or it would cut the subscribers off.
+        this.hub.watched
+          ? Math.min(WATCHED_CATCH_UP_BATCH, Math.floor(this.subscriberBuffer / 4))
+          : farBehindBatchSize(this.registry.streams),
       cacheLimit: 50_000,
       logger: this.logger,
       ...(source && partition !== undefined

@@ -89,9 +89,9 @@ export interface RunnerOptions {
   /**
    * Events per batch while far behind (a restart, the first read after an import): each commit
    * has a fixed cost, so a long catch-up folds in large batches and the live tail in small ones
-   * (default: `batchSize`).
+   * (default: `batchSize`). Asked at the start of each run.
    */
-  readonly catchUpBatchSize?: number;
+  readonly catchUpBatchSize?: () => number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
   /**
@@ -102,6 +102,17 @@ export interface RunnerOptions {
    */
   readonly refuseNewerVersions?: boolean;
   readonly logger: Logger;
+}
+
+/**
+ * Events per batch far behind (a catch-up, a rebuild): each batch writes every entity it touched
+ * once, so a larger batch writes a busy entity fewer times (catching up 100k events: 5,000 per
+ * batch 2.4 s, 20,000 per batch 2.0 s; bench/ `rebuild`). Bounded, so memory follows the batch,
+ * not the log; smaller when a projection reads payloads, since the batch's bodies are then held
+ * too (5 KB each).
+ */
+export function farBehindBatchSize(projections: readonly AnyStreamProjection[]): number {
+  return projections.some((p) => p.reads !== 'facts') ? 5_000 : 20_000;
 }
 
 export interface BatchResult {
@@ -231,9 +242,13 @@ export class ProjectionRunner {
       if (this.outdated) break;
       let progressed = false;
       let restart = false;
+      // More behind than one live batch holds: the rest in large batches (the last one of a
+      // catch-up too, rather than its tail in many small ones).
       const behind = upTo - this.position;
-      const large = this.options.catchUpBatchSize ?? this.options.batchSize;
-      const batchSize = behind > large ? large : this.options.batchSize;
+      const batchSize =
+        behind > this.options.batchSize
+          ? Math.max(this.options.batchSize, this.options.catchUpBatchSize?.() ?? 0)
+          : this.options.batchSize;
       const filter = this.options.readFilter;
       for await (const events of this.options.store.readAll(this.position, {
         batchSize,

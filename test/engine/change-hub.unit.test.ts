@@ -14,11 +14,12 @@ import { createMemoryProjectionStore } from '../../src/store/memory/projection-s
 function journal() {
   const store = createMemoryProjectionStore();
   let reads = 0;
-  const source: Pick<ProjectionStore, 'readChanges'> = {
+  const source: Pick<ProjectionStore, 'readChanges' | 'lastChangeSeq'> = {
     readChanges: (after, limit) => {
       reads++;
       return store.readChanges(after, limit);
     },
+    lastChangeSeq: () => store.lastChangeSeq(),
   };
   /** Commits one change per key (another committer, or this engine), answering its rows. */
   async function commit(...keys: string[]): Promise<ChangeRecord[]> {
@@ -55,9 +56,24 @@ describe('ChangeHub', () => {
       () => undefined,
       () => undefined,
     );
-    // pull() above is the periodic poll: it reads once (nothing new); offer read nothing.
-    expect(j.reads()).toBe(1);
+    // Neither offer() nor the periodic poll (pull() above) read a row nobody would receive.
+    expect(j.reads()).toBe(0);
     expect(hub.publishedSeq).toBe(mine[0]?.seq);
+  });
+
+  it('with no subscriber, the poll moves past rows others committed without reading them', async () => {
+    const j = journal();
+    const hub = new ChangeHub(j.source, 100, silentLogger);
+    const others = await j.commit('other-1', 'other-2', 'other-3');
+    await hub.pull();
+    expect(j.reads()).toBe(0);
+    expect(hub.publishedSeq).toBe(others.at(-1)?.seq);
+    // A subscriber from now on gets what is committed after it came, read from the journal.
+    const received = firstValueFrom(hub.all$.pipe(take(1), toArray()));
+    await j.commit('after');
+    await hub.pull();
+    expect(keysOf(await received)).toEqual(['after']);
+    expect(j.reads()).toBe(1);
   });
 
   it('with a subscriber, publishes every row in seq order, reading the ones others committed', async () => {
