@@ -165,9 +165,13 @@ export function evolveRun(state: RunState, event: SyncJobRunEvent): RunState {
   } else if (action === 'record_error') {
     errors += facts.errors ?? 1;
   }
+  const timeline = state.timeline.slice();
+  timeline.push({ at, event: action, status });
 
+  // Every field written out, in the order of initialRunState: one object shape for every state
+  // (a spread of the old state and overrides made a new one per call, and folds run per event).
   return {
-    ...state,
+    id: state.id,
     syncJobId: facts.syncJobId ?? state.syncJobId,
     integratedAccountId: facts.integratedAccountId ?? state.integratedAccountId,
     status,
@@ -175,14 +179,22 @@ export function evolveRun(state: RunState, event: SyncJobRunEvent): RunState {
     createdAt,
     startedAt,
     finishedAt,
-    durationMs: finishedAt === null ? null : millisBetween(startedAt ?? createdAt, finishedAt),
+    durationMs:
+      finishedAt === null
+        ? null
+        : // The same three times give the same duration: parsed again only when one moved.
+          finishedAt === state.finishedAt &&
+            startedAt === state.startedAt &&
+            createdAt === state.createdAt
+          ? state.durationMs
+          : millisBetween(startedAt ?? createdAt, finishedAt),
     recordsReceived,
     recordBatches,
     recordsByResource,
     errors,
     rateLimited:
       state.rateLimited + (status === 'rate_limited' && state.status !== 'rate_limited' ? 1 : 0),
-    timeline: [...state.timeline, { at, event: action, status }],
+    timeline,
     firstEventAt: state.firstEventAt ?? at,
     lastEventAt: at,
     eventCount: state.eventCount + 1,
