@@ -42,6 +42,8 @@ describe('SQLite event store', () => {
       busyTimeoutMs: 1234,
       schemaVersion: SCHEMA_VERSION,
       walSyncs: 0,
+      // SQLite's default until checkpoints move to their own thread (sqlite-checkpointer.int.test.ts).
+      walAutocheckpoint: 1000,
     });
     expect(await store.checkIntegrity()).toEqual(['ok']);
   });

@@ -47,3 +47,8 @@ export function requireDriver<T>(subpath: string, driver: string): T {
   assertDriverInstalled(subpath, driver);
   return require(driver) as T;
 }
+
+/** Where `driver` was found (for a worker thread to load the same one). */
+export function resolveDriver(driver: string): string {
+  return require.resolve(driver);
+}

@@ -22,7 +22,8 @@ import { statSync, type Stats } from 'node:fs';
 import { createWalSync } from './wal-sync.js';
 import type Database from 'better-sqlite3';
 import { StoreError, storeErrorWithReason } from '../errors.js';
-import { requireDriver } from '../shared/driver.js';
+import { requireDriver, resolveDriver } from '../shared/driver.js';
+import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { translateSqliteError } from './errors.js';
 import { migrate } from './schema.js';
 
@@ -64,8 +65,12 @@ export interface SqliteConnection {
   /** The WAL syncs durable commits have waited for so far (one per turn, see wal-sync.ts). */
   readonly syncs: number;
   readonly closed: boolean;
-  close(): void;
+  /** Closes the database; resolves once the checkpointer thread has stopped too. */
+  close(): Promise<void>;
 }
+
+/** Write commits before checkpoints move to their own thread (see `committed` in openSqlite). */
+const CHECKPOINTER_AFTER_COMMITS = 64;
 
 /** Backoff between attempts at the write lock: short first (locks are usually brief), capped. */
 const FIRST_RETRY_MS = 1;
@@ -129,10 +134,20 @@ export function openSqlite(
   const identity = isFile(path) ? identityOf(path) : undefined;
   // A file whose journal could not switch to WAL (SQLite answers the mode it kept) has no WAL
   // to sync: its commits sync inside SQLite.
-  const walSync =
-    isFile(path) && db.pragma('journal_mode', { simple: true }) === 'wal'
-      ? createWalSync(`${path}-wal`)
-      : undefined;
+  const wal = isFile(path) && db.pragma('journal_mode', { simple: true }) === 'wal';
+  const walSync = wal ? createWalSync(`${path}-wal`) : undefined;
+  // Checkpoints on their own thread (checkpointer.ts), started once the store has written a
+  // little: a short-lived store (a CLI command, a test) never needs one. This connection's own
+  // automatic checkpoint stays, as a backstop.
+  let checkpointer: Checkpointer | undefined;
+  let commits = 0;
+  const committed = (): void => {
+    if (checkpointer) return checkpointer.committed();
+    if (!wal || ++commits < CHECKPOINTER_AFTER_COMMITS) return;
+    checkpointer = startCheckpointer(path, resolveDriver('better-sqlite3'));
+    db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    checkpointer.committed();
+  };
   const checkFile = (): void => {
     walSync?.check();
     if (identity === undefined) return;
@@ -192,6 +207,7 @@ export function openSqlite(
         wait = Math.min(wait * 2, MAX_RETRY_MS);
         continue;
       }
+      committed();
       if (durability === 'await') await sync();
       return value;
     }
@@ -209,11 +225,12 @@ export function openSqlite(
     get syncs() {
       return walSync?.syncs ?? 0;
     },
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
       walSync?.close();
       db.close();
+      await checkpointer?.close();
     },
   };
 }

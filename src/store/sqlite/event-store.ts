@@ -67,6 +67,11 @@ export interface SqliteSettings {
   readonly schemaVersion: number;
   /** The fsyncs of the WAL durable commits have shared so far (0 for an in-memory database). */
   readonly walSyncs: number;
+  /**
+   * The WAL size in pages at which the store's own connection checkpoints (SQLite's
+   * `wal_autocheckpoint`): 1000 until checkpoints move to their own thread, a backstop after.
+   */
+  readonly walAutocheckpoint: number;
 }
 
 interface EventRowOut {
@@ -331,6 +336,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
         // The wait for another process's lock (on timers; the driver's own timeout is 0).
         busyTimeoutMs: connection.busyTimeoutMs,
         walSyncs: connection.syncs,
+        walAutocheckpoint: db.pragma('wal_autocheckpoint', { simple: true }) as number,
         schemaVersion: db.pragma('user_version', { simple: true }) as number,
       }));
     },
@@ -341,7 +347,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       // Queued appends were promised a commit: let them finish first.
       await group.drain();
       clearInterval(timer);
-      connection.close();
+      await connection.close();
     },
   };
 }
