@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
+import { BACKSTOP_PAGES } from '../../src/store/sqlite/checkpointer.js';
 import {
   createSqliteEventStore,
   SCHEMA_VERSION,
@@ -42,8 +43,9 @@ describe('SQLite event store', () => {
       busyTimeoutMs: 1234,
       schemaVersion: SCHEMA_VERSION,
       walSyncs: 0,
-      // SQLite's default until checkpoints move to their own thread (sqlite-checkpointer.int.test.ts).
-      walAutocheckpoint: 1000,
+      // Checkpoints run on their own thread: the store's own is a backstop
+      // (sqlite-checkpointer.int.test.ts).
+      walAutocheckpoint: BACKSTOP_PAGES,
     });
     expect(await store.checkIntegrity()).toEqual(['ok']);
   });

@@ -4,11 +4,14 @@
  * beginning without its own connection checkpointing (its automatic checkpoint is only a backstop
  * at BACKSTOP_PAGES, far beyond what this test writes), and closing the store stops the thread.
  */
+import { spawn } from 'node:child_process';
 import { openSync, readSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKSTOP_PAGES } from '../../src/store/sqlite/checkpointer.js';
 import { createSqliteEventStore, type SqliteEventStore } from '../../src/store/sqlite/index.js';
 import { makeEvent } from '../support/events.js';
+import { assertBuilt, finished } from '../support/cli.js';
 import { createTempDir, type TempDir } from '../support/temp.js';
 
 let temp: TempDir | undefined;
@@ -43,7 +46,7 @@ describe('WAL checkpoints on a worker thread (SQLite file)', () => {
     store = createSqliteEventStore({ path });
     // Past the commits after which the thread starts.
     for (let i = 0; i < 100; i++) await store.append([makeEvent(`warm-${i}`)]);
-    // The thread has started: the store's own connection checkpoints only at the backstop.
+    // The store's own connection checkpoints only at the backstop.
     expect((await store.readSettings()).walAutocheckpoint).toBe(BACKSTOP_PAGES);
     const before = walResets(path);
     let resets = before;
@@ -71,5 +74,29 @@ describe('WAL checkpoints on a worker thread (SQLite file)', () => {
     store = createSqliteEventStore({ path });
     expect((await store.stats()).events).toBe(200);
     expect(await store.checkIntegrity()).toEqual(['ok']);
+  });
+
+  it('a process that closes its store after a large write runs on until the close is done', async () => {
+    // The thread is not what keeps a process alive, but a close waits for it: a process whose
+    // last work was that wait ended with the close unsettled (exit code 13, nothing after it).
+    assertBuilt();
+    temp = await createTempDir('truto-state-checkpointer-');
+    const sqlite = fileURLToPath(new URL('../../dist/src/store/sqlite/index.js', import.meta.url));
+    const script = `
+      import { createSqliteEventStore } from ${JSON.stringify(sqlite)};
+      const store = createSqliteEventStore({ path: process.argv[1] });
+      const body = Buffer.alloc(1000, 120);
+      await store.append(Array.from({ length: 6000 }, (_, i) => (
+        { id: 'e-' + i, type: 'x:y', stream: 's', sourceTime: 1, data: null, body })));
+      await store.close();
+      console.log('closed');
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, temp.path('big.db')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const result = await finished(child);
+    expect(result).toMatchObject({ code: 0, stdout: 'closed\n' });
   });
 });

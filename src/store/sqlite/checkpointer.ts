@@ -128,7 +128,11 @@ export function startCheckpointer(path: string, driverPath: string): Checkpointe
       worker.postMessage('run');
     },
     async close() {
-      if (alive) worker.postMessage('close');
+      if (alive) {
+        // Waited for: the process must not end with the close unsettled.
+        worker.ref();
+        worker.postMessage('close');
+      }
       await exited;
     },
   };

@@ -69,8 +69,17 @@ export interface SqliteConnection {
   close(): Promise<void>;
 }
 
-/** Write commits before checkpoints move to their own thread (see `committed` in openSqlite). */
+/** Write commits, or WAL bytes, before checkpoints move to their own thread (see openSqlite). */
 const CHECKPOINTER_AFTER_COMMITS = 64;
+const CHECKPOINTER_AFTER_BYTES = 4 * 1024 * 1024;
+
+function walBytes(path: string): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** Backoff between attempts at the write lock: short first (locks are usually brief), capped. */
 const FIRST_RETRY_MS = 1;
@@ -137,15 +146,17 @@ export function openSqlite(
   const wal = isFile(path) && db.pragma('journal_mode', { simple: true }) === 'wal';
   const walSync = wal ? createWalSync(`${path}-wal`) : undefined;
   // Checkpoints on their own thread (checkpointer.ts), started once the store has written a
-  // little: a short-lived store (a CLI command, a test) never needs one. This connection's own
-  // automatic checkpoint stays, as a backstop.
+  // little (a short-lived store, a CLI command or a test, seldom needs one) or a lot at once (an
+  // import's batch). This connection's own automatic checkpoint is a backstop from the start,
+  // so that an import's first batch is not copied inside its commit either.
+  if (wal) db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   let checkpointer: Checkpointer | undefined;
   let commits = 0;
   const committed = (): void => {
     if (checkpointer) return checkpointer.committed();
-    if (!wal || ++commits < CHECKPOINTER_AFTER_COMMITS) return;
+    if (!wal) return;
+    if (++commits < CHECKPOINTER_AFTER_COMMITS && walBytes(path) < CHECKPOINTER_AFTER_BYTES) return;
     checkpointer = startCheckpointer(path, resolveDriver('better-sqlite3'));
-    db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
     checkpointer.committed();
   };
   const checkFile = (): void => {

@@ -69,7 +69,7 @@ export interface SqliteSettings {
   readonly walSyncs: number;
   /**
    * The WAL size in pages at which the store's own connection checkpoints (SQLite's
-   * `wal_autocheckpoint`): 1000 until checkpoints move to their own thread, a backstop after.
+   * `wal_autocheckpoint`): a backstop, since a worker thread checkpoints a file database.
    */
   readonly walAutocheckpoint: number;
 }
