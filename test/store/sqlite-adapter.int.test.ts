@@ -80,6 +80,51 @@ describe('SQLite event store', () => {
     expect(await store.readSettings()).toMatchObject({ synchronous: 2, walSyncs: syncs + 1 });
   });
 
+  it('answers journalled changes whose states read back as committed, the same value each time', async () => {
+    const store = open();
+    const after = { id: 'acc-1', status: 'active', nested: { n: 1 } };
+    const result = await store.projections.commit({
+      checkpoints: [{ name: 'accounts', position: 1, version: 1 }],
+      states: [
+        {
+          projection: 'accounts',
+          row: { key: 'acc-1', state: after, lastTime: 1, lastId: 'e1', position: 1 },
+        },
+      ],
+      deadLetters: [],
+      changes: [
+        {
+          projection: 'accounts',
+          key: 'acc-1',
+          before: { id: 'acc-1', status: 'connecting' },
+          after,
+          eventId: 'e1',
+          position: 1,
+        },
+        {
+          projection: 'accounts',
+          key: 'acc-2',
+          before: undefined,
+          after: null,
+          eventId: 'e2',
+          position: 1,
+        },
+      ],
+    });
+    if (!result.ok) throw new Error(result.message);
+    const [first, second] = result.changes;
+    expect(first?.after).toEqual(after);
+    // A copy, not the committed object: what a subscriber does with it cannot reach the state.
+    expect(first?.after).not.toBe(after);
+    expect(first?.after).toBe(first?.after);
+    expect(first?.before).toEqual({ id: 'acc-1', status: 'connecting' });
+    expect(second).toMatchObject({ before: undefined, after: null, key: 'acc-2' });
+    expect(await store.projections.readChanges(0)).toEqual([
+      { ...first, before: first?.before, after: first?.after },
+      { ...second, before: undefined, after: null },
+    ]);
+  });
+
   it('keeps everything across a reopen, without migrating twice', async () => {
     const first = open();
     const bodies = trutoHistory({ accounts: 2, seed: 7 });

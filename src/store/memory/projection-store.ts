@@ -190,7 +190,9 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
             .filter((row) => row.group === read.group)
             .sort((a, b) => compareKeys(a.key, b.key)),
         );
-        const keptChanges = [...batch.changes, ...derived].map(encodeChangeStates);
+        const keptChanges = [...batch.changes, ...derived].map((change) =>
+          encodeChangeStates(change),
+        );
         for (const checkpoint of batch.checkpoints)
           checkpoints.set(checkpointKey(checkpoint.name, checkpoint.partition), { ...checkpoint });
         for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
@@ -211,7 +213,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
 
     async swapProjections(swaps, resets) {
       // Synchronous from here to the end: no reader can observe a half swap.
-      const kept = resets.map(encodeChangeStates);
+      const kept = resets.map((change) => encodeChangeStates(change));
       for (const { shadow, live } of swaps) swapOne(shadow, live);
       return journal(kept);
     },

@@ -28,11 +28,21 @@ export function encodeOptional(value: unknown): string | null {
   return value === undefined ? null : stringify(value, 'a change');
 }
 
-/** A change with its states as JSON text (`encodeOptional`), as the journal keeps it. */
+/**
+ * A change with its states as JSON text (`encodeOptional`), as the journal keeps it; `texts`
+ * holds text already written for some state objects (the same commit's state rows).
+ */
 export function encodeChangeStates<
   C extends { readonly before?: unknown; readonly after?: unknown },
->(change: C): Omit<C, 'before' | 'after'> & { before: string | null; after: string | null } {
-  return { ...change, before: encodeOptional(change.before), after: encodeOptional(change.after) };
+>(
+  change: C,
+  texts?: ReadonlyMap<unknown, string>,
+): Omit<C, 'before' | 'after'> & { before: string | null; after: string | null } {
+  return {
+    ...change,
+    before: texts?.get(change.before) ?? encodeOptional(change.before),
+    after: texts?.get(change.after) ?? encodeOptional(change.after),
+  };
 }
 
 export function decodeOptional(text: string | null): unknown {

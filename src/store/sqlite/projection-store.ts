@@ -135,12 +135,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       c.eventId,
       c.position,
     );
-    return {
-      ...c,
-      seq: Number(info.lastInsertRowid),
-      before: decodeOptional(c.before),
-      after: decodeOptional(c.after),
-    };
+    return journalled(c, Number(info.lastInsertRowid));
   }
 
   /** Builds the WHERE of listStates/countStates: equality on top-level fields, JSON types respected. */
@@ -252,10 +247,17 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     commit(batch) {
       return commitResult(async () => {
         // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
+        // A change's `after` is usually the state written beside it: its text is reused.
+        const texts = new Map<unknown, string>();
+        const encodeRow = (projection: string, row: StateRow): string => {
+          const text = encodeState(row.state, { projection, key: row.key });
+          if (typeof row.state === 'object' && row.state !== null) texts.set(row.state, text);
+          return text;
+        };
         const states = batch.states.map(({ projection, row }) => [
           projection,
           row.key,
-          encodeState(row.state, { projection, key: row.key }),
+          encodeRow(projection, row),
           row.lastTime,
           row.lastId,
           row.position,
@@ -292,7 +294,9 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
                 ).all(read.source, read.group) as StateRecord[]
               ).map(toStateRow),
             );
-            const changes = [...batch.changes, ...derived].map(encodeChangeStates);
+            const changes = [...batch.changes, ...derived].map((change) =>
+              encodeChangeStates(change, texts),
+            );
             for (const c of batch.checkpoints)
               sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
             for (const params of states) sql.upsertState.run(...params);
@@ -315,7 +319,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
 
     async swapProjections(swaps, resets) {
-      const encoded = resets.map(encodeChangeStates);
+      const encoded = resets.map((change) => encodeChangeStates(change));
       return writeDerived('swapping projections', () => {
         for (const { shadow, live } of swaps) {
           sql.clearStates.run(live);
@@ -358,6 +362,39 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
   };
 }
+
+/**
+ * A journalled change as the commit answers it. Its states are decoded when first read: most
+ * commits have nobody to publish to (a catch-up, an instance nobody watches), and decoding them
+ * all cost as much as encoding them. Each read after the first returns the same value.
+ */
+function journalled(
+  c: Omit<ChangeRecord, 'seq' | 'before' | 'after'> & {
+    before: string | null;
+    after: string | null;
+  },
+  seq: number,
+): ChangeRecord {
+  let before: unknown = NOT_DECODED;
+  let after: unknown = NOT_DECODED;
+  return {
+    seq,
+    projection: c.projection,
+    key: c.key,
+    eventId: c.eventId,
+    position: c.position,
+    get before() {
+      if (before === NOT_DECODED) before = decodeOptional(c.before);
+      return before;
+    },
+    get after() {
+      if (after === NOT_DECODED) after = decodeOptional(c.after);
+      return after;
+    },
+  };
+}
+
+const NOT_DECODED: unique symbol = Symbol('not decoded');
 
 function toStateRow(row: StateRecord): StateRow {
   return { ...row, state: JSON.parse(row.state) as unknown };
