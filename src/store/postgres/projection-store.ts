@@ -23,6 +23,7 @@ import { checkFilterField } from '../shared/filter.js';
 import {
   checkCommitText,
   decodeOptional,
+  journalled,
   encodeOptional,
   encodeState,
   storableLetter,
@@ -245,15 +246,9 @@ export function createPostgresProjectionStore(
 
   /** The journalled records of encoded changes, and tells the store the last seq. */
   function journalledRecords(journal: readonly EncodedChange[], seqs: readonly number[]) {
-    const records = journal.map((c, i): ChangeRecord => ({
-      seq: seqs[i] as number,
-      projection: c.projection,
-      key: c.key,
-      before: decodeOptional(c.before),
-      after: decodeOptional(c.after),
-      eventId: c.event_id,
-      position: c.position,
-    }));
+    const records = journal.map((c, i): ChangeRecord =>
+      journalled({ ...c, eventId: c.event_id }, seqs[i] as number),
+    );
     const last = seqs.at(-1);
     if (last !== undefined) ctx.onJournalled(last);
     return records;
@@ -361,11 +356,17 @@ export function createPostgresProjectionStore(
     commit(batch, options: CommitOptions = {}) {
       return commitResult(async () => {
         // Serialise every value before the transaction: a bad value fails with nothing written.
+        // A change's `after` is usually the state written beside it: its text is reused.
+        const texts = new Map<unknown, string>();
         const states = lastBy(batch.states, (x) => `${x.projection}\u0000${x.row.key}`).map(
           ({ projection, row }) => ({
             projection,
             key: row.key,
-            state: encodeState(row.state, { projection, key: row.key }),
+            state: remembered(
+              texts,
+              row.state,
+              encodeState(row.state, { projection, key: row.key }),
+            ),
             last_time: row.lastTime,
             last_id: row.lastId,
             position: row.position,
@@ -393,7 +394,7 @@ export function createPostgresProjectionStore(
           position: l.position,
           error: l.error,
         }));
-        const changes = batch.changes.map(encodeChange);
+        const changes = batch.changes.map((c, i) => encodeChange(c, i, texts));
 
         let journal = changes;
         const seqs = await transaction('committing projection state', async (client) => {
@@ -461,7 +462,7 @@ export function createPostgresProjectionStore(
     },
 
     async swapProjections(swaps, resets) {
-      const journal = resets.map(encodeChange);
+      const journal = resets.map((c, i) => encodeChange(c, i));
       // One transaction: readers see the old live state or the new one, never a mix.
       const seqs = await transaction('swapping projections', async (client) => {
         // The fence against instances projecting meanwhile (see the rebuild design in
@@ -584,13 +585,23 @@ export function createPostgresProjectionStore(
 
 type EncodedChange = ReturnType<typeof encodeChange>;
 
-function encodeChange(c: Omit<ChangeRecord, 'seq'>, i: number) {
+/** `text` of `state`, kept in `texts` when the state is an object a change may name again. */
+function remembered(texts: Map<unknown, string>, state: unknown, text: string): string {
+  if (typeof state === 'object' && state !== null) texts.set(state, text);
+  return text;
+}
+
+function encodeChange(
+  c: Omit<ChangeRecord, 'seq'>,
+  i: number,
+  texts?: ReadonlyMap<unknown, string>,
+) {
   return {
     i,
     projection: c.projection,
     key: c.key,
-    before: encodeOptional(c.before),
-    after: encodeOptional(c.after),
+    before: texts?.get(c.before) ?? encodeOptional(c.before),
+    after: texts?.get(c.after) ?? encodeOptional(c.after),
     event_id: c.eventId,
     position: c.position,
   };

@@ -4,7 +4,7 @@
  * deterministic failure: StoreError `store_rejected`, before any transaction starts.
  */
 import { StoreError, checkStorableText } from '../errors.js';
-import type { DeadLetter, ProjectionCommit } from '../port.js';
+import type { ChangeRecord, DeadLetter, ProjectionCommit } from '../port.js';
 
 /** JSON.stringify, with its failures as `store_rejected`. */
 export function stringify(
@@ -110,3 +110,36 @@ export function storableLetter(letter: DeadLetter): DeadLetter {
       }
     : letter;
 }
+
+/**
+ * A journalled change as the commit answers it. Its states are decoded when first read: most
+ * commits have nobody to publish to (a catch-up, an instance nobody watches), and decoding them
+ * all cost as much as encoding them. Each read after the first returns the same value.
+ */
+export function journalled(
+  c: Omit<ChangeRecord, 'seq' | 'before' | 'after'> & {
+    readonly before: string | null;
+    readonly after: string | null;
+  },
+  seq: number,
+): ChangeRecord {
+  let before: unknown = NOT_DECODED;
+  let after: unknown = NOT_DECODED;
+  return {
+    seq,
+    projection: c.projection,
+    key: c.key,
+    eventId: c.eventId,
+    position: c.position,
+    get before() {
+      if (before === NOT_DECODED) before = decodeOptional(c.before);
+      return before;
+    },
+    get after() {
+      if (after === NOT_DECODED) after = decodeOptional(c.after);
+      return after;
+    },
+  };
+}
+
+const NOT_DECODED: unique symbol = Symbol('not decoded');

@@ -9,6 +9,7 @@ import { checkFilterField } from '../shared/filter.js';
 import {
   checkCommitText,
   decodeOptional,
+  journalled,
   encodeChangeStates,
   encodeState,
   storableLetter,
@@ -362,39 +363,6 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     },
   };
 }
-
-/**
- * A journalled change as the commit answers it. Its states are decoded when first read: most
- * commits have nobody to publish to (a catch-up, an instance nobody watches), and decoding them
- * all cost as much as encoding them. Each read after the first returns the same value.
- */
-function journalled(
-  c: Omit<ChangeRecord, 'seq' | 'before' | 'after'> & {
-    before: string | null;
-    after: string | null;
-  },
-  seq: number,
-): ChangeRecord {
-  let before: unknown = NOT_DECODED;
-  let after: unknown = NOT_DECODED;
-  return {
-    seq,
-    projection: c.projection,
-    key: c.key,
-    eventId: c.eventId,
-    position: c.position,
-    get before() {
-      if (before === NOT_DECODED) before = decodeOptional(c.before);
-      return before;
-    },
-    get after() {
-      if (after === NOT_DECODED) after = decodeOptional(c.after);
-      return after;
-    },
-  };
-}
-
-const NOT_DECODED: unique symbol = Symbol('not decoded');
 
 function toStateRow(row: StateRecord): StateRow {
   return { ...row, state: JSON.parse(row.state) as unknown };
