@@ -33,6 +33,7 @@ import {
   foldBatch,
   historyKey,
   historyReads,
+  lastInLog,
   planBatch,
   sourceOrdered,
   stallRejected,
@@ -327,8 +328,7 @@ export class ProjectionRunner {
     const planned = planBatch(accepted, this.names, (name) => this.checkpointOf(name), handles);
     await this.prefetch(planned);
     const lookup = (name: string, key: string) => this.cache.get(name)?.get(key) ?? BLANK_ENTITY;
-    const work =
-      this.options.failFast && !this.options.journal ? sourceOrdered(planned, lookup) : planned;
+    const work = sourceOrdered(planned, lookup);
     const histories = await this.readHistories(work, lookup);
     const folded = foldBatch({
       work,
@@ -415,9 +415,7 @@ export class ProjectionRunner {
           throw error;
         }
         if (this.options.failFast) {
-          const event = work.findLast(
-            (w) => w.name === subject.projection && w.key === subject.key,
-          );
+          const event = lastInLog(work, subject.projection, subject.key);
           throw new PoisonEventError({
             projection: subject.projection,
             key: subject.key,
