@@ -5,10 +5,11 @@
  * at BACKSTOP_PAGES, far beyond what this test writes), and closing the store stops the thread.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { openSync, readSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BACKSTOP_PAGES } from '../../src/store/sqlite/checkpointer.js';
+import { BACKSTOP_PAGES, startCheckpointer } from '../../src/store/sqlite/checkpointer.js';
 import { createSqliteEventStore, type SqliteEventStore } from '../../src/store/sqlite/index.js';
 import { makeEvent } from '../support/events.js';
 import { assertBuilt, finished } from '../support/cli.js';
@@ -37,6 +38,7 @@ function walResets(path: string): number {
   }
 }
 
+const require = createRequire(import.meta.url);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('WAL checkpoints on a worker thread (SQLite file)', () => {
@@ -98,5 +100,34 @@ describe('WAL checkpoints on a worker thread (SQLite file)', () => {
     );
     const result = await finished(child);
     expect(result).toMatchObject({ code: 0, stdout: 'closed\n' });
+  });
+
+  it('a thread that cannot start reports it (the store then checkpoints in its commits again)', async () => {
+    temp = await createTempDir('truto-state-checkpointer-');
+    let stopped = 0;
+    const checkpointer = startCheckpointer(
+      temp.path('log.db'),
+      temp.path('no-such-driver.js'),
+      () => (stopped += 1),
+    );
+    checkpointer.committed();
+    for (let i = 0; i < 500 && stopped === 0; i++) await pause(10);
+    expect(stopped).toBe(1);
+    await checkpointer.close();
+    expect(stopped).toBe(1);
+  });
+
+  it('a thread closed by the store does not count as stopped', async () => {
+    temp = await createTempDir('truto-state-checkpointer-');
+    const path = temp.path('log.db');
+    store = createSqliteEventStore({ path });
+    await store.append([makeEvent('one')]);
+    let stopped = 0;
+    const checkpointer = startCheckpointer(path, require.resolve('better-sqlite3'), () => {
+      stopped += 1;
+    });
+    checkpointer.committed();
+    await checkpointer.close();
+    expect(stopped).toBe(0);
   });
 });

@@ -22,6 +22,9 @@ import { Worker } from 'node:worker_threads';
 /** The automatic checkpoint of the store's own connection, in pages: the backstop. */
 export const BACKSTOP_PAGES = 10_000;
 
+/** SQLite's own default, for a store whose checkpointer thread has stopped. */
+export const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+
 /** Frames a checkpoint pass aims to copy; the worker paces its passes to it. */
 const TARGET_FRAMES = 1_000;
 const FIRST_INTERVAL_MS = 50;
@@ -99,25 +102,34 @@ parentPort.on('message', (message) => {
 
 /**
  * Starts a checkpointer for the database file at `path` (already open, in WAL mode), loading
- * the driver at `driverPath` (the one the store loaded).
+ * the driver at `driverPath` (the one the store loaded). `stopped` is called if the thread ends
+ * before `close` (it failed to start, or failed later): the store then checkpoints for itself.
  */
-export function startCheckpointer(path: string, driverPath: string): Checkpointer {
+export function startCheckpointer(
+  path: string,
+  driverPath: string,
+  stopped: () => void,
+): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { path, driver: driverPath },
   });
-  // Never what keeps a process alive; a worker that failed leaves the backstop in charge.
+  // Never what keeps a process alive.
   worker.unref();
   let alive = true;
+  let closing = false;
+  const end = (): void => {
+    if (!alive) return;
+    alive = false;
+    if (!closing) stopped();
+  };
   const exited = new Promise<void>((resolve) => {
     worker.once('exit', () => {
-      alive = false;
+      end();
       resolve();
     });
   });
-  worker.on('error', () => {
-    alive = false;
-  });
+  worker.on('error', end);
   let asked = 0;
   return {
     committed() {
@@ -128,6 +140,7 @@ export function startCheckpointer(path: string, driverPath: string): Checkpointe
       worker.postMessage('run');
     },
     async close() {
+      closing = true;
       if (alive) {
         // Waited for: the process must not end with the close unsettled.
         worker.ref();

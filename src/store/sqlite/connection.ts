@@ -23,7 +23,12 @@ import { createWalSync } from './wal-sync.js';
 import type Database from 'better-sqlite3';
 import { StoreError, storeErrorWithReason } from '../errors.js';
 import { requireDriver, resolveDriver } from '../shared/driver.js';
-import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
+import {
+  BACKSTOP_PAGES,
+  DEFAULT_AUTOCHECKPOINT_PAGES,
+  startCheckpointer,
+  type Checkpointer,
+} from './checkpointer.js';
 import { translateSqliteError } from './errors.js';
 import { migrate } from './schema.js';
 
@@ -156,7 +161,10 @@ export function openSqlite(
     if (checkpointer) return checkpointer.committed();
     if (!wal) return;
     if (++commits < CHECKPOINTER_AFTER_COMMITS && walBytes(path) < CHECKPOINTER_AFTER_BYTES) return;
-    checkpointer = startCheckpointer(path, resolveDriver('better-sqlite3'));
+    checkpointer = startCheckpointer(path, resolveDriver('better-sqlite3'), () => {
+      // The thread is gone: checkpoints in the commits again, as SQLite does by default.
+      if (!closed) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    });
     checkpointer.committed();
   };
   const checkFile = (): void => {
