@@ -105,7 +105,12 @@ export interface EngineOptions<
    * until the swap; `engine.ready` resolves after it.
    */
   readonly startupRebuild?: 'wait' | 'background';
-  /** Events per projection transaction (default 500). */
+  /**
+   * Events per live projection transaction (default 500). Further behind than that (a catch-up,
+   * a rebuild), batches are larger: 20 000 events when every projection folds facts, 5 000 when
+   * one reads payloads or while someone is subscribed to changes (at most a quarter of
+   * `subscriberBuffer`), never fewer than this.
+   */
   readonly batchSize?: number;
   /** Journalled changes kept for resume (default 100 000). */
   readonly changeRetention?: number;
