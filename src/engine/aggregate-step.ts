@@ -123,6 +123,14 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
   for (const target of input.targets) {
     const rows = new Map<string, Entity>();
     const current = (group: string) => rows.get(group) ?? input.lookup(target.name, group);
+    // Each group's initial state, once per batch, for the "emptied" comparison after every move
+    // (a busy group meets thousands of moves in one batch). Never handed to `apply`, which gets
+    // a fresh one, so a reducer that writes into its input cannot change it.
+    const initials = new Map<string, unknown>();
+    const initialOf = (group: string): unknown => {
+      if (!initials.has(group)) initials.set(group, target.projection.initialState(group));
+      return initials.get(group);
+    };
     const move = (group: string, step: MemberMove, before: unknown, after: unknown) => {
       const row = current(group);
       const letter = (error: string): DeadLetter => ({
@@ -137,9 +145,8 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
         return;
       }
       try {
-        const initial = target.projection.initialState(group);
         // A stored emptied group reads back as a row without state.
-        const base = present(row) ? row.state : initial;
+        const base = present(row) ? row.state : target.projection.initialState(group);
         const state = target.projection.apply(base, before, after);
         const newer =
           !row.exists ||
@@ -149,7 +156,7 @@ export function aggregateBatch(input: AggregateInput): AggregateOutput {
           ) > 0;
         // Back at its initial state, the group has no row: as if it never had a member, which is
         // what it is after its last member left (the rows then depend on no arrival order).
-        const emptied = jsonEqual(state, initial);
+        const emptied = jsonEqual(state, initialOf(group));
         rows.set(group, {
           exists: !emptied,
           state: emptied ? undefined : state,
