@@ -130,7 +130,7 @@ export class ChangeHub {
   offer(records: readonly ChangeRecord[]): void {
     const first = records[0];
     if (first === undefined) return;
-    if (this.deliveries.size === 0 && this.puller.current === undefined) {
+    if (!this.watched && this.puller.current === undefined) {
       // Nobody to publish to: what came before these rows (other committers') would be read
       // only to be dropped. A subscriber from now on gets what is committed after it came.
       this.publishedSeq = Math.max(this.publishedSeq, (records.at(-1) as ChangeRecord).seq);
@@ -156,7 +156,7 @@ export class ChangeHub {
   }
 
   private async pullOnce(): Promise<void> {
-    if (this.deliveries.size === 0) {
+    if (!this.watched) {
       // Nobody to publish to (a catch-up, `dump`, an instance nobody watches): the rows would be
       // read and decoded only to be dropped. As in offer(), a subscriber from now on gets what
       // is committed after it came.

@@ -450,12 +450,6 @@ export type Stalled = ReadonlyMap<
 /** A key as a dead letter can keep it when the key itself was refused (a NUL in it). */
 const storableKey = (key: string) => key.replaceAll('\u0000', '\uFFFD');
 
-/**
- * A batch's updates and changes with some entities stalled instead: the store refused their
- * state or key, a deterministic error that a retry would meet for ever. Each keeps its state from
- * before the batch, marked poisoned (so later events dead-letter as after a reducer's throw); its
- * changes are dropped; a dead letter names its last event of the batch.
- */
 /** An entity's work item that comes last in log order (the work may be in source order). */
 export function lastInLog(
   work: readonly WorkItem[],
@@ -469,6 +463,12 @@ export function lastInLog(
   return last;
 }
 
+/**
+ * A batch's updates and changes with some entities stalled instead: the store refused their
+ * state or key, a deterministic error that a retry would meet for ever. Each keeps its state from
+ * before the batch, marked poisoned (so later events dead-letter as after a reducer's throw); its
+ * changes are dropped; a dead letter names its last event of the batch.
+ */
 export function stallRejected(
   updates: ReadonlyMap<string, ReadonlyMap<string, Entity>>,
   changes: readonly ChangeToJournal[],

@@ -24,7 +24,8 @@ import {
   checkCommitText,
   decodeOptional,
   journalled,
-  encodeOptional,
+  encodeChangeStates,
+  rememberText,
   encodeState,
   storableLetter,
 } from '../shared/json.js';
@@ -362,7 +363,7 @@ export function createPostgresProjectionStore(
           ({ projection, row }) => ({
             projection,
             key: row.key,
-            state: remembered(
+            state: rememberText(
               texts,
               row.state,
               encodeState(row.state, { projection, key: row.key }),
@@ -585,23 +586,18 @@ export function createPostgresProjectionStore(
 
 type EncodedChange = ReturnType<typeof encodeChange>;
 
-/** `text` of `state`, kept in `texts` when the state is an object a change may name again. */
-function remembered(texts: Map<unknown, string>, state: unknown, text: string): string {
-  if (typeof state === 'object' && state !== null) texts.set(state, text);
-  return text;
-}
-
 function encodeChange(
   c: Omit<ChangeRecord, 'seq'>,
   i: number,
   texts?: ReadonlyMap<unknown, string>,
 ) {
+  const { before, after } = encodeChangeStates(c, texts);
   return {
     i,
     projection: c.projection,
     key: c.key,
-    before: texts?.get(c.before) ?? encodeOptional(c.before),
-    after: texts?.get(c.after) ?? encodeOptional(c.after),
+    before,
+    after,
     event_id: c.eventId,
     position: c.position,
   };

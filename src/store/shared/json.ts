@@ -29,6 +29,15 @@ export function encodeOptional(value: unknown): string | null {
 }
 
 /**
+ * `text` (the JSON of `state`), kept in `texts` when the state is an object a journalled change
+ * of the same commit may name again: its `after` is usually the state written beside it.
+ */
+export function rememberText(texts: Map<unknown, string>, state: unknown, text: string): string {
+  if (typeof state === 'object' && state !== null) texts.set(state, text);
+  return text;
+}
+
+/**
  * A change with its states as JSON text (`encodeOptional`), as the journal keeps it; `texts`
  * holds text already written for some state objects (the same commit's state rows).
  */

@@ -51,13 +51,11 @@ const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
 let timer;
 let interval = ${FIRST_INTERVAL_MS};
 let lastLog = -1;
-let closing = false;
 function schedule(ms) {
   timer = setTimeout(pass, ms);
 }
 function pass() {
   timer = undefined;
-  if (closing) return finish();
   let row;
   try {
     row = checkpoint.get();
@@ -91,11 +89,8 @@ function finish() {
   parentPort.close();
 }
 parentPort.on('message', (message) => {
-  if (message === 'close') {
-    closing = true;
-    finish();
-    return;
-  }
+  // Between passes (one thread): the timer cleared here is the only pass still to come.
+  if (message === 'close') return finish();
   if (timer === undefined) schedule(interval);
 });
 `;

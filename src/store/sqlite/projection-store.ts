@@ -10,6 +10,7 @@ import {
   checkCommitText,
   decodeOptional,
   journalled,
+  rememberText,
   encodeChangeStates,
   encodeState,
   storableLetter,
@@ -248,17 +249,11 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     commit(batch) {
       return commitResult(async () => {
         // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
-        // A change's `after` is usually the state written beside it: its text is reused.
         const texts = new Map<unknown, string>();
-        const encodeRow = (projection: string, row: StateRow): string => {
-          const text = encodeState(row.state, { projection, key: row.key });
-          if (typeof row.state === 'object' && row.state !== null) texts.set(row.state, text);
-          return text;
-        };
         const states = batch.states.map(({ projection, row }) => [
           projection,
           row.key,
-          encodeRow(projection, row),
+          rememberText(texts, row.state, encodeState(row.state, { projection, key: row.key })),
           row.lastTime,
           row.lastId,
           row.position,
