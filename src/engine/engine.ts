@@ -115,6 +115,10 @@ class ProjectionEngine<
   private readonly subscriberBuffer: number;
   private readonly retention: number;
   private readonly stops: (() => void)[] = [];
+  /** Set once live projection starts (open, unless `live: false`). */
+  private following = false;
+  /** Ends the subscription to the store's appends, while there is one (followAppends). */
+  private appends: (() => void) | undefined;
   private batchesSincePrune = 0;
   private closed = false;
 
@@ -167,6 +171,7 @@ class ProjectionEngine<
       head: () => this.store.head(),
       project: (head) => this.lock.run(() => this.project(head, !this.caughtUpOnce)),
       position: () => Math.min(...this.runners().map(([, runner]) => runner.position)),
+      active: () => this.runners().length > 0,
       timers: this.timers,
       logger: this.logger,
     });
@@ -232,7 +237,10 @@ class ProjectionEngine<
             await runners.follow(owned);
           })
           .then(
-            () => this.pump.schedule(),
+            () => {
+              this.followAppends();
+              this.pump.schedule();
+            },
             (error: unknown) => this.logger.error({ err: error }, 'taking over partitions failed'),
           );
       });
@@ -260,8 +268,25 @@ class ProjectionEngine<
       );
     }
     if (this.options.live === false) return;
-    this.stops.push(this.store.onAppend((head) => this.pump.schedule(head)));
+    this.following = true;
+    this.followAppends();
+    this.stops.push(() => this.appends?.());
     this.pump.schedule();
+  }
+
+  /**
+   * Listens to the store's appends only while some live runner would project them: an instance
+   * of a shared store that holds no partition would otherwise read the head on every append any
+   * instance makes, for nothing.
+   */
+  private followAppends(): void {
+    const wanted = this.following && this.runners().length > 0;
+    if (wanted && !this.appends) {
+      this.appends = this.store.onAppend((head) => this.pump.schedule(head));
+    } else if (!wanted && this.appends) {
+      this.appends();
+      this.appends = undefined;
+    }
   }
 
   /**
@@ -399,6 +424,7 @@ class ProjectionEngine<
     if (catchingUp) await Promise.all(runners.map(run));
     else for (const entry of runners) await run(entry);
     if (runners.length > 0) this.caughtUpOnce = true;
+    this.followAppends();
     if (this.batchesSincePrune >= 100) {
       this.batchesSincePrune = 0;
       const last = await this.projectionStore.lastChangeSeq();

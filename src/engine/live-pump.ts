@@ -27,6 +27,8 @@ export interface PumpContext {
   project(head: number): Promise<void>;
   /** The lowest position every live runner has applied. */
   position(): number;
+  /** Whether there is a live runner (a shared-store instance may hold no partition). */
+  active(): boolean;
   readonly timers: Timers;
   readonly logger: Logger;
 }
@@ -85,7 +87,7 @@ export class LivePump {
 
   private async runOnce(): Promise<void> {
     await this.settle();
-    if (this.closed) return;
+    if (this.closed || !this.context.active()) return;
     // A head the store announced past where the runners stand is read already (on a shared
     // store, one read per wake-up instead of two); otherwise (start-up, a retry) ask the store.
     const head =

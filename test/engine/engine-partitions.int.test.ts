@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { BehaviorSubject, firstValueFrom, filter } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import type { PartitionSource } from '../../src/engine/types.js';
 import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
@@ -13,6 +13,7 @@ import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStoreWithProjections } from '../../src/store/port.js';
 import { fnv1a32 } from '../../src/store/postgres/partition.js';
 import { allStates, expectedStates } from '../support/engine.js';
+import { eventFromBody } from '../support/events.js';
 import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
 
 const COUNT = 4;
@@ -80,6 +81,63 @@ describe('partitioned engines', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('follows appends only while it holds a partition', async () => {
+    const store = createMemoryEventStore();
+    // The same store, counting who listens to its appends and how often the head is asked for.
+    let listeners = 0;
+    let headReads = 0;
+    const observed: EventStoreWithProjections = Object.assign(
+      Object.create(store) as typeof store,
+      {
+        onAppend(listener: (head: number) => void) {
+          listeners++;
+          const stop = store.onAppend(listener);
+          return () => {
+            listeners--;
+            stop();
+          };
+        },
+        head() {
+          headReads++;
+          return store.head();
+        },
+      },
+    );
+    const holder = source(observed, []);
+    const engine = await createTrutoEngine({ store: observed, partitions: holder.partitions });
+    const body = (id: string, account: string) =>
+      JSON.stringify({
+        id,
+        event: 'integrated_account:active',
+        created_at: '2024-09-10 12:00:00',
+        payload: { id: account },
+      });
+    try {
+      expect(listeners).toBe(0);
+      const readsBefore = headReads;
+      for (let i = 0; i < 5; i++)
+        await store.append([eventFromBody(body(`idle-${i}`, `acc-${i}`))]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(headReads).toBe(readsBefore);
+
+      holder.move([0, 1, 2, 3]);
+      await vi.waitFor(() => expect(listeners).toBe(1));
+      // What was appended meanwhile is projected once it holds the partitions, and what follows.
+      await engine.ingest(body('held', 'acc-held'));
+      await vi.waitFor(async () => {
+        expect(await engine.get('accounts', 'acc-0')).toMatchObject({ status: 'active' });
+        expect(await engine.get('accounts', 'acc-held')).toMatchObject({ status: 'active' });
+      });
+
+      holder.move([]);
+      await vi.waitFor(() => expect(listeners).toBe(0));
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+    expect(listeners).toBe(0);
   });
 
   it('publishes changes another instance committed, from the shared journal', async () => {

@@ -218,7 +218,17 @@ export async function createPostgresEventStore(
   // idle ones are reported on the pool, which drops them; a checked-out one emits 'error' on the
   // client while its query fails, and that failure is what we translate and report.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => void client.on('error', () => undefined));
+  // The backends of this store's own connections: a NOTIFY one of them sent announced an append
+  // this process has already announced to its listeners (see announce).
+  const ownBackends = new Set<number>();
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    const backend = (client as unknown as { processID?: number }).processID;
+    if (backend !== undefined) {
+      ownBackends.add(backend);
+      client.once('end', () => ownBackends.delete(backend));
+    }
+  });
   try {
     await migrate(pool, schema);
   } catch (error) {
@@ -380,9 +390,10 @@ export async function createPostgresEventStore(
     settings,
     channels: [appendChannel, changesChannel],
     pollIntervalMs: options.pollIntervalMs ?? 1000,
-    onNotify(channel) {
+    onNotify(channel, _payload, sender) {
       if (closed) return;
       if (channel === appendChannel) {
+        if (appendNotifier.size === 0 || ownBackends.has(sender)) return;
         nextReadSetsHorizon = true;
         refreshHead();
       } else if (channel === changesChannel && changesNotifier.size > 0) refreshSeq();

@@ -11,7 +11,7 @@ export interface PgListenerOptions {
   readonly settings: ConnectionSettings;
   readonly channels: readonly string[];
   /** A NOTIFY arrived: a wake-up only (the payload is not to be trusted; anyone may NOTIFY). */
-  readonly onNotify: (channel: string, payload: string | undefined) => void;
+  readonly onNotify: (channel: string, payload: string | undefined, sender: number) => void;
   /** Time to look for missed commits: after (re)connecting and on every poll tick. */
   readonly onPoll: () => void;
   readonly pollIntervalMs: number;
@@ -47,7 +47,7 @@ export function createPgListener(options: PgListenerOptions): PgListener {
     };
     next.on('error', lost);
     next.on('end', lost);
-    next.on('notification', (msg) => options.onNotify(msg.channel, msg.payload));
+    next.on('notification', (msg) => options.onNotify(msg.channel, msg.payload, msg.processId));
     try {
       await next.connect();
       for (const channel of options.channels) await next.query(`LISTEN "${channel}"`);
