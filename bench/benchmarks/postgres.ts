@@ -46,10 +46,17 @@ import { writeWorkloadFile, type WorkloadFile } from '../lib/workload-file.js';
 
 const BENCH = 'postgres';
 const CONNECTIONS = 64;
-const PARTITIONS = 8;
 const INSTANCES = 3;
-/** The instance counts of the HTTP ingest cases on PostgreSQL (one run, one server). */
-const SCALE = [1, 2, 3] as const;
+/**
+ * The HTTP ingest cases on PostgreSQL (one run, one server): 1, 2 and 3 instances with the
+ * default partition count, then 3 instances with projection spread over 8 partitions, beside.
+ */
+const SCALE: readonly { instances: number; partitions?: number }[] = [
+  { instances: 1 },
+  { instances: 2 },
+  { instances: 3 },
+  { instances: 3, partitions: 8 },
+];
 const SECRET = 'bench-postgres-secret';
 const TOKEN = 'bench-token';
 /** The handover's light load (events/s) and how long it runs before the kill (s). */
@@ -85,7 +92,7 @@ export const postgresBenchmark: Benchmark = {
         case: 'settings',
         status: 'ok',
         // Other work on the machine skews every row: say how busy it was.
-        note: `${settings}; SQLite: WAL, synchronous=FULL (shipped); ${PARTITIONS} partitions; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start`,
+        note: `${settings}; SQLite: WAL, synchronous=FULL (shipped); the default partition count unless a row says otherwise; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start`,
       });
       for (const events of context.sizes ?? this.defaultSizes)
         rows.push(...(await runSize(context, server, events)));
@@ -97,11 +104,11 @@ export const postgresBenchmark: Benchmark = {
   },
 };
 
-/** The CLI's store flags for a SQLite file or a PostgreSQL database. */
-function storeArgs(store: Store, target: string): string[] {
-  return store === 'sqlite'
-    ? ['--db', target]
-    : ['--store', 'postgres', '--pg-url', target, '--partitions', String(PARTITIONS)];
+/** The CLI's store flags for a SQLite file or a PostgreSQL database (default partition count). */
+function storeArgs(store: Store, target: string, partitions?: number): string[] {
+  if (store === 'sqlite') return ['--db', target];
+  const args = ['--store', 'postgres', '--pg-url', target];
+  return partitions === undefined ? args : [...args, '--partitions', String(partitions)];
 }
 
 /** `ofFloor` against the SQLite row of the same case (no target: a comparison, not a gate). */
@@ -165,10 +172,10 @@ async function runSize(
     const body = Buffer.from(d.body);
     items.push({ id: d.id, body, signature: signBody(body, SECRET) });
   }
-  const sqliteHttp = await httpCase(context, server, items, file, 'sqlite', 1);
+  const sqliteHttp = await httpCase(context, server, items, file, 'sqlite', { instances: 1 });
   const pg: { ingest: Row; projected: Row }[] = [];
-  for (const count of SCALE)
-    pg.push(await httpCase(context, server, items, file, 'postgres', count));
+  for (const scale of SCALE)
+    pg.push(await httpCase(context, server, items, file, 'postgres', scale));
   const scaling = (many: Row, one: Row): Row =>
     many !== one &&
     many.status === 'ok' &&
@@ -377,9 +384,10 @@ async function httpCase(
   items: readonly SignedBody[],
   file: WorkloadFile,
   store: Store,
-  count: number,
+  scale: { instances: number; partitions?: number },
 ): Promise<{ ingest: Row; projected: Row }> {
-  const label = `${store}, ${count} instance${count === 1 ? '' : 's'}`;
+  const count = scale.instances;
+  const label = `${store}, ${count} instance${count === 1 ? '' : 's'}${scale.partitions === undefined ? '' : `, ${scale.partitions} partitions`}`;
   const ingestName = `http ingest, ${label}`;
   const projectedName = `http ingested + projected, ${label}`;
   context.log(`postgres: ${ingestName} (${items.length} requests, ${CONNECTIONS} connections)`);
@@ -405,7 +413,7 @@ async function httpCase(
       instances.push(
         await startInstance({
           root: context.root,
-          storeArgs: storeArgs(store, target),
+          storeArgs: storeArgs(store, target, scale.partitions),
           secret: SECRET,
           token: TOKEN,
         }),
@@ -537,7 +545,7 @@ async function handover(context: BenchContext, server: PostgresServer): Promise<
         }),
       );
     await client.connect();
-    await waitBalanced(
+    const balanced = await waitBalanced(
       client,
       instances.map((i) => i.pid),
     );
@@ -547,7 +555,12 @@ async function handover(context: BenchContext, server: PostgresServer): Promise<
       const body = Buffer.from(d.body);
       items.push({ id: d.id, body, signature: signBody(body, SECRET) });
     }
-    const victim = instances[1]!;
+    // An instance holding partitions (with the default count, one instance holds the one).
+    const holders = new Set(balanced.owners.values());
+    const victim =
+      instances.find((i) => i !== instances[0] && holders.has(i.pid)) ??
+      instances.find((i) => holders.has(i.pid)) ??
+      instances[1]!;
     let live = instances.map((i) => new URL(`${i.base}/webhooks/truto`));
     load = steadyLoad(agent, () => live, items, HANDOVER_RATE);
     await sleep(HANDOVER_WARMUP_S * 1000);
@@ -559,7 +572,7 @@ async function handover(context: BenchContext, server: PostgresServer): Promise<
     const { sent, statuses } = await load.stop();
     load = undefined;
     const { other } = non200Of({ statuses });
-    const common = `${INSTANCES} instances, ${HANDOVER_RATE} events/s; killed pid ${victim.pid} held partitions ${result.partitions.join(',')} of ${PARTITIONS}`;
+    const common = `${INSTANCES} instances, ${HANDOVER_RATE} events/s; killed pid ${victim.pid} held partitions ${result.partitions.join(',')} of ${balanced.owners.size}`;
     return [
       {
         bench: BENCH,

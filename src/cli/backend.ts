@@ -73,7 +73,7 @@ export async function openBackend(config: StoreConfig): Promise<Backend> {
           const leases = await postgres.createPartitionLeases({
             connectionString: url,
             instanceId: `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
-            partitions,
+            ...(partitions === undefined ? {} : { partitions }),
             ...(options.observe ? { observe: true } : {}),
           });
           return {

@@ -15,12 +15,14 @@ export interface StoreConfig {
   /** PostgreSQL: named prepared statements (off behind a pooler that does not track them). */
   readonly pgPreparedStatements?: boolean;
   readonly kurrentdbUrl?: string;
-  /** PostgreSQL: how many partitions instances share projection work in (same on all). */
-  readonly partitions: number;
+  /**
+   * PostgreSQL: how many partitions instances share projection work in (same on all); left out,
+   * the count the database already has (1 for a new one).
+   */
+  readonly partitions?: number;
 }
 
 export const DEFAULT_DB = './data/truto-state.db';
-export const DEFAULT_PARTITIONS = 8;
 
 /** The options every store-using command accepts. */
 export const storeOptions = {
@@ -40,7 +42,9 @@ export const STORE_USAGE = `Store options:
                           mode that does not track prepared statements (PgBouncer before 1.21)
   --kurrentdb-url <url>   KurrentDB connection string (env KURRENTDB_URL)
   --partitions <n>        PostgreSQL: partitions of projection work shared by instances
-                          (env TRUTO_STATE_PARTITIONS, default ${DEFAULT_PARTITIONS}; the same on every instance)`;
+                          (env TRUTO_STATE_PARTITIONS; the same on every instance; default: the
+                          count the database already has, 1 for a new one: one instance projects,
+                          the others ingest and stand by)`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -84,15 +88,18 @@ export function readStoreConfig(
     env.TRUTO_STATE_PG_PREPARED_STATEMENTS,
   );
   const partitionText = values.partitions ?? env.TRUTO_STATE_PARTITIONS;
-  const partitions = partitionText === undefined ? DEFAULT_PARTITIONS : Number(partitionText);
-  if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
+  const partitions = partitionText === undefined ? undefined : Number(partitionText);
+  if (
+    partitions !== undefined &&
+    (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024)
+  ) {
     throw new UsageError(
       `--partitions must be a whole number from 1 to 1024, got "${partitionText}"`,
     );
   }
   return {
     kind,
-    partitions,
+    ...(partitions === undefined ? {} : { partitions }),
     db: values.db ?? env.TRUTO_STATE_DB ?? DEFAULT_DB,
     ...(pgUrl ? { pgUrl } : {}),
     ...(prepared === undefined ? {} : { pgPreparedStatements: prepared }),

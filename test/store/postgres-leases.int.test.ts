@@ -211,6 +211,47 @@ describe('partitionOf', () => {
   });
 });
 
+describe('the partition count', () => {
+  const join = async (schema: string, instanceId: string, partitions?: number) => {
+    const leases = await createPartitionLeases({
+      connectionString: pgUrl(),
+      schema,
+      instanceId,
+      ...(partitions === undefined ? {} : { partitions }),
+    });
+    cleanups.push(() => leases.close());
+    return leases;
+  };
+
+  it('is 1 on a new schema when none is given, and the stored one afterwards', async () => {
+    const { schema, cleanup } = await openFreshPostgresStore();
+    cleanups.push(cleanup);
+    // Several instances starting at once, none given a count: they agree on one.
+    const first = await Promise.all(['a', 'b', 'c'].map((id) => join(schema, id)));
+    expect(first.map((l) => l.partitions)).toEqual([1, 1, 1]);
+    await waitUntil(
+      async () => first.reduce((n, l) => n + l.owned().size, 0) === 1,
+      'one instance holds the one partition',
+    );
+    expect(await join(schema, 'd', 1)).toMatchObject({ partitions: 1 });
+  });
+
+  it('is the stored one when none is given, and a different given one is refused', async () => {
+    const { schema, cleanup } = await openFreshPostgresStore();
+    cleanups.push(cleanup);
+    expect((await join(schema, 'a', 8)).partitions).toBe(8);
+    expect((await join(schema, 'b')).partitions).toBe(8);
+    // Fewer or more than stored: either would map entities to partitions another way.
+    for (const other of [4, 16]) {
+      await expect(join(schema, `c${other}`, other)).rejects.toThrow(
+        new RegExp(`has 8 partitions but this instance was started with ${other}`),
+      );
+    }
+    const { rows } = await adminQuery(`SELECT count(*)::int AS n FROM "${schema}".leases`);
+    expect(rows).toEqual([{ n: 8 }]);
+  });
+});
+
 describe('partition leases (in-process instances)', () => {
   it('two, then three holders split the partitions fairly and never hold one twice; a leaver hands over', async () => {
     const { store, schema, cleanup } = await openFreshPostgresStore();
