@@ -140,12 +140,16 @@ export async function statsHandler(stats: () => Promise<EngineStats>): Promise<B
   return json(200, await stats());
 }
 
+/** How long a stats figure that shows a projection behind the head is reused, at most. */
+const LAGGING_STATS_TTL_MS = 100;
+
 /**
  * The engine's stats shared by `/stats` and `/metrics`. Their costly part, the projections'
  * figures (entity counts, dead letters: they grow with projected state), is computed at most
- * once per `ttlMs` while the log's head stays put, and requests arriving while it is computed
- * wait for that computation instead of starting another; without this, N concurrent requests
- * cost N full computations. The store's counters (events, duplicates, conflicts, rejects) are
+ * once per `ttlMs` while the log's head stays put, or once per 100 ms while they show a
+ * projection behind the head (it is catching up, so the figure is soon stale); requests arriving
+ * while it is computed wait for that computation instead of starting another. Without this, N
+ * concurrent requests cost N full computations. The store's counters (events, duplicates, conflicts, rejects) are
  * read fresh on every request: they are cheap, and a sender reading them after its answer must
  * see its own delivery counted. Keyed by the head (one indexed read), projection positions never
  * lag an append made before the request either: a client polling until `lag` is 0 after its
@@ -160,18 +164,36 @@ export function createStatsCache(
   ttlMs: number,
   now: () => number,
 ): () => Promise<EngineStats> {
-  let cached: { at: number; head: number; value: Promise<EngineStats> } | undefined;
+  interface Entry {
+    readonly at: number;
+    readonly head: number;
+    readonly value: Promise<EngineStats>;
+    /** Set once computed: some projection stood behind the head. */
+    lagging?: boolean;
+  }
+  let cached: Entry | undefined;
+  // A figure showing lag goes stale as soon as projection moves, which it is doing: kept briefly.
+  const laggingTtlMs = Math.min(ttlMs, LAGGING_STATS_TTL_MS);
   return async () => {
     const head = await engine.store.head();
     const at = now();
-    if (cached === undefined || cached.head !== head || at - cached.at >= ttlMs) {
+    const age = cached === undefined ? 0 : at - cached.at;
+    if (
+      cached === undefined ||
+      cached.head !== head ||
+      age >= ttlMs ||
+      (cached.lagging === true && age >= laggingTtlMs)
+    ) {
       const value = engine.stats();
-      const entry = { at, head, value };
+      const entry: Entry = { at, head, value };
       cached = entry;
-      // A failure is not kept: the next request tries again.
-      value.catch(() => {
-        if (cached === entry) cached = undefined;
-      });
+      value.then(
+        (stats) => void (entry.lagging = stats.projections.some((p) => p.lag > 0)),
+        // A failure is not kept: the next request tries again.
+        () => {
+          if (cached === entry) cached = undefined;
+        },
+      );
       return value;
     }
     const [reused, store] = await Promise.all([cached.value, engine.store.stats()]);
