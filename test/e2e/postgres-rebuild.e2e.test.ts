@@ -20,7 +20,7 @@ import { connectSse, type SseClient } from '../http/support/sse.js';
 import { usePgServeFleet } from '../support/pg-fleet.js';
 
 const SECRET = 'rebuild-secret';
-const fleet = usePgServeFleet('rebuild', SECRET);
+const fleet = usePgServeFleet('rebuild', SECRET, 8);
 const { servers, pgArgs } = fleet;
 const clients: SseClient[] = [];
 

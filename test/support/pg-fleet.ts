@@ -23,7 +23,8 @@ export interface PgServeFleet {
   expectSameAsSingleInstance(bodies: readonly string[]): Promise<void>;
 }
 
-export function usePgServeFleet(name: string, secret: string): PgServeFleet {
+/** `partitions`: the count every instance is started with; left out, the database's default. */
+export function usePgServeFleet(name: string, secret: string, partitions?: number): PgServeFleet {
   let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
   let temp: TempDir | undefined;
   const servers: Served[] = [];
@@ -46,7 +47,10 @@ export function usePgServeFleet(name: string, secret: string): PgServeFleet {
       if (!temp) throw new Error('the fleet temp dir is made in beforeAll');
       return temp;
     },
-    pgArgs: () => ['--store', 'postgres', '--pg-url', fleet.databaseUrl, '--partitions', '8'],
+    pgArgs: () => [
+      ...['--store', 'postgres', '--pg-url', fleet.databaseUrl],
+      ...(partitions === undefined ? [] : ['--partitions', String(partitions)]),
+    ],
     async start(count) {
       for (let i = 0; i < count; i++) {
         servers.push(
