@@ -385,6 +385,32 @@ export async function createPostgresEventStore(
     if (xid + 1n > horizon) horizon = xid + 1n;
     refreshHead();
   }
+  // Other processes learn of an append from a NOTIFY sent after its COMMIT, in a statement of its
+  // own. Sent inside the append's transaction, it would take PostgreSQL's one lock serialising
+  // every NOTIFYing commit of the cluster and hold it through the commit's WAL flush: three
+  // instances' appends then queued on it (0.26 backends waiting on average, bench postgres).
+  // This statement writes nothing, so its commit flushes nothing. One in flight at a time; a
+  // process that dies before sending it leaves the others' poll to find the append.
+  let waking: Promise<void> | undefined;
+  let wakeAgain: number | undefined;
+  const wakeStatement = prepare('SELECT pg_notify($1, $2)');
+  function wakeOthers(position: number): void {
+    if (waking) {
+      wakeAgain = Math.max(wakeAgain ?? 0, position);
+      return;
+    }
+    waking = query('waking other processes', wakeStatement, [appendChannel, String(position)])
+      .then(
+        () => undefined,
+        () => undefined, // A lost wake-up is found by the next poll.
+      )
+      .finally(() => {
+        waking = undefined;
+        const next = wakeAgain;
+        wakeAgain = undefined;
+        if (next !== undefined && !closed) wakeOthers(next);
+      });
+  }
   const refreshSeq = coalesce(() => readLastSeq().then((seq) => changesNotifier.notify(seq)));
   const listener = createPgListener({
     settings,
@@ -458,6 +484,7 @@ export async function createPostgresEventStore(
     if (inserted.size > 0) {
       if (xid > ownXid) ownXid = xid;
       announce(xid);
+      wakeOthers(Math.max(...inserted.values()));
     }
     if (inserted.size === rows.length) {
       return rows.map((row) => ({
@@ -547,10 +574,10 @@ export async function createPostgresEventStore(
                 -- This statement's transaction only: durable commit even if the server default
                 -- says otherwise, and a bounded wait for another transaction's row (store_busy).
                 set_config('synchronous_commit', 'on', true) AS sync,
-                set_config('lock_timeout', $10, true) AS wait),
+                set_config('lock_timeout', $9, true) AS wait),
        input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                              $6::text[], $7::text[], $8::bytea[], $14::bigint[])
+                              $6::text[], $7::text[], $8::bytea[], $13::bigint[])
            WITH ORDINALITY AS t(id, type, stream, source_time, data, skipped, skip_issues, body, stream_hash, ord)),
        ins AS (
          INSERT INTO ${s}.events (position, id, type, stream, source_time, data, skipped, skip_issues, body, stream_hash)
@@ -565,16 +592,14 @@ export async function createPostgresEventStore(
        counted AS (
          INSERT INTO ${s}.counters (name, shard, value)
          SELECT name, (SELECT xid FROM tx) % ${COUNTER_SHARDS}, count(*) FROM (
-           SELECT $11::text AS name FROM ins
-           UNION ALL SELECT $12::text || type FROM ins
-           UNION ALL SELECT $13::text || skipped FROM ins WHERE skipped IS NOT NULL) AS c
+           SELECT $10::text AS name FROM ins
+           UNION ALL SELECT $11::text || type FROM ins
+           UNION ALL SELECT $12::text || skipped FROM ins WHERE skipped IS NOT NULL) AS c
          GROUP BY name ORDER BY name
          ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value
-         RETURNING 1),
-       -- A wake-up for other processes, delivered only if, and when, this statement commits.
-       woken AS (SELECT pg_notify($9, max(position)::text) FROM ins HAVING count(*) > 0)
+         RETURNING 1)
        SELECT (SELECT xid FROM tx)::text AS xid, ins.id, ins.position,
-              (SELECT count(*) FROM woken) + (SELECT count(*) FROM counted) AS done
+              (SELECT count(*) FROM counted) AS done
          FROM (SELECT 1) AS one LEFT JOIN ins ON true`,
   );
 
@@ -603,7 +628,6 @@ export async function createPostgresEventStore(
         fresh.map((row) => row.skipped),
         fresh.map((row) => row.skipIssues),
         fresh.map((row) => asBuffer(row.body)),
-        appendChannel,
         `${busyTimeoutMs}ms`,
         COUNTER.events,
         COUNTER.ofType(''),
@@ -768,6 +792,7 @@ export async function createPostgresEventStore(
       if (closed) return;
       // Let queued appends finish (their callers are waiting for an answer), then refuse new work.
       await writer.drain();
+      while (waking) await waking;
       closed = true;
       clearTimeout(chaseTimer);
       await listener.stop();
