@@ -463,7 +463,8 @@ export async function createPostgresEventStore(
    * One append (at most ROWS_PER_TRANSACTION rows) in as few round trips as the rows allow. The
    * new rows go in with ONE statement, its own transaction: it takes the xid that numbers them,
    * inserts them in id order (two appends sharing ids then wait for each other's rows in the
-   * same order, never a deadlock), bumps their counters and sends the NOTIFY, all or nothing.
+   * same order, never a deadlock) and bumps their counters, all or nothing; other processes are
+   * woken after it committed (wakeOthers).
    * Only when some id was already stored (a re-delivery, a conflict) does a second statement
    * read those rows back and keep duplicates and conflicts aside with their counters: the
    * stored rows are then committed before that second statement, and an interruption between
@@ -567,7 +568,7 @@ export async function createPostgresEventStore(
        ON CONFLICT (name, shard) DO UPDATE SET value = ${s}.counters.value + excluded.value`,
   );
 
-  /** An append's new rows, their counters and the NOTIFY (see insertNew). */
+  /** An append's new rows and their counters (see insertNew). */
   const insertStatement = prepare(
     `WITH tx AS (
          SELECT pg_current_xact_id()::text::bigint AS xid,

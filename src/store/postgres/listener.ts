@@ -1,7 +1,8 @@
 /**
  * The live tail across processes: one dedicated connection LISTENs on the schema's channels
- * (appends and change-journal commits NOTIFY inside their transaction, so a notification means
- * "committed"). Notifications can be lost while that connection is down, so a poll runs beside
+ * (change-journal commits NOTIFY inside their transaction, appends right after theirs, so a
+ * notification means "committed"). Notifications can be lost (while that connection is down, or
+ * with a process that died between an append and its NOTIFY), so a poll runs beside
  * it and a reconnect triggers an immediate poll; listeners only ever see heads move forward.
  */
 import pg from 'pg';
