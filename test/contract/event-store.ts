@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
 import type { AppendOutcome, EventStore, StoredEvent } from '../../src/store/port.js';
-import { partitionOf } from '../../src/store/postgres/partition.js';
+import { partitionOf } from '../../src/store/shared/partition.js';
 import { collect, makeEvent } from '../support/events.js';
 
 export type StoreFactory<S> = () => Promise<{ store: S; cleanup: () => Promise<void> }>;

@@ -12,7 +12,7 @@ import { BehaviorSubject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PartitionSource } from '../../src/engine/types.js';
 import { createPostgresEventStore } from '../../src/store/postgres/index.js';
-import { fnv1a32 } from '../../src/store/postgres/partition.js';
+import { fnv1a32 } from '../../src/store/shared/partition.js';
 import type { ProjectionCommit, ProjectionStore } from '../../src/store/port.js';
 import { createTrutoEngine, type TrutoEngine } from '../../src/truto/engine.js';
 import { envelope } from '../projections/builders.js';

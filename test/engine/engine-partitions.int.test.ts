@@ -11,7 +11,7 @@ import type { PartitionSource } from '../../src/engine/types.js';
 import type { TrutoEngine as Engine } from '../../src/truto/engine.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
 import type { EventStoreWithProjections } from '../../src/store/port.js';
-import { fnv1a32 } from '../../src/store/postgres/partition.js';
+import { fnv1a32 } from '../../src/store/shared/partition.js';
 import { allStates, expectedStates } from '../support/engine.js';
 import { eventFromBody } from '../support/events.js';
 import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';

@@ -11,7 +11,7 @@ import {
   SCHEMA_VERSION,
   type PostgresEventStore,
 } from '../../src/store/postgres/index.js';
-import { partitionOf } from '../../src/store/postgres/partition.js';
+import { partitionOf } from '../../src/store/shared/partition.js';
 import { channelName } from '../../src/store/postgres/sql.js';
 import type { StoredEvent } from '../../src/store/port.js';
 import { makeEvent } from '../support/events.js';

@@ -82,7 +82,7 @@ import { translatePgError } from './errors.js';
 import { createPgListener } from './listener.js';
 import type { LeaseFence } from './fence.js';
 import { createPostgresProjectionStore } from './projection-store.js';
-import { fnv1a32 } from './partition.js';
+import { fnv1a32 } from '../shared/partition.js';
 import { migrate } from './schema.js';
 import {
   channelName,

@@ -41,4 +41,4 @@ export type { PartitionLeases, PartitionLeasesOptions } from './leases.js';
 // Driver-free modules, imported statically.
 export { LeaseLostError, isLeaseLost } from './fence.js';
 export type { LeaseFence } from './fence.js';
-export { partitionOf } from './partition.js';
+export { partitionOf } from '../shared/partition.js';

@@ -34,7 +34,7 @@ import type { LeaseFence } from './fence.js';
 import type { PostgresProjectionStore } from './event-store.js';
 import { migrate } from './schema.js';
 import { checkSchemaName, clientConfig } from './sql.js';
-import { partitionOf } from './partition.js';
+import { partitionOf } from '../shared/partition.js';
 
 export interface PartitionLeasesOptions {
   readonly connectionString: string;

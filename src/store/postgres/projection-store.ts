@@ -32,7 +32,7 @@ import {
 import { translatePgError, isConnectionFault } from './errors.js';
 import { LeaseLostError, fenceSql } from './fence.js';
 import { LockPurpose, lockArgs, queryConfig, type Statement } from './sql.js';
-import { fnv1a32 } from './partition.js';
+import { fnv1a32 } from '../shared/partition.js';
 import { derivedChanges, inLockOrder } from '../shared/derived.js';
 import type { CommitOptions, PostgresProjectionStore } from './event-store.js';
 

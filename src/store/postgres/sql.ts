@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { fnv1a32 } from './partition.js';
+import { fnv1a32 } from '../shared/partition.js';
 
 /** Schema names the adapter accepts: plain lower-case identifiers, so no quoting surprises. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;

@@ -1,6 +1,7 @@
 /**
  * Which partition an entity belongs to: a stable hash of its stream modulo the partition count.
- * Pure (no driver), so the engine can import it; every instance must use the same count.
+ * Pure and store-neutral: the port's `ReadOptions.partition` is defined by it, and any adapter
+ * may filter on it; every instance must use the same count.
  */
 
 /** FNV-1a, 32 bits, over UTF-8: stable across processes, releases and platforms. */
