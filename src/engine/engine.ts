@@ -44,9 +44,6 @@ import type {
   TimeTravelPoint,
 } from './types.js';
 
-/** Most events per catch-up batch while someone is subscribed to changes. */
-const WATCHED_CATCH_UP_BATCH = 5_000;
-
 /**
  * Opens an engine on a store. Resolves once the engine can serve its promises: checkpoints read,
  * and (unless `startupRebuild: 'background'`) any projection whose version changed rebuilt.
@@ -190,11 +187,10 @@ class ProjectionEngine<
       journal: true,
       batchSize: this.batchSize,
       catchUpBatchSize: () =>
-        // A batch's changes reach every subscriber at once: a watched catch-up keeps them well
-        // inside a subscriber's buffer, or it would cut the subscribers off.
-        this.hub.watched
-          ? Math.min(WATCHED_CATCH_UP_BATCH, Math.floor(this.subscriberBuffer / 4))
-          : farBehindBatchSize(this.registry.streams),
+        farBehindBatchSize(
+          this.registry.streams,
+          this.hub.watched ? this.subscriberBuffer : undefined,
+        ),
       cacheLimit: 50_000,
       logger: this.logger,
       ...(source && partition !== undefined

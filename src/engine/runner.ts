@@ -105,15 +105,26 @@ export interface RunnerOptions {
   readonly logger: Logger;
 }
 
+/** Most events per catch-up batch while someone is subscribed to changes. */
+const WATCHED_CATCH_UP_BATCH = 5_000;
+
 /**
  * Events per batch far behind (a catch-up, a rebuild): each batch writes every entity it touched
  * once, so a larger batch writes a busy entity fewer times (catching up 100k events: 5,000 per
  * batch 2.4 s, 20,000 per batch 2.0 s; bench/ `rebuild`). Bounded, so memory follows the batch,
  * not the log; smaller when a projection reads payloads, since the batch's bodies are then held
- * too (5 KB each).
+ * too (5 KB each). With `subscriberBuffer` (someone is subscribed to changes), smaller still: a
+ * batch's changes reach every subscriber at once, and must stay well inside a subscriber's
+ * buffer, or the catch-up would cut the subscribers off.
  */
-export function farBehindBatchSize(projections: readonly AnyStreamProjection[]): number {
-  return projections.some((p) => p.reads !== 'facts') ? 5_000 : 20_000;
+export function farBehindBatchSize(
+  projections: readonly AnyStreamProjection[],
+  subscriberBuffer?: number,
+): number {
+  const size = projections.some((p) => p.reads !== 'facts') ? 5_000 : 20_000;
+  return subscriberBuffer === undefined
+    ? size
+    : Math.min(size, WATCHED_CATCH_UP_BATCH, Math.floor(subscriberBuffer / 4));
 }
 
 export interface BatchResult {
