@@ -83,7 +83,7 @@ const EMPTY: ReadonlySet<number> = new Set();
  * The partition count of a new lease table when none is given: one. One instance then projects
  * everything and the others ingest, serve and stand by to take over. Measured with
  * `npm run bench -- postgres` on 2 cores (instances, database and load client sharing them),
- * three instances ingested at 0.98-1.10x one instance with one partition and 0.85-0.98x with
+ * three instances ingested at 0.98-1.12x one instance with one partition and 0.83-0.98x with
  * eight: each partition holder wakes on every append anywhere and reads and commits on its own,
  * so spreading the projection costs more CPU in all than one holder doing it. Projecting is far
  * cheaper per event than a durable append, so one holder keeps up with the database's commit
