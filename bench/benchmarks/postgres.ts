@@ -621,7 +621,7 @@ async function handover(context: BenchContext, server: PostgresServer): Promise<
         case: caughtName,
         status: 'ok',
         seconds: result.caughtUpSeconds,
-        note: `at the head again (within one 50 ms poll); ${result.behindAtTakeover} positions behind when taken over; ${sent} sent${other.length > 0 ? `, ${other.join(', ')} (in flight to the killed instance)` : ''}`,
+        note: `at the head again (within one 50 ms poll); ${result.behindAtTakeover} events behind when taken over; ${sent} sent${other.length > 0 ? `, ${other.join(', ')} (in flight to the killed instance)` : ''}`,
       },
     ];
   } catch (error) {

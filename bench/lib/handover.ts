@@ -100,7 +100,7 @@ export interface Handover {
   readonly ownedSeconds: number;
   /** Seconds from SIGKILL until each of them was caught up (see the file comment). */
   readonly caughtUpSeconds: number;
-  /** How many positions the furthest-behind of them stood behind the head when taken over. */
+  /** How many events the furthest-behind of them had yet to project when taken over. */
   readonly behindAtTakeover: number;
   /** Seconds before the kill that every partition was first seen caught up (steady state). */
   readonly steadyWaitSeconds: number;
@@ -165,9 +165,13 @@ export async function measureHandover(
       })
     ) {
       ownedAt = s.at;
-      behindAtTakeover = Math.max(
-        ...partitions.map((p) => s.head - partitionPosition(s, p, projections)),
+      // Events, not positions: PostgreSQL numbers positions by transaction, with gaps.
+      const lowest = Math.min(...partitions.map((p) => partitionPosition(s, p, projections)));
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM truto_state.events WHERE position > $1 AND position <= $2',
+        [lowest, s.head],
       );
+      behindAtTakeover = rows[0]?.n ?? 0;
     }
     if (ownedAt !== undefined && caughtUp(s, previous.head, partitions, projections)) {
       return {
