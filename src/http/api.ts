@@ -149,11 +149,11 @@ const LAGGING_STATS_TTL_MS = 100;
  * once per `ttlMs` while the log's head stays put, or once per 100 ms while they show a
  * projection behind the head (it is catching up, so the figure is soon stale); requests arriving
  * while it is computed wait for that computation instead of starting another. Without this, N
- * concurrent requests cost N full computations. The store's counters (events, duplicates, conflicts, rejects) are
- * read fresh on every request: they are cheap, and a sender reading them after its answer must
- * see its own delivery counted. Keyed by the head (one indexed read), projection positions never
- * lag an append made before the request either: a client polling until `lag` is 0 after its
- * webhook's 200 never reads figures from before it.
+ * concurrent requests cost N full computations. The store's counters (events, duplicates,
+ * conflicts, rejects) are read fresh on every request: they are cheap, and a sender reading them
+ * after its answer must see its own delivery counted. Keyed by the head (one indexed read),
+ * projection positions never lag an append made before the request either: a client polling
+ * until `lag` is 0 after its webhook's 200 never reads figures from before it.
  *
  * @example
  * const stats = createStatsCache(engine, 1000, Date.now);

@@ -223,8 +223,9 @@ export async function createPostgresEventStore(
   const ownBackends = new Set<number>();
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
-    const backend = (client as unknown as { processID?: number }).processID;
-    if (backend !== undefined) {
+    // Set from the server's BackendKeyData during connect (untyped in @types/pg).
+    const backend = (client as unknown as { processID?: number | null }).processID;
+    if (typeof backend === 'number') {
       ownBackends.add(backend);
       client.once('end', () => ownBackends.delete(backend));
     }
