@@ -16,7 +16,8 @@ beforeAll(async () => {
   temp = await createTempDir('truto-state-crash-');
   db = temp.path('log.db');
   const file = temp.path('events.ndjson');
-  await writeWorkload(file, { events: 30_000, seed: 11 });
+  // Three catch-up batches: a kill can land after the first commit and before the last.
+  await writeWorkload(file, { events: 60_000, seed: 11 });
   const imported = await runCli(['import', file, '--db', db]);
   expect(imported.code, imported.stderr).toBe(0);
 });
@@ -76,7 +77,10 @@ async function killAfter(args: string[], delayMs: number) {
 describe('SIGKILL between append and projection', () => {
   it('resumes from the checkpoint and ends equal to a fresh rebuild', async () => {
     let killedMidway = 0;
-    for (const delay of [150, 300, 500, 800, 1200, 1800]) {
+    // A catch-up this far behind commits in a few large batches (20,000 events each): the kill
+    // comes later each time, in steps much shorter than the time from the first commit to the
+    // last, so one lands between two commits before a run finishes.
+    for (let delay = 100; delay <= 10_000; delay += 50) {
       const result = await killAfter(['dump', 'runs'], delay);
       const state = snapshot();
       for (const [name, applied] of state.applied) {
