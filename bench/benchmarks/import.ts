@@ -164,9 +164,10 @@ async function timedSchemaInsert(file: WorkloadFile, dbPath: string): Promise<Ro
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
+      // The columns the store's append writes, bound by name from the row it serialises.
       const insert = db.prepare(
         `INSERT INTO events (id, type, stream, source_time, data, skipped, skip_issues, received_at, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (@id, @type, @stream, @sourceTime, @data, @skipped, @skipIssues, @receivedAt, @body)`,
       );
       const receivedAt = Date.now();
       db.exec('BEGIN IMMEDIATE');
@@ -181,18 +182,7 @@ async function timedSchemaInsert(file: WorkloadFile, dbPath: string): Promise<Ro
           batch.push(toEventRow(parsed.event));
         }
         const start = now();
-        for (const row of batch)
-          insert.run(
-            row.id,
-            row.type,
-            row.stream,
-            row.sourceTime,
-            row.data,
-            row.skipped,
-            row.skipIssues,
-            receivedAt,
-            row.body,
-          );
+        for (const row of batch) insert.run({ ...row, receivedAt });
         ms += now() - start;
       }
       const start = now();
