@@ -9,13 +9,16 @@
  * - rebuild: `truto-state rebuild` of that imported log (the engine's own timing; no `serve`
  *   alive, so the figure is the rebuild's alone);
  * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
- *   instances; req/s, p50/p99, non-200, then how long until every partition has projected
+ *   instances (1, 2 and 3 on the default partition count, then 3 with 8 partitions), each
+ *   instance warmed up first (WARM_UP_PER_INSTANCE); req/s, p50/p99, non-200, then how long
+ *   until every partition has projected
  *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint).
  *   For the scaling estimate (issue 14), the ingest row also gives CPU per request during the
  *   ingest window (the serve instances, PostgreSQL's processes, the load client) and where
  *   PostgreSQL's backends waited (`pg_stat_activity` sampled every 20 ms: heavyweight locks, WAL);
- * - lease handover: 3 instances under a light steady load, one SIGKILLed; seconds until its
- *   partitions have a live owner again, and until they have caught up (see lib/handover.ts).
+ * - lease handover: 3 instances under a light steady load, one holding partitions SIGKILLed;
+ *   seconds until its partitions have a live owner again, and until they have caught up (see
+ *   lib/handover.ts).
  *
  * PostgreSQL is the server at `--pg-url`, else an embedded one with normal durability; the
  * settings in force are printed in the first row. On a 2-core machine the three instances, the
