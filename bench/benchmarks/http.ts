@@ -3,7 +3,8 @@
  * connections against the real service (`truto-state serve`, a real process on a real port, the
  * shipped SQLite durability settings), beside the floor measured in the same run on the same
  * bodies: a bare node:http server that reads the body, checks the HMAC and answers 200. Both
- * are warmed up first (WARM_UP). Targets: >= 50% of the floor's throughput, p99 <= 50 ms, zero non-200.
+ * are warmed up first (WARM_UP_DELIVERIES). Targets: >= 50% of the floor's throughput,
+ * p99 <= 50 ms, zero non-200.
  *
  * Then webhook-to-published-change latency at a steady 1k events/s: from each delivery's POST to
  * the first change on `GET /changes` (server-sent events) at or past the position its 200 names
@@ -13,8 +14,6 @@ import { existsSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signBody } from '../../src/http/signature.js';
-import { generateDeliveries } from '../../src/workload/generator.js';
 import {
   closedLoop,
   createAgent,
@@ -28,6 +27,7 @@ import { failed, latencyFields, now, throughput, versusFloor } from '../lib/meas
 import { pace } from '../lib/pace.js';
 import { PublishTracker } from '../lib/publish-tracker.js';
 import { firstLine, start, type Running } from '../lib/processes.js';
+import { signedDeliveries, WARM_UP_DELIVERIES } from '../lib/signed.js';
 import { startInstance } from '../lib/serve-fleet.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
 import type { BodyProfile } from '../lib/bodies.js';
@@ -37,13 +37,6 @@ const CONNECTIONS = 64;
 const SECRET = 'b3f1c6de-6a63-4c1e-9f3e-bench-secret';
 const TOKEN = 'bench-token';
 const FLOOR = 'floor: node:http + HMAC';
-/**
- * Requests each server (floor and service alike) answers before it is measured, with other ids:
- * a fresh process runs its first few thousand requests at a fraction of its steady rate while
- * V8 compiles the hot paths (`serve`: 4.6k req/s over its first 5,000, 6.4-6.9k after), and the
- * floor's little code warms up sooner than the service's, so cold runs measured start-up.
- */
-const WARM_UP = 5_000;
 
 export const httpBenchmark: Benchmark = {
   name: BENCH,
@@ -74,20 +67,6 @@ export const httpBenchmark: Benchmark = {
   },
 };
 
-function signedWorkload(events: number, seed: number, bodies?: BodyProfile): SignedBody[] {
-  const items: SignedBody[] = [];
-  const generated = generateDeliveries({
-    events,
-    seed,
-    ...(bodies ? { maxRecordsPerPage: bodies.maxRecordsPerPage } : {}),
-  });
-  for (const d of generated) {
-    const body = Buffer.from(d.body);
-    items.push({ id: d.id, body, signature: signBody(body, SECRET) });
-  }
-  return items;
-}
-
 function loadRow(name: string, events: number, bytes: number, result: LoadResult): Row {
   const non200 = [...result.statuses]
     .filter(([status]) => status !== 200)
@@ -106,7 +85,7 @@ function loadRow(name: string, events: number, bytes: number, result: LoadResult
   };
 }
 
-/** The warm-up before a measured load (see WARM_UP): every answer must be a 200. */
+/** The warm-up before a measured load (see WARM_UP_DELIVERIES): every answer must be a 200. */
 async function warm(agent: Agent, url: URL, items: readonly SignedBody[]): Promise<void> {
   const result = await closedLoop(agent, url, items, CONNECTIONS);
   const refused = [...result.statuses].filter(([status]) => status !== 200);
@@ -133,8 +112,8 @@ async function ingestSize(
   events: number,
 ): Promise<Row[]> {
   context.log(`http: signing ${events} bodies (${bodies.name})`);
-  const items = signedWorkload(events, context.seed, bodies);
-  const warmUp = signedWorkload(WARM_UP, context.seed + 3000, bodies);
+  const items = signedDeliveries(events, context.seed, SECRET, bodies);
+  const warmUp = signedDeliveries(WARM_UP_DELIVERIES, context.seed + 3000, SECRET, bodies);
   const bytes = items.reduce((sum, item) => sum + item.body.length, 0);
   const rows: Row[] = [];
 
@@ -195,7 +174,7 @@ async function changeLatency(context: BenchContext): Promise<Row> {
   let stream: { close(): void } | undefined;
   try {
     service = await startService(context, join(context.tmp, 'http-latency.db'));
-    const items = signedWorkload(count, context.seed + 2000);
+    const items = signedDeliveries(count, context.seed + 2000, SECRET);
     const tracker = new PublishTracker();
     let lastChangeAt = now();
     stream = await openEventStream(new URL(`${service.base}/changes`), TOKEN, (data) => {

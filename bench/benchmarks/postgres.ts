@@ -10,7 +10,7 @@
  *   alive, so the figure is the rebuild's alone);
  * - HTTP ingest: signed bodies over 64 keep-alive connections spread round-robin over the
  *   instances (1, 2 and 3 on the default partition count, then 3 with 8 partitions), each
- *   instance warmed up first (WARM_UP_PER_INSTANCE); req/s, p50/p99, non-200, then how long
+ *   instance warmed up first (WARM_UP_DELIVERIES); req/s, p50/p99, non-200, then how long
  *   until every partition has projected
  *   everything (`GET /stats` lag 0, which on a shared store is the lowest partition checkpoint).
  *   For the scaling estimate (issue 14), the ingest row also gives CPU per request during the
@@ -29,8 +29,6 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { signBody } from '../../src/http/signature.js';
-import { generateDeliveries } from '../../src/workload/generator.js';
 import { runCliTimed } from '../lib/cli.js';
 import { startCpuMeter } from '../lib/cpu.js';
 import { measureHandover, steadyLoad, waitBalanced } from '../lib/handover.js';
@@ -45,6 +43,7 @@ import {
   type Instance,
 } from '../lib/serve-fleet.js';
 import type { BenchContext, Benchmark, Row } from '../lib/types.js';
+import { signedDeliveries, WARM_UP_DELIVERIES } from '../lib/signed.js';
 import { writeWorkloadFile, type WorkloadFile } from '../lib/workload-file.js';
 
 const BENCH = 'postgres';
@@ -66,14 +65,6 @@ const TOKEN = 'bench-token';
 const HANDOVER_RATE = 200;
 const HANDOVER_WARMUP_S = 3;
 const SQLITE = 'sqlite, same run';
-/**
- * Deliveries each instance is sent before an HTTP ingest case is measured (other ids, same
- * shape), then projected. A fresh process runs its first few thousand requests at a fraction of
- * its steady rate while V8 compiles the hot paths (measured on `serve`: 4.6k req/s over the first
- * 5,000, 6.4-6.9k after); unwarmed, a 3-instance case measured mostly cold processes, each
- * compiling the same code, and a 1-instance case mostly a warm one.
- */
-const WARM_UP_PER_INSTANCE = 5_000;
 
 type Store = 'sqlite' | 'postgres';
 
@@ -178,10 +169,11 @@ async function runSize(
   }
 
   context.log(`postgres: signing ${events} bodies`);
-  const items = signedDeliveries(events, context.seed);
+  const items = signedDeliveries(events, context.seed, SECRET);
   const warmUp = signedDeliveries(
-    WARM_UP_PER_INSTANCE * INSTANCES + 2 * CONNECTIONS,
+    WARM_UP_DELIVERIES * INSTANCES + 2 * CONNECTIONS,
     context.seed + 7000,
+    SECRET,
   );
   const load = { items, warmUp };
   const sqliteHttp = await httpCase(context, server, load, file, 'sqlite', { instances: 1 });
@@ -209,15 +201,6 @@ async function runSize(
     ),
   );
   return rows;
-}
-
-function signedDeliveries(events: number, seed: number): SignedBody[] {
-  const items: SignedBody[] = [];
-  for (const d of generateDeliveries({ events, seed })) {
-    const body = Buffer.from(d.body);
-    items.push({ id: d.id, body, signature: signBody(body, SECRET) });
-  }
-  return items;
 }
 
 async function importCase(
@@ -453,7 +436,7 @@ async function httpCase(
     const warmed = await closedLoopSpread(
       agent,
       urls,
-      warmUp.slice(0, WARM_UP_PER_INSTANCE * count),
+      warmUp.slice(0, WARM_UP_DELIVERIES * count),
       CONNECTIONS,
     );
     // PostgreSQL backends report their statistics at the end of a transaction at least 1 s after
@@ -463,7 +446,7 @@ async function httpCase(
     const flushed = await closedLoopSpread(
       agent,
       urls,
-      warmUp.slice(WARM_UP_PER_INSTANCE * count, WARM_UP_PER_INSTANCE * count + 2 * CONNECTIONS),
+      warmUp.slice(WARM_UP_DELIVERIES * count, WARM_UP_DELIVERIES * count + 2 * CONNECTIONS),
       CONNECTIONS,
     );
     if (non200Of(warmed).non200 + non200Of(flushed).non200 > 0)
@@ -588,11 +571,7 @@ async function handover(context: BenchContext, server: PostgresServer): Promise<
       instances.map((i) => i.pid),
     );
     // Enough distinct events for a minute at the rate: the head keeps moving throughout.
-    const items: SignedBody[] = [];
-    for (const d of generateDeliveries({ events: HANDOVER_RATE * 60, seed: context.seed + 6000 })) {
-      const body = Buffer.from(d.body);
-      items.push({ id: d.id, body, signature: signBody(body, SECRET) });
-    }
+    const items = signedDeliveries(HANDOVER_RATE * 60, context.seed + 6000, SECRET);
     // An instance holding partitions (with the default count, one instance holds the one).
     const holders = new Set(balanced.owners.values());
     const victim =

@@ -392,25 +392,16 @@ export async function createPostgresEventStore(
   // instances' appends then queued on it (0.26 backends waiting on average, bench postgres).
   // This statement writes nothing, so its commit flushes nothing. One in flight at a time; a
   // process that dies before sending it leaves the others' poll to find the append.
-  let waking: Promise<void> | undefined;
-  let wakeAgain: number | undefined;
   const wakeStatement = prepare('SELECT pg_notify($1, $2)');
+  let wakePosition = 0;
+  const wake = coalesce(() =>
+    query('waking other processes', wakeStatement, [appendChannel, String(wakePosition)]).then(
+      () => undefined,
+    ),
+  );
   function wakeOthers(position: number): void {
-    if (waking) {
-      wakeAgain = Math.max(wakeAgain ?? 0, position);
-      return;
-    }
-    waking = query('waking other processes', wakeStatement, [appendChannel, String(position)])
-      .then(
-        () => undefined,
-        () => undefined, // A lost wake-up is found by the next poll.
-      )
-      .finally(() => {
-        waking = undefined;
-        const next = wakeAgain;
-        wakeAgain = undefined;
-        if (next !== undefined && !closed) wakeOthers(next);
-      });
+    if (position > wakePosition) wakePosition = position;
+    wake();
   }
   const refreshSeq = coalesce(() => readLastSeq().then((seq) => changesNotifier.notify(seq)));
   const listener = createPgListener({
@@ -794,7 +785,7 @@ export async function createPostgresEventStore(
       if (closed) return;
       // Let queued appends finish (their callers are waiting for an answer), then refuse new work.
       await writer.drain();
-      while (waking) await waking;
+      await wake.idle();
       closed = true;
       clearTimeout(chaseTimer);
       await listener.stop();
@@ -805,23 +796,28 @@ export async function createPostgresEventStore(
 
 /**
  * Runs `read` now, or once more after the run in progress when called during one: a burst of
- * wake-ups costs at most two reads, and the last read starts after the last wake-up.
+ * wake-ups costs at most two reads, and the last read starts after the last wake-up. `idle()`
+ * resolves once no read runs or is due.
  */
-function coalesce(read: () => Promise<void>): () => void {
-  let running = false;
+function coalesce(read: () => Promise<void>): (() => void) & { idle(): Promise<void> } {
+  let running: Promise<void> | undefined;
   let again = false;
   const run = (): void => {
-    running = true;
     again = false;
-    read()
+    running = read()
       .catch(() => undefined) // A failed read is retried by the next wake-up or poll.
       .finally(() => {
-        running = false;
+        running = undefined;
         if (again) run();
       });
   };
-  return () => {
+  const trigger = (): void => {
     if (running) again = true;
     else run();
   };
+  return Object.assign(trigger, {
+    async idle() {
+      while (running) await running;
+    },
+  });
 }

@@ -33,7 +33,7 @@ import { translatePgError } from './errors.js';
 import type { LeaseFence } from './fence.js';
 import type { PostgresProjectionStore } from './event-store.js';
 import { migrate } from './schema.js';
-import { checkSchemaName, clientConfig } from './sql.js';
+import { checkSchemaName, clientConfig, inTransaction } from './sql.js';
 import { partitionOf } from '../shared/partition.js';
 
 export interface PartitionLeasesOptions {
@@ -347,9 +347,7 @@ async function settleCount(
   wanted: number | undefined,
 ): Promise<number> {
   const s = `"${schema}"`;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // Conflicts with itself and with row updates: one instance at a time reads and fills it.
     await client.query(`LOCK TABLE ${s}.leases IN SHARE ROW EXCLUSIVE MODE`);
     const { rows } = await client.query<{ n: number }>(
@@ -362,21 +360,14 @@ async function settleCount(
           "every instance must use the same count (leave the count out to use the table's; to change it, stop them all and empty the leases table)",
       );
     }
-    const count = stored > 0 ? stored : (wanted ?? DEFAULT_PARTITIONS);
-    if (stored === 0) {
-      await client.query(
-        `INSERT INTO ${s}.leases (partition) SELECT generate_series(0, $1::int - 1)`,
-        [count],
-      );
-    }
-    await client.query('COMMIT');
+    if (stored > 0) return stored;
+    const count = wanted ?? DEFAULT_PARTITIONS;
+    await client.query(
+      `INSERT INTO ${s}.leases (partition) SELECT generate_series(0, $1::int - 1)`,
+      [count],
+    );
     return count;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * and then find nothing to do. Every migration runs in that same transaction: all or nothing.
  */
 import type pg from 'pg';
-import { LockPurpose, lockArgs } from './sql.js';
+import { inTransaction, LockPurpose, lockArgs } from './sql.js';
 
 /** Migration n (1-based) is `MIGRATIONS[n - 1]`, given the quoted schema name. */
 const MIGRATIONS: readonly ((s: string) => string)[] = [
@@ -151,9 +151,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** Brings `schema` to SCHEMA_VERSION; refuses a schema written by a newer release. */
 export async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   const s = `"${schema}"`;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     // Held until COMMIT: a second process starting now waits here, then sees the new version.
     await client.query(`SELECT pg_advisory_xact_lock(${lockArgs(LockPurpose.migrate, schema)})`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
@@ -171,11 +169,5 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<void> {
       await client.query((MIGRATIONS[next] as (s: string) => string)(s));
       await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [next + 1]);
     }
-    await client.query('COMMIT');
-    client.release();
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    client.release(true);
-    throw error;
-  }
+  });
 }

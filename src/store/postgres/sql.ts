@@ -38,6 +38,28 @@ export function lockArgs(purpose: number, schema: string): string {
   return `${purpose | 0}, ${fnv1a32(schema) | 0}`;
 }
 
+/**
+ * Runs `work` in one transaction on a connection of its own from `pool`: committed if it
+ * resolves, rolled back if it throws. A connection that failed is dropped, not pooled again.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release(true);
+    throw error;
+  }
+}
+
 /** NOTIFY channel names for one schema (identifiers, at most 63 bytes). */
 export function channelName(kind: 'append' | 'changes', schema: string): string {
   return `truto_state_${kind}_${fnv1a32(schema).toString(16)}`;
