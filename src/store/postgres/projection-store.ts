@@ -29,9 +29,9 @@ import {
   encodeState,
   storableLetter,
 } from '../shared/json.js';
-import { translatePgError, isConnectionFault } from './errors.js';
+import { translatePgError } from './errors.js';
 import { LeaseLostError, fenceSql } from './fence.js';
-import { LockPurpose, lockArgs, queryConfig, type Statement } from './sql.js';
+import { inTransaction, LockPurpose, lockArgs, queryConfig, type Statement } from './sql.js';
 import { fnv1a32 } from '../shared/partition.js';
 import { derivedChanges, inLockOrder } from '../shared/derived.js';
 import type { CommitOptions, PostgresProjectionStore } from './event-store.js';
@@ -176,21 +176,9 @@ export function createPostgresProjectionStore(
     work: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
     ctx.open();
-    let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      return await inTransaction(pool, work);
     } catch (error) {
-      throw translatePgError(error, doing);
-    }
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(isConnectionFault(error) ? true : undefined);
       if (error instanceof LeaseLostError) throw error;
       throw translatePgError(error, doing);
     }

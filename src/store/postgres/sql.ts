@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { fnv1a32 } from '../shared/partition.js';
+import { isConnectionFault } from './errors.js';
 
 /** Schema names the adapter accepts: plain lower-case identifiers, so no quoting surprises. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -40,7 +41,8 @@ export function lockArgs(purpose: number, schema: string): string {
 
 /**
  * Runs `work` in one transaction on a connection of its own from `pool`: committed if it
- * resolves, rolled back if it throws. A connection that failed is dropped, not pooled again.
+ * resolves, rolled back if it throws. A connection that failed (isConnectionFault) is dropped,
+ * not pooled again.
  */
 export async function inTransaction<T>(
   pool: pg.Pool,
@@ -55,7 +57,7 @@ export async function inTransaction<T>(
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    client.release(true);
+    client.release(isConnectionFault(error) ? true : undefined);
     throw error;
   }
 }
