@@ -47,6 +47,8 @@ export interface WorkItem {
   /** Storage name (the shadow's during a rebuild). */
   readonly name: string;
   readonly key: string | undefined;
+  /** `historyKey(name, key)`, made once here for every map of the batch ('' without a key). */
+  readonly id: string;
   readonly keyError?: string;
   readonly event: ProjectionEvent;
   /** Its place in log order (planBatch), whatever order the fold takes it in. */
@@ -77,12 +79,15 @@ export function planBatch(
       if (event.position <= checkpointOf(name) || !handles(projection, event.type)) continue;
       try {
         const key = projection.keyOf(event);
-        if (key !== null) work.push({ projection, name, key, event, order: work.length });
+        if (key !== null) {
+          work.push({ projection, name, key, id: entityId(name, key), event, order: work.length });
+        }
       } catch (error) {
         work.push({
           projection,
           name,
           key: undefined,
+          id: '',
           keyError: describeError(error),
           event,
           order: work.length,
@@ -112,9 +117,8 @@ export function historyReads(
 ): HistoryRead[] {
   const last = new Map<string, { sourceTime: number; id: string } | null>();
   const reads = new Map<string, HistoryRead>();
-  for (const { projection, name, key, event } of work) {
+  for (const { projection, name, key, id, event } of work) {
     if (key === undefined) continue;
-    const id = entityId(name, key);
     if (!last.has(id)) {
       const entity = lookup(name, key);
       if (entity.poisoned !== null) continue;
@@ -164,15 +168,16 @@ export function foldBatch(input: FoldInput): FoldOutput {
   const deadLetters: DeadLetter[] = [];
   // One change per entity per batch: its state before the batch, after it, and its last event
   // in log order (the work may come in source order, see sourceOrdered).
+  // Each entry is made once per entity and moved on in place (this map is the fold's own).
   const touched = new Map<
     string,
     {
-      name: string;
-      key: string;
-      before: unknown;
+      readonly name: string;
+      readonly key: string;
+      readonly before: unknown;
       event: ProjectionEvent;
       order: number;
-      publish: boolean;
+      readonly publish: boolean;
     }
   >();
   const current = (name: string, key: string): Entity =>
@@ -184,7 +189,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
   };
 
   for (const item of input.work) {
-    const { projection, name, key, event } = item;
+    const { projection, name, key, id, event } = item;
     if (key === undefined) {
       deadLetters.push(deadLetter(name, '?', event, item.keyError ?? 'keyOf failed'));
       continue;
@@ -201,12 +206,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
       );
       continue;
     }
-    const id = entityId(name, key);
-    const before = touched.has(id)
-      ? touched.get(id)?.before
-      : entity.exists
-        ? entity.state
-        : undefined;
+    const last = touched.get(id);
     const order = entity.exists
       ? compareSourceOrder(event, { sourceTime: entity.lastTime, id: entity.lastId })
       : 1;
@@ -231,16 +231,19 @@ export function foldBatch(input: FoldInput): FoldOutput {
         position: Math.max(entity.position, event.position),
         poisoned: null,
       });
-      const last = touched.get(id);
-      const cause = last && last.order > item.order ? last : { event, order: item.order };
-      touched.set(id, {
-        name,
-        key,
-        before,
-        event: cause.event,
-        order: cause.order,
-        publish: projection.publish !== false,
-      });
+      if (last === undefined) {
+        touched.set(id, {
+          name,
+          key,
+          before: entity.exists ? entity.state : undefined,
+          event,
+          order: item.order,
+          publish: projection.publish !== false,
+        });
+      } else if (item.order > last.order) {
+        last.event = event;
+        last.order = item.order;
+      }
     } catch (error) {
       const letter = deadLetter(name, key, event, describeError(error));
       if (input.failFast) throw new PoisonEventError(letter);
@@ -312,12 +315,11 @@ export function sourceOrdered(
       out.push(item);
       continue;
     }
-    const id = entityId(item.name, item.key);
-    const group = groups.get(id);
+    const group = groups.get(item.id);
     if (group) group.push(item);
     else {
       const created = [item];
-      groups.set(id, created);
+      groups.set(item.id, created);
       out.push(created);
     }
   }

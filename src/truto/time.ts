@@ -87,9 +87,95 @@ export function parseSourceTime(value: unknown): number | null {
   return result.ok ? result.ms : null;
 }
 
-/** Epoch milliseconds as the ISO-8601 UTC string (with milliseconds) used throughout state. */
+const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00.000Z: from there on `toISOString` writes six-digit years. */
+const YEAR_10000_MS = 253_402_300_800_000;
+const ZERO = 48;
+
+// The character codes of the last day formatted (`YYYY-MM-DD`): a fold's events come a day at a
+// time.
+let lastDay = Number.NaN;
+const date = new Array<number>(10).fill(ZERO);
+
+/**
+ * Epoch milliseconds as the ISO-8601 UTC string (with milliseconds) used throughout state, the
+ * same text as `new Date(ms).toISOString()`. Every event a Truto projection folds formats its
+ * time; through a `Date` that was 3% of a rebuild, so years 1970-9999 are written here. From
+ * character codes, not by concatenation: V8 keeps a concatenation of this length as a rope,
+ * which `JSON.stringify` of the state then writes three times slower.
+ */
 export function toIsoTime(ms: number): string {
-  return new Date(ms).toISOString();
+  if (!Number.isInteger(ms) || ms < 0 || ms >= YEAR_10000_MS) return new Date(ms).toISOString();
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== lastDay) {
+    civilDate(day);
+    lastDay = day;
+  }
+  let rest = ms - day * DAY_MS;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const millis = rest - seconds * 1000;
+  const [y1, y2, y3, y4, , m1, m2, , d1, d2] = date as [number, ...number[]];
+  return String.fromCharCode(
+    y1,
+    y2 as number,
+    y3 as number,
+    y4 as number,
+    45, // -
+    m1 as number,
+    m2 as number,
+    45,
+    d1 as number,
+    d2 as number,
+    84, // T
+    ZERO + Math.floor(hours / 10),
+    ZERO + (hours % 10),
+    58, // :
+    ZERO + Math.floor(minutes / 10),
+    ZERO + (minutes % 10),
+    58,
+    ZERO + Math.floor(seconds / 10),
+    ZERO + (seconds % 10),
+    46, // .
+    ZERO + Math.floor(millis / 100),
+    ZERO + (Math.floor(millis / 10) % 10),
+    ZERO + (millis % 10),
+    90, // Z
+  );
+}
+
+/**
+ * Fills `date` with `YYYY-MM-DD` of a day counted from 1970-01-01 (0 to 2,932,896), by
+ * H. Hinnant's civil_from_days.
+ */
+function civilDate(days: number): void {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  );
+  const dayOfYear =
+    dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shifted = Math.floor((5 * dayOfYear + 2) / 153);
+  const dayOfMonth = dayOfYear - Math.floor((153 * shifted + 2) / 5) + 1;
+  const month = shifted < 10 ? shifted + 3 : shifted - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  date[0] = ZERO + Math.floor(year / 1000);
+  date[1] = ZERO + (Math.floor(year / 100) % 10);
+  date[2] = ZERO + (Math.floor(year / 10) % 10);
+  date[3] = ZERO + (year % 10);
+  date[5] = ZERO + Math.floor(month / 10);
+  date[6] = ZERO + (month % 10);
+  date[8] = ZERO + Math.floor(dayOfMonth / 10);
+  date[9] = ZERO + (dayOfMonth % 10);
 }
 
 /** A payload time normalised to ISO-8601 UTC, or `undefined` when absent or unreadable. */
