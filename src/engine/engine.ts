@@ -30,7 +30,7 @@ import { Queries } from './queries.js';
 import { Rebuilder } from './rebuild.js';
 import { readStats } from './stats.js';
 import { Registry } from './registry.js';
-import { farBehindBatchSize, ProjectionRunner } from './runner.js';
+import { farBehindBatchSize, farBehindCommitSize, ProjectionRunner } from './runner.js';
 import { createTimers, type Timers } from './timers.js';
 import type {
   ChangeOf,
@@ -188,6 +188,11 @@ class ProjectionEngine<
       batchSize: this.batchSize,
       catchUpBatchSize: () =>
         farBehindBatchSize(
+          this.registry.streams,
+          this.hub.watched ? this.subscriberBuffer : undefined,
+        ),
+      catchUpCommitSize: () =>
+        farBehindCommitSize(
           this.registry.streams,
           this.hub.watched ? this.subscriberBuffer : undefined,
         ),

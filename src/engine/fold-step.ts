@@ -162,24 +162,71 @@ export function historyKey(name: string, key: string): string {
   return entityId(name, key);
 }
 
-/** Folds a batch. Pure: reads entities through `lookup`, returns new ones without changing any. */
+/** An entity touched by a pending fold: its state before the fold and its last event. */
+interface Touched {
+  readonly name: string;
+  readonly key: string;
+  readonly before: unknown;
+  event: ProjectionEvent;
+  /** Its last event's place in log order, counted over every page of the fold. */
+  order: number;
+  readonly publish: boolean;
+}
+
+/**
+ * A fold over one or more pages of the log, not yet committed: what `foldPage` has built, owned
+ * by its caller and changed by nobody else. A far-behind run folds several pages into one
+ * commit (runner.ts): each entity is then written, and journalled, once per commit instead of
+ * once per page, while each page's events can be dropped once folded.
+ */
+export interface PendingFold {
+  readonly updates: Map<string, Map<string, Entity>>;
+  readonly deadLetters: DeadLetter[];
+  /** One entry per entity (the change it will journal), moved on in place. */
+  readonly touched: Map<string, Touched>;
+  /** Each entity's last work item that folded nothing (a duplicate, a dead letter), if later. */
+  readonly unfolded: Map<string, { readonly event: ProjectionEvent; readonly order: number }>;
+  /** Work items folded so far: the next page's orders start here. */
+  folded: number;
+}
+
+export function startFold(): PendingFold {
+  return {
+    updates: new Map(),
+    deadLetters: [],
+    touched: new Map(),
+    unfolded: new Map(),
+    folded: 0,
+  };
+}
+
+/** What a pending fold's next page sees: its own updates, then `lookup` (what is committed). */
+export function pendingLookup(pending: PendingFold, lookup: EntityLookup): EntityLookup {
+  return (name, key) => pending.updates.get(name)?.get(key) ?? lookup(name, key);
+}
+
+/**
+ * Folds a batch. Pure: reads entities through `lookup`, returns new ones without changing any.
+ * The same as `startFold`, `foldPage` and `finishFold` in turn.
+ */
 export function foldBatch(input: FoldInput): FoldOutput {
-  const updates = new Map<string, Map<string, Entity>>();
-  const deadLetters: DeadLetter[] = [];
-  // One change per entity per batch: its state before the batch, after it, and its last event
-  // in log order (the work may come in source order, see sourceOrdered).
-  // Each entry is made once per entity and moved on in place (this map is the fold's own).
-  const touched = new Map<
-    string,
-    {
-      readonly name: string;
-      readonly key: string;
-      readonly before: unknown;
-      event: ProjectionEvent;
-      order: number;
-      readonly publish: boolean;
-    }
-  >();
+  const pending = startFold();
+  foldPage(pending, input);
+  return finishFold(pending, input.journal);
+}
+
+/**
+ * Folds one page of work into `pending`. `input.lookup` reads what is committed (the states
+ * before the pending fold); its work and histories were planned against
+ * `pendingLookup(pending, …)`.
+ */
+export function foldPage(pending: PendingFold, input: FoldInput): void {
+  const { updates, deadLetters, touched, unfolded } = pending;
+  const base = pending.folded;
+  const foldedNothing = (id: string, event: ProjectionEvent, order: number) => {
+    const last = unfolded.get(id);
+    if (last === undefined || order > last.order) unfolded.set(id, { event, order });
+  };
   const current = (name: string, key: string): Entity =>
     updates.get(name)?.get(key) ?? input.lookup(name, key);
   const put = (name: string, key: string, entity: Entity) => {
@@ -196,6 +243,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
     }
     const entity = current(name, key);
     if (entity.poisoned !== null) {
+      foldedNothing(id, event, base + item.order);
       deadLetters.push(
         deadLetter(
           name,
@@ -211,7 +259,10 @@ export function foldBatch(input: FoldInput): FoldOutput {
       ? compareSourceOrder(event, { sourceTime: entity.lastTime, id: entity.lastId })
       : 1;
     // Already folded (a batch re-read after a failure): folding it again would count it twice.
-    if (order === 0) continue;
+    if (order === 0) {
+      foldedNothing(id, event, base + item.order);
+      continue;
+    }
     const late = order < 0;
     // A commutative projection's late event folds on top, like an in-order one.
     const refold = late && projection.commutative !== true;
@@ -231,22 +282,24 @@ export function foldBatch(input: FoldInput): FoldOutput {
         position: Math.max(entity.position, event.position),
         poisoned: null,
       });
+      const inLog = base + item.order;
       if (last === undefined) {
         touched.set(id, {
           name,
           key,
           before: entity.exists ? entity.state : undefined,
           event,
-          order: item.order,
+          order: inLog,
           publish: projection.publish !== false,
         });
-      } else if (item.order > last.order) {
+      } else if (inLog > last.order) {
         last.event = event;
-        last.order = item.order;
+        last.order = inLog;
       }
     } catch (error) {
       const letter = deadLetter(name, key, event, describeError(error));
       if (input.failFast) throw new PoisonEventError(letter);
+      foldedNothing(id, event, base + item.order);
       put(name, key, {
         ...entity,
         poisoned: `${letter.error} (event ${event.id})`,
@@ -255,11 +308,16 @@ export function foldBatch(input: FoldInput): FoldOutput {
       deadLetters.push(letter);
     }
   }
+  pending.folded = base + input.work.length;
+}
 
+/** The fold's result: one change per entity touched (`journal`), in log order of their causes. */
+export function finishFold(pending: PendingFold, journal: boolean): FoldOutput {
+  const { updates, touched } = pending;
   // In the order of each entity's last event in the log, however the work was ordered.
   const inLogOrder = [...touched.entries()].sort(([, a], [, b]) => a.order - b.order);
   const changes: ChangeToJournal[] = [];
-  if (input.journal) {
+  if (journal) {
     for (const [, { name, key, before, event, publish }] of inLogOrder) {
       const after = updates.get(name)?.get(key);
       if (publish && after?.exists && !jsonEqual(before, after.state)) {
@@ -276,7 +334,7 @@ export function foldBatch(input: FoldInput): FoldOutput {
   }
   const causes = new Map<string, ProjectionEvent>();
   for (const [id, { event }] of inLogOrder) causes.set(id, event);
-  return { updates, deadLetters, changes, causes };
+  return { updates, deadLetters: pending.deadLetters, changes, causes };
 }
 
 /** An entity's events up to (and including) a late one: what the fold rule refolds. */
@@ -452,17 +510,17 @@ export type Stalled = ReadonlyMap<
 /** A key as a dead letter can keep it when the key itself was refused (a NUL in it). */
 const storableKey = (key: string) => key.replaceAll('\u0000', '\uFFFD');
 
-/** An entity's work item that comes last in log order (the work may be in source order). */
+/** An entity's last event in log order among the pending fold's work, folded or not. */
 export function lastInLog(
-  work: readonly WorkItem[],
+  pending: PendingFold,
   name: string,
   key: string,
-): WorkItem | undefined {
-  let last: WorkItem | undefined;
-  for (const item of work) {
-    if (item.name === name && item.key === key && (!last || item.order > last.order)) last = item;
-  }
-  return last;
+): ProjectionEvent | undefined {
+  const id = entityId(name, key);
+  const folded = pending.touched.get(id);
+  const unfolded = pending.unfolded.get(id);
+  if (!folded) return unfolded?.event;
+  return unfolded && unfolded.order > folded.order ? unfolded.event : folded.event;
 }
 
 /**
@@ -476,7 +534,7 @@ export function stallRejected(
   changes: readonly ChangeToJournal[],
   stalled: Stalled,
   lookup: EntityLookup,
-  work: readonly WorkItem[],
+  lastEvent: (name: string, key: string) => ProjectionEvent | undefined,
 ): {
   updates: Map<string, Map<string, Entity>>;
   changes: ChangeToJournal[];
@@ -484,7 +542,6 @@ export function stallRejected(
 } {
   const kept = new Map<string, Map<string, Entity>>();
   const deadLetters: DeadLetter[] = [];
-  const lastEvent = (name: string, key: string) => lastInLog(work, name, key)?.event;
   for (const [name, entities] of updates) {
     const out = new Map<string, Entity>();
     for (const [key, entity] of entities) {

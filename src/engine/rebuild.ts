@@ -43,7 +43,7 @@ import type { Lock } from './lock.js';
 import type { Logger } from './logger.js';
 import type { AnyStreamProjection } from './projection.js';
 import type { Registry } from './registry.js';
-import { farBehindBatchSize, ProjectionRunner } from './runner.js';
+import { farBehindBatchSize, farBehindCommitSize, ProjectionRunner } from './runner.js';
 import type { RebuildOptions, RebuildProgress, RebuildReport } from './types.js';
 
 const SHADOW_SUFFIX = '~rebuild';
@@ -141,6 +141,7 @@ export class Rebuilder {
       // The swap below commits durably, and its sync covers every shadow batch before it.
       deferDurability: true,
       batchSize: Math.max(this.context.batchSize, farBehindBatchSize(targets)),
+      catchUpCommitSize: () => farBehindCommitSize(targets),
       cacheLimit: 1_000_000,
       logger: this.context.logger,
     });

@@ -30,14 +30,18 @@ import {
   derivedGroups,
   groupUpdates,
   type GroupedUpdates,
-  foldBatch,
+  finishFold,
+  foldPage,
   historyKey,
   historyReads,
   lastInLog,
+  pendingLookup,
   planBatch,
   sourceOrdered,
   stallRejected,
+  startFold,
   type FoldOutput,
+  type PendingFold,
   type Stalled,
   type ChangeToJournal,
   type Entity,
@@ -93,6 +97,11 @@ export interface RunnerOptions {
    * (default: `batchSize`). Asked at the start of each run.
    */
   readonly catchUpBatchSize?: () => number;
+  /**
+   * Most events folded into one commit far behind, a page of `catchUpBatchSize` at a time
+   * (default: one page). Asked at the start of each run.
+   */
+  readonly catchUpCommitSize?: () => number;
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
   /**
@@ -127,6 +136,24 @@ export function farBehindBatchSize(
     : Math.min(size, WATCHED_CATCH_UP_BATCH, Math.floor(subscriberBuffer / 4));
 }
 
+/**
+ * Events folded into one commit far behind while nobody is subscribed to changes. Each commit
+ * writes and journals every entity it touched once, and derives every derived group it touched
+ * again from all its members: folding five pages into one commit made a 100k-event catch-up
+ * about a fifth faster than a commit per page (bench/ `rebuild`). Memory follows the entities
+ * the commit touches, not its events: each page's events are dropped once folded. With
+ * subscribers, a commit is one page (see farBehindBatchSize).
+ */
+const UNWATCHED_CATCH_UP_COMMIT = 100_000;
+
+export function farBehindCommitSize(
+  projections: readonly AnyStreamProjection[],
+  subscriberBuffer?: number,
+): number {
+  const page = farBehindBatchSize(projections, subscriberBuffer);
+  return subscriberBuffer === undefined ? Math.max(page, UNWATCHED_CATCH_UP_COMMIT) : page;
+}
+
 export interface BatchResult {
   readonly events: number;
   readonly position: number;
@@ -151,6 +178,8 @@ export class ProjectionRunner {
   private cached = 0;
   /** Set by `init` when a newer release's state is stored (see `refuseNewerVersions`). */
   private outdated: string | undefined;
+  /** Pages folded and not committed yet: one commit can take several far behind. */
+  private pending: { fold: PendingFold; events: number; last: number } | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     this.handled = new Map(options.projections.map((p) => [p, new Set(p.eventTypes)]));
@@ -254,41 +283,64 @@ export class ProjectionRunner {
       if (this.outdated) break;
       let progressed = false;
       let restart = false;
+      let lost = false;
       // More behind than one live batch holds: the rest in large batches (the last one of a
       // catch-up too, rather than its tail in many small ones).
       const behind = upTo - this.position;
-      const batchSize =
-        behind > this.options.batchSize
-          ? Math.max(this.options.batchSize, this.options.catchUpBatchSize?.() ?? 0)
-          : this.options.batchSize;
+      const farBehind = behind > this.options.batchSize;
+      const batchSize = farBehind
+        ? Math.max(this.options.batchSize, this.options.catchUpBatchSize?.() ?? 0)
+        : this.options.batchSize;
+      const commitSize = farBehind
+        ? Math.max(batchSize, this.options.catchUpCommitSize?.() ?? 0)
+        : batchSize;
+      const entityLimit = Math.max(batchSize, this.options.cacheLimit);
       const filter = this.options.readFilter;
-      for await (const events of this.options.store.readAll(this.position, {
-        batchSize,
-        upTo,
-        withBody: this.withBody,
-        ...(filter ? { partition: filter } : {}),
-      })) {
-        if (events.length === 0) continue;
-        // A filtered read leaves out other partitions' events, so its last page ends below
-        // `upTo`; that page's commit moves the checkpoint to `upTo` (nothing of this partition
-        // lies between: `upTo` is a head the store gave, below its readers' fence).
-        const result = await this.applyBatch(
-          events,
-          filter && events.length < batchSize ? upTo : undefined,
-        );
+      // Commits what is pending; false when refused (the runner restarts, or lost its lease).
+      const commit = async (through: number | undefined): Promise<boolean> => {
+        const events = this.pending?.events ?? 0;
+        const result = await this.commitPending(through);
         if (!result.ok) {
-          if (!(await this.recover(result)))
-            return { ok: false, reason: 'lease_lost', events: total };
-          restart = true;
-          break;
+          if (await this.recover(result)) restart = true;
+          else lost = true;
+          return false;
         }
-        total += events.length;
+        total += events;
         progressed = true;
-        onBatch({ events: events.length, position: this.position, changes: result.changes });
-        // A store that answers synchronously (SQLite) would otherwise hold the event loop for
-        // the whole backlog: no change delivered, no request served until the end.
-        await new Promise((resolve) => setImmediate(resolve));
+        onBatch({ events, position: this.position, changes: result.changes });
+        return true;
+      };
+      try {
+        for await (const events of this.options.store.readAll(this.position, {
+          batchSize,
+          upTo,
+          withBody: this.withBody,
+          ...(filter ? { partition: filter } : {}),
+        })) {
+          if (events.length === 0) continue;
+          await this.foldPage(events);
+          const pending = this.pending as NonNullable<typeof this.pending>;
+          const lastPage = events.length < batchSize || pending.last >= upTo;
+          if (!lastPage && pending.events < commitSize && pending.fold.touched.size < entityLimit) {
+            // Let the event loop serve others between pages too, as between commits below.
+            await new Promise((resolve) => setImmediate(resolve));
+            continue;
+          }
+          // A filtered read leaves out other partitions' events, so its last page ends below
+          // `upTo`; that page's commit moves the checkpoint to `upTo` (nothing of this partition
+          // lies between: `upTo` is a head the store gave, below its readers' fence).
+          if (!(await commit(filter && events.length < batchSize ? upTo : undefined))) break;
+          // A store that answers synchronously (SQLite) would otherwise hold the event loop for
+          // the whole backlog: no change delivered, no request served until the end.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // The read ended on a full page that was left pending: everything up to `upTo` is read.
+        if (this.pending && !restart && !lost) await commit(filter ? upTo : undefined);
+      } finally {
+        // A read, fold or commit that threw leaves nothing behind for the next run.
+        this.pending = undefined;
       }
+      if (lost) return { ok: false, reason: 'lease_lost', events: total };
       // A filtered read whose last page was full, or that found nothing: the checkpoint moves
       // to `upTo` on its own.
       if (filter && !restart && this.position < upTo) {
@@ -328,28 +380,62 @@ export class ProjectionRunner {
    * batch boundary.
    */
   async applyBatch(stored: readonly StoredEvent[], through?: number): Promise<CommitResult> {
+    try {
+      await this.foldPage(stored);
+    } catch (error) {
+      this.pending = undefined;
+      throw error;
+    }
+    return this.commitPending(through);
+  }
+
+  /** Folds a page of the log into what is pending (nothing is committed). */
+  private async foldPage(stored: readonly StoredEvent[]): Promise<void> {
+    const pending = (this.pending ??= { fold: startFold(), events: 0, last: 0 });
     const events = (
       await withBodiesForStaleFacts(this.options.store, this.options.codec, stored)
     ).map((event) => toProjectionEvent(event, this.options.codec));
-    const handles = (projection: AnyStreamProjection, type: string) =>
-      this.handled.get(projection)?.has(type) ?? false;
+    const handles = this.handles;
     const accepted = this.options.acceptStream
       ? events.filter((event) => event.stream !== '' && this.options.acceptStream?.(event.stream))
       : events;
     const planned = planBatch(accepted, this.names, (name) => this.checkpointOf(name), handles);
     await this.prefetch(planned);
-    const lookup = (name: string, key: string) => this.cache.get(name)?.get(key) ?? BLANK_ENTITY;
+    // The page is planned against the pending fold's states; the fold reads what is committed
+    // underneath them.
+    const lookup = pendingLookup(pending.fold, this.committed);
     const work = sourceOrdered(planned, lookup);
     const histories = await this.readHistories(work, lookup);
-    const folded = foldBatch({
+    foldPage(pending.fold, {
       work,
-      lookup,
+      lookup: this.committed,
       histories,
       failFast: this.options.failFast ?? false,
       journal: this.options.journal,
       handles,
     });
-    const last = { position: through ?? (stored[stored.length - 1] as StoredEvent).position };
+    pending.events += stored.length;
+    if (stored.length > 0) pending.last = (stored[stored.length - 1] as StoredEvent).position;
+  }
+
+  private readonly handles = (projection: AnyStreamProjection, type: string): boolean =>
+    this.handled.get(projection)?.has(type) ?? false;
+
+  /** The states committed (as far as this runner knows: its cache, prefetched). */
+  private readonly committed = (name: string, key: string): Entity =>
+    this.cache.get(name)?.get(key) ?? BLANK_ENTITY;
+
+  /**
+   * Commits what is pending, moving the checkpoint to its last event, or to `through` (past it:
+   * the read left out events that are not this runner's).
+   */
+  private async commitPending(through?: number): Promise<CommitResult> {
+    const pending = this.pending ?? { fold: startFold(), events: 0, last: 0 };
+    this.pending = undefined;
+    const folded = finishFold(pending.fold, this.options.journal);
+    const lookup = this.committed;
+    const lastEvent = (name: string, key: string) => lastInLog(pending.fold, name, key);
+    const last = { position: through ?? pending.last };
     const advancing = [...this.names].filter(([, name]) => this.checkpointOf(name) < last.position);
     // An aggregate's checkpoint follows its source's; it records the aggregate's version, so a
     // changed version is seen on start (and rebuilt with the source).
@@ -362,7 +448,8 @@ export class ProjectionRunner {
     let result: CommitResult;
     let committedUpdates: ReadonlyMap<string, ReadonlyMap<string, Entity>>;
     for (;;) {
-      const fold = stalled.size === 0 ? folded : this.stalledFold(folded, stalled, lookup, work);
+      const fold =
+        stalled.size === 0 ? folded : this.stalledFold(folded, stalled, lookup, lastEvent);
       const aggregated = await this.aggregate(fold, lookup);
       const derived = this.options.journal
         ? this.derivedReads([...fold.changes, ...aggregated.changes], fold.updates)
@@ -374,7 +461,7 @@ export class ProjectionRunner {
         [...fold.changes, ...aggregated.changes],
         stalled,
         lookup,
-        work,
+        lastEvent,
       );
       try {
         result = await this.options.projectionStore.commit({
@@ -426,12 +513,12 @@ export class ProjectionRunner {
           throw error;
         }
         if (this.options.failFast) {
-          const event = lastInLog(work, subject.projection, subject.key);
+          const event = lastEvent(subject.projection, subject.key);
           throw new PoisonEventError({
             projection: subject.projection,
             key: subject.key,
-            eventId: event?.event.id ?? '',
-            position: event?.event.position ?? last.position,
+            eventId: event?.id ?? '',
+            position: event?.position ?? last.position,
             error: describeError(error),
           });
         }
@@ -448,30 +535,30 @@ export class ProjectionRunner {
     return result;
   }
 
-  /**
-   * Moves the aggregates by the batch's member changes. Aggregates whose stored state is of an
-   * older version (a rebuild is due) are left as they are until the rebuilt state replaces them:
-   * applying this version's `apply` to the old shape would serve neither.
-   */
   /** The fold with stalled stream entities kept at their state before the batch. */
   private stalledFold(
     folded: FoldOutput,
     stalled: Stalled,
     lookup: (name: string, key: string) => Entity,
-    work: readonly WorkItem[],
+    lastEvent: (name: string, key: string) => ProjectionEvent | undefined,
   ): FoldOutput {
     const { updates, changes, deadLetters } = stallRejected(
       folded.updates,
       folded.changes,
       stalled,
       lookup,
-      work,
+      lastEvent,
     );
     return { ...folded, updates, changes, deadLetters: [...folded.deadLetters, ...deadLetters] };
   }
 
+  /**
+   * Moves the aggregates by the batch's member changes. Aggregates whose stored state is of an
+   * older version (a rebuild is due) are left as they are until the rebuilt state replaces them:
+   * applying this version's `apply` to the old shape would serve neither.
+   */
   private async aggregate(
-    folded: ReturnType<typeof foldBatch>,
+    folded: FoldOutput,
     lookup: (name: string, key: string) => Entity,
   ): Promise<ReturnType<typeof aggregateBatch>> {
     const targets = this.aggregates.filter(({ name }) => !this.versions.has(name));

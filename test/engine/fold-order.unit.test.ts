@@ -2,17 +2,22 @@
  * A batch folded in source order per entity (sourceOrdered, which skips the stream re-reads of
  * deliveries late within the batch) answers exactly what the same batch folded in log order
  * answers: the same states, the same journalled changes in the same order, blamed on the same
- * events, and the same causes for derived and aggregate projections.
+ * events, and the same causes for derived and aggregate projections. So does the batch folded a
+ * page at a time into one pending fold (what a far-behind run commits at once).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BLANK_ENTITY,
+  finishFold,
   foldBatch,
+  foldPage,
   historyKey,
   historyReads,
+  pendingLookup,
   planBatch,
   sourceOrdered,
+  startFold,
   type Entity,
   type FoldOutput,
   type WorkItem,
@@ -85,8 +90,11 @@ function storedBefore(earlier: readonly ProjectionEvent[]): Map<string, Entity> 
   return entities;
 }
 
-function fold(work: readonly WorkItem[], stored: Map<string, Entity>, all: ProjectionEvent[]) {
-  const lookup = (name: string, key: string) => stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
+function readHistories(
+  work: readonly WorkItem[],
+  lookup: (name: string, key: string) => Entity,
+  all: ProjectionEvent[],
+): Map<string, ProjectionEvent[]> {
   const histories = new Map<string, ProjectionEvent[]>();
   for (const read of historyReads(work, lookup, (_p, _k, e) => e.stream)) {
     histories.set(
@@ -94,10 +102,15 @@ function fold(work: readonly WorkItem[], stored: Map<string, Entity>, all: Proje
       all.filter((e) => e.stream === read.stream && e.position <= read.upTo),
     );
   }
+  return histories;
+}
+
+function fold(work: readonly WorkItem[], stored: Map<string, Entity>, all: ProjectionEvent[]) {
+  const lookup = (name: string, key: string) => stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
   return foldBatch({
     work,
     lookup,
-    histories,
+    histories: readHistories(work, lookup, all),
     failFast: false,
     journal: true,
     handles: () => true,
@@ -132,6 +145,59 @@ describe('folding a batch in source order per entity', () => {
           const inLog = fold(planned, stored, all);
           const bySource = fold(sourceOrdered(planned, lookup), stored, all);
           expect(comparable(bySource)).toEqual(comparable(inLog));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('answers the same folded a page at a time into one pending fold', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 30 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }),
+        (spec, split, pageSizes) => {
+          const all = spec.map(([stream, time], i) => event(i + 1, stream, time * 10 + (i % 7)));
+          const cut = Math.min(split, all.length - 1);
+          const stored = storedBefore(all.slice(0, cut));
+          const batch = all.slice(cut);
+          const checkpointOf = () => cut;
+          const committed = (name: string, key: string) =>
+            stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
+          const whole = fold(
+            sourceOrdered(
+              planBatch(batch, projections, checkpointOf, () => true),
+              committed,
+            ),
+            stored,
+            all,
+          );
+
+          // As the runner folds a page: planned against the pending fold's states.
+          const pending = startFold();
+          for (let at = 0, p = 0; at < batch.length; p++) {
+            const size = pageSizes[p % pageSizes.length] as number;
+            const page = batch.slice(at, at + size);
+            at += size;
+            const lookup = pendingLookup(pending, committed);
+            const work = sourceOrdered(
+              planBatch(page, projections, checkpointOf, () => true),
+              lookup,
+            );
+            foldPage(pending, {
+              work,
+              lookup: committed,
+              histories: readHistories(work, lookup, all),
+              failFast: false,
+              journal: true,
+              handles: () => true,
+            });
+          }
+          expect(comparable(finishFold(pending, true))).toEqual(comparable(whole));
         },
       ),
       { numRuns: 300 },
