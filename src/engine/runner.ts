@@ -99,7 +99,8 @@ export interface RunnerOptions {
   readonly catchUpBatchSize?: () => number;
   /**
    * Most events folded into one commit far behind, a page of `catchUpBatchSize` at a time
-   * (default: one page). Asked at the start of each run.
+   * (default: one page). Asked after each page: a subscriber who comes meanwhile has the pending
+   * pages committed at once, and smaller commits from then on.
    */
   readonly catchUpCommitSize?: () => number;
   /** Entity states kept in memory between batches. */
@@ -291,9 +292,6 @@ export class ProjectionRunner {
       const batchSize = farBehind
         ? Math.max(this.options.batchSize, this.options.catchUpBatchSize?.() ?? 0)
         : this.options.batchSize;
-      const commitSize = farBehind
-        ? Math.max(batchSize, this.options.catchUpCommitSize?.() ?? 0)
-        : batchSize;
       const entityLimit = Math.max(batchSize, this.options.cacheLimit);
       const filter = this.options.readFilter;
       // Commits what is pending; false when refused (the runner restarts, or lost its lease).
@@ -321,6 +319,9 @@ export class ProjectionRunner {
           await this.foldPage(events);
           const pending = this.pending as NonNullable<typeof this.pending>;
           const lastPage = events.length < batchSize || pending.last >= upTo;
+          const commitSize = farBehind
+            ? Math.max(batchSize, this.options.catchUpCommitSize?.() ?? 0)
+            : batchSize;
           if (!lastPage && pending.events < commitSize && pending.fold.touched.size < entityLimit) {
             // Let the event loop serve others between pages too, as between commits below.
             await new Promise((resolve) => setImmediate(resolve));

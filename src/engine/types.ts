@@ -107,9 +107,12 @@ export interface EngineOptions<
   readonly startupRebuild?: 'wait' | 'background';
   /**
    * Events per live projection transaction (default 500). Further behind than that (a catch-up,
-   * a rebuild), batches are larger: 20 000 events when every projection folds facts, 5 000 when
-   * one reads payloads or while someone is subscribed to changes (at most a quarter of
-   * `subscriberBuffer`), never fewer than this.
+   * a rebuild), the log is read in larger pages: 20 000 events when every projection folds
+   * facts, 5 000 when one reads payloads or while someone is subscribed to changes (at most a
+   * quarter of `subscriberBuffer`), never fewer than this. While nobody is subscribed, pages are
+   * folded into one transaction until it holds 100 000 events (or as many entities as the
+   * engine keeps cached): each entity is then written once per transaction, not once per page.
+   * With a subscriber, each page is a transaction of its own.
    */
   readonly batchSize?: number;
   /** Journalled changes kept for resume (default 100 000). */

@@ -16,8 +16,9 @@ beforeAll(async () => {
   temp = await createTempDir('truto-state-crash-');
   db = temp.path('log.db');
   const file = temp.path('events.ndjson');
-  // Three catch-up batches: a kill can land after the first commit and before the last.
-  await writeWorkload(file, { events: 60_000, seed: 11 });
+  // Two catch-up commits (of 100,000 events while nobody is subscribed, then 50,000): a kill can
+  // land between them, half a second or more apart.
+  await writeWorkload(file, { events: 150_000, seed: 11 });
   const imported = await runCli(['import', file, '--db', db]);
   expect(imported.code, imported.stderr).toBe(0);
 });
@@ -77,10 +78,10 @@ async function killAfter(args: string[], delayMs: number) {
 describe('SIGKILL between append and projection', () => {
   it('resumes from the checkpoint and ends equal to a fresh rebuild', async () => {
     let killedMidway = 0;
-    // A catch-up this far behind commits in a few large batches (20,000 events each): the kill
-    // comes later each time, in steps much shorter than the time from the first commit to the
-    // last, so one lands between two commits before a run finishes.
-    for (let delay = 100; delay <= 10_000; delay += 50) {
+    // A catch-up this far behind commits in a few large transactions: the kill comes later each
+    // time, in steps much shorter than the time from the first commit to the last, so one lands
+    // between two commits before a run finishes.
+    for (let delay = 500; delay <= 20_000; delay += 100) {
       const result = await killAfter(['dump', 'runs'], delay);
       const state = snapshot();
       for (const [name, applied] of state.applied) {

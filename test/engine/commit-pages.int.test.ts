@@ -133,4 +133,45 @@ describe('a far-behind run folding several pages into one commit', () => {
       { numRuns: 150 },
     );
   });
+
+  it('commits the pending pages at once when a subscriber comes, then a page at a time', async () => {
+    const store = createMemoryEventStore();
+    const projectionStore = createMemoryProjectionStore();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const parsed = parseWebhook(
+          JSON.stringify({
+            id: `evt-${i}`,
+            event: 'integrated_account:created',
+            created_at: new Date(Date.UTC(2024, 8, 10, 12, 0, i)).toISOString(),
+            payload: { id: `acc-${i}`, tenant_id: 't', environment_id: 'e' },
+          }),
+        );
+        if (!parsed.ok) throw new Error(parsed.code);
+        await store.append([parsed.event]);
+      }
+      // Asked after each page: nobody watches after the first three, someone does after the
+      // fourth (which is committed with them), and from then on.
+      let asked = 0;
+      const runner = new ProjectionRunner({
+        store,
+        projectionStore,
+        codec: trutoCodec,
+        logger: silentLogger,
+        projections: streams,
+        journal: true,
+        batchSize: 1,
+        catchUpBatchSize: () => 2,
+        catchUpCommitSize: () => (++asked <= 3 ? 10 : 2),
+        cacheLimit: 50_000,
+      });
+      await runner.init();
+      const commits: number[] = [];
+      await runner.runTo(await store.head(), (batch) => commits.push(batch.events));
+      expect(commits).toEqual([8, 2, 2, 2, 2, 2, 2]);
+      expect(await projectionStore.listStates('accounts')).toHaveLength(20);
+    } finally {
+      await store.close();
+    }
+  });
 });
