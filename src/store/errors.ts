@@ -101,13 +101,14 @@ export function storeErrorWithReason(
  */
 export function checkStorableText(
   value: string,
-  what: string,
+  /** What the value is, for the refusal: made only then (this runs for every row written). */
+  what: () => string,
   subject?: { readonly projection: string; readonly key: string },
 ): void {
   if (value.includes('\u0000')) {
     throw new StoreError(
       'store_rejected',
-      `${what} holds a NUL character (U+0000), which no store keeps`,
+      `${what()} holds a NUL character (U+0000), which no store keeps`,
       subject ? { subject } : {},
     );
   }

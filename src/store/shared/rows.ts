@@ -58,10 +58,10 @@ function serialise(event: EventToAppend, body: Buffer): EventRow {
   if (!(event.body instanceof Uint8Array)) {
     throw new TypeError(`event ${event.id}: body must be bytes (a Uint8Array)`);
   }
-  checkStorableText(event.id, `event id ${JSON.stringify(event.id)}`);
-  checkStorableText(event.type, `event ${JSON.stringify(event.id)}: type`);
+  checkStorableText(event.id, () => `event id ${JSON.stringify(event.id)}`);
+  checkStorableText(event.type, () => `event ${JSON.stringify(event.id)}: type`);
   if (event.stream !== null)
-    checkStorableText(event.stream, `event ${JSON.stringify(event.id)}: stream`);
+    checkStorableText(event.stream, () => `event ${JSON.stringify(event.id)}: stream`);
   // NUL inside `data` is fine: JSON writes it as the escape \u0000, which every store keeps.
   return {
     id: event.id,
