@@ -192,10 +192,7 @@ class ProjectionEngine<
           this.hub.watched ? this.subscriberBuffer : undefined,
         ),
       catchUpCommitSize: () =>
-        farBehindCommitSize(
-          this.registry.streams,
-          this.hub.watched ? this.subscriberBuffer : undefined,
-        ),
+        farBehindCommitSize(this.hub.watched ? this.subscriberBuffer : undefined),
       cacheLimit: 50_000,
       logger: this.logger,
       ...(source && partition !== undefined

@@ -141,7 +141,7 @@ export class Rebuilder {
       // The swap below commits durably, and its sync covers every shadow batch before it.
       deferDurability: true,
       batchSize: Math.max(this.context.batchSize, farBehindBatchSize(targets)),
-      catchUpCommitSize: () => farBehindCommitSize(targets),
+      catchUpCommitSize: () => farBehindCommitSize(),
       cacheLimit: 1_000_000,
       logger: this.context.logger,
     });

@@ -115,44 +115,46 @@ export interface RunnerOptions {
   readonly logger: Logger;
 }
 
-/** Most events per catch-up batch while someone is subscribed to changes. */
-const WATCHED_CATCH_UP_BATCH = 5_000;
-
 /**
- * Events per batch far behind (a catch-up, a rebuild): each batch writes every entity it touched
- * once, so a larger batch writes a busy entity fewer times (catching up 100k events: 5,000 per
- * batch 2.4 s, 20,000 per batch 2.0 s; bench/ `rebuild`). Bounded, so memory follows the batch,
- * not the log; smaller when a projection reads payloads, since the batch's bodies are then held
- * too (5 KB each). With `subscriberBuffer` (someone is subscribed to changes), smaller still: a
- * batch's changes reach every subscriber at once, and must stay well inside a subscriber's
- * buffer, or the catch-up would cut the subscribers off.
+ * Events per page far behind (a catch-up, a rebuild): the log is read and folded a page at a
+ * time, several pages to a commit (farBehindCommitSize). Small, because a page's events live
+ * until it is folded: with 20,000 per page the young generation's collections copied them all,
+ * twice, and garbage collection was a fifth of a catch-up. A 100k-event catch-up (1 KB bodies)
+ * took 1.13 s with pages of 20,000, 0.98 s with 5,000, 0.90 s with 2,500 and 1,000; smaller
+ * pages re-read more entity streams for deliveries late across a page's edge (27 re-reads at
+ * 20,000, 286 at 2,500, 805 at 1,000), which cost a round trip each on PostgreSQL. Smaller
+ * still when a projection reads payloads, since the page's bodies are then held too (1,000:
+ * 1.7 s where 5,000 took 2.1 s).
  */
-export function farBehindBatchSize(
-  projections: readonly AnyStreamProjection[],
-  subscriberBuffer?: number,
-): number {
-  const size = projections.some((p) => p.reads !== 'facts') ? 5_000 : 20_000;
-  return subscriberBuffer === undefined
-    ? size
-    : Math.min(size, WATCHED_CATCH_UP_BATCH, Math.floor(subscriberBuffer / 4));
-}
+const FACTS_PAGE = 2_500;
+const PAYLOAD_PAGE = 1_000;
 
 /**
  * Events folded into one commit far behind while nobody is subscribed to changes. Each commit
  * writes and journals every entity it touched once, and derives every derived group it touched
- * again from all its members: folding five pages into one commit made a 100k-event catch-up
- * about a fifth faster than a commit per page (bench/ `rebuild`). Memory follows the entities
- * the commit touches, not its events: each page's events are dropped once folded. With
- * subscribers, a commit is one page (see farBehindBatchSize).
+ * again from all its members: folding 100,000 events into one commit instead of 20,000 made a
+ * 100k-event catch-up about a fifth faster (bench/ `rebuild`). Memory follows the entities the
+ * commit touches, not its events: each page's events are dropped once folded.
  */
-const UNWATCHED_CATCH_UP_COMMIT = 100_000;
+const UNWATCHED_COMMIT = 100_000;
+/**
+ * While someone is subscribed to changes: a commit's changes reach every subscriber at once,
+ * and must stay well inside a subscriber's buffer, or the catch-up would cut them off.
+ */
+const WATCHED_COMMIT = 5_000;
 
-export function farBehindCommitSize(
+export function farBehindCommitSize(subscriberBuffer?: number): number {
+  return subscriberBuffer === undefined
+    ? UNWATCHED_COMMIT
+    : Math.min(WATCHED_COMMIT, Math.floor(subscriberBuffer / 4));
+}
+
+export function farBehindBatchSize(
   projections: readonly AnyStreamProjection[],
   subscriberBuffer?: number,
 ): number {
-  const page = farBehindBatchSize(projections, subscriberBuffer);
-  return subscriberBuffer === undefined ? Math.max(page, UNWATCHED_CATCH_UP_COMMIT) : page;
+  const page = projections.some((p) => p.reads !== 'facts') ? PAYLOAD_PAGE : FACTS_PAGE;
+  return Math.min(page, farBehindCommitSize(subscriberBuffer));
 }
 
 export interface BatchResult {

@@ -107,12 +107,11 @@ export interface EngineOptions<
   readonly startupRebuild?: 'wait' | 'background';
   /**
    * Events per live projection transaction (default 500). Further behind than that (a catch-up,
-   * a rebuild), the log is read in larger pages: 20 000 events when every projection folds
-   * facts, 5 000 when one reads payloads or while someone is subscribed to changes (at most a
-   * quarter of `subscriberBuffer`), never fewer than this. While nobody is subscribed, pages are
-   * folded into one transaction until it holds 100 000 events (or as many entities as the
-   * engine keeps cached): each entity is then written once per transaction, not once per page.
-   * With a subscriber, each page is a transaction of its own.
+   * a rebuild), the log is read and folded in pages (2 500 events when every projection folds
+   * facts, 1 000 when one reads payloads, never fewer than this), and several pages go into one
+   * transaction: up to 100 000 events (or as many entities as the engine keeps cached) while
+   * nobody is subscribed to changes, so each entity is written once per transaction, not once
+   * per page; up to 5 000 (at most a quarter of `subscriberBuffer`) while someone is.
    */
   readonly batchSize?: number;
   /** Journalled changes kept for resume (default 100 000). */
