@@ -35,7 +35,7 @@ describe('SQLite event store', () => {
     await dir.cleanup();
   });
 
-  it('runs in WAL with synchronous=FULL, a busy timeout and the current schema', async () => {
+  it('runs in WAL with synchronous=FULL, a busy timeout, a 64 MiB page cache and the current schema', async () => {
     const store = open({ busyTimeoutMs: 1234 });
     expect(await store.readSettings()).toEqual({
       journalMode: 'wal',
@@ -46,6 +46,8 @@ describe('SQLite event store', () => {
       // Checkpoints run on their own thread: the store's own is a backstop
       // (sqlite-checkpointer.int.test.ts).
       walAutocheckpoint: BACKSTOP_PAGES,
+      // A cache that holds the states a projection commit writes over (connection.ts).
+      pageCacheKib: 65_536,
     });
     expect(await store.checkIntegrity()).toEqual(['ok']);
   });

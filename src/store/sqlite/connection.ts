@@ -115,6 +115,16 @@ const isFile = (path: string): boolean =>
  */
 export const DEFAULT_PAGE_SIZE = 16_384;
 
+/**
+ * The page cache of the store's connection, in KiB (SQLite's default is 2 MiB). Projection
+ * commits upsert states at keys spread over the whole states table: once the table outgrew the
+ * cache, each upsert read its pages from the OS again, and dirty pages were spilled to the WAL in
+ * the middle of the transaction. A million-event catch-up (1 KB bodies, 180 MB of state) took
+ * 12.3 s at the default, 10.5 to 10.9 s at 64 MiB, and no less at 256 MiB. The cache holds only
+ * pages read, so a small file never fills it.
+ */
+export const PAGE_CACHE_KIB = 65_536;
+
 export function openSqlite(
   path: string,
   busyTimeoutMs: number,
@@ -130,6 +140,7 @@ export function openSqlite(
       opened.pragma(`page_size = ${Math.trunc(pageSize)}`);
       opened.pragma('journal_mode = WAL');
       opened.pragma('synchronous = FULL');
+      opened.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       migrate(opened);
       db = opened;
       break;

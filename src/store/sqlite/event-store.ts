@@ -72,6 +72,8 @@ export interface SqliteSettings {
    * `wal_autocheckpoint`): a backstop, since a worker thread checkpoints a file database.
    */
   readonly walAutocheckpoint: number;
+  /** The connection's page cache in KiB (64 MiB: projection commits write all over the states). */
+  readonly pageCacheKib: number;
 }
 
 interface EventRowOut {
@@ -359,6 +361,8 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
         busyTimeoutMs: connection.busyTimeoutMs,
         walSyncs: connection.syncs,
         walAutocheckpoint: db.pragma('wal_autocheckpoint', { simple: true }) as number,
+        // Negative: KiB (positive would be pages; the store always sets KiB).
+        pageCacheKib: -(db.pragma('cache_size', { simple: true }) as number),
         schemaVersion: db.pragma('user_version', { simple: true }) as number,
       }));
     },
