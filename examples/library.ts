@@ -29,7 +29,7 @@ export async function example(path: string, bodies: readonly string[]) {
   const engine = await createTrutoEngine({ store, projections: [contacts] as const });
   try {
     // Watch one account: its current state first, then its state after each committed change
-    // (changes within one projection batch arrive as one); the stream completes on close.
+    // (changes within one projection transaction arrive as one); the stream completes on close.
     const watched = firstValueFrom(engine.watch('accounts', 'acc-1').pipe(toArray()));
 
     for (const body of bodies) {
