@@ -1,12 +1,14 @@
 /**
- * The fold step: one batch of log events folded into entity states, as pure functions that
- * return data. The runner (runner.ts) is the thin driver around them: it reads the batch and the
- * histories asked for, calls these, and commits what they return.
+ * The fold step: one batch of log events folded into entity states, as functions that return
+ * data (or, for a fold over several pages, add to a pending fold their caller owns). The runner
+ * (runner.ts) is the thin driver around them: it reads the pages and the histories asked for,
+ * calls these, and commits what they return.
  *
  *   planBatch     events → work items (which projection folds which event into which entity)
  *   historyReads  work items → the entity streams a late event needs re-read
- *   foldBatch     work items + entities + histories → new entity states, changes, dead letters
- *   derivedPlan / deriveChanges   the changes of derived projections from their sources' changes
+ *   foldPage      work items + entities + histories → a pending fold's new entity states
+ *   finishFold    a pending fold → new entity states, changes, dead letters (foldBatch: one page)
+ *   derivedGroups / deriveChange   the changes of derived projections from their sources' changes
  *
  * Source-time order: an event newer (by source time, then id) than everything already folded
  * into its entity is folded on top; an older one (a late delivery) refolds the entity from its

@@ -165,6 +165,105 @@ describe('SQLite event store', () => {
     expect((await store.readSettings()).schemaVersion).toBe(SCHEMA_VERSION);
   });
 
+  it('moves states keyed by entity (release 5) into the table by rowid, every row and index kept', async () => {
+    const first = open();
+    const rows = [
+      { key: 'acc-1', grp: 'tenant-1', state: { status: 'active' } },
+      { key: 'acc-2', grp: null, state: { status: 'deleted' } },
+    ];
+    await first.projections.commit({
+      checkpoints: [{ name: 'accounts', position: 9, version: 1 }],
+      states: rows.map(({ key, grp, state }, i) => ({
+        projection: 'accounts',
+        row: {
+          key,
+          group: grp,
+          state,
+          lastTime: 100 + i,
+          lastId: `e${i}`,
+          position: 5 + i,
+          poisoned: i === 1 ? 'boom' : null,
+        },
+      })),
+      deadLetters: [],
+      changes: [],
+    });
+    await first.close();
+    // The table as release 5 left it.
+    const raw = new Database(path);
+    raw.exec(`
+      CREATE TABLE states_v5 (projection TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+        last_time INTEGER NOT NULL, last_id TEXT NOT NULL, position INTEGER NOT NULL,
+        poisoned TEXT, grp TEXT, PRIMARY KEY (projection, key)) WITHOUT ROWID;
+      INSERT INTO states_v5 SELECT projection, key, state, last_time, last_id, position, poisoned, grp FROM states;
+      DROP TABLE states;
+      ALTER TABLE states_v5 RENAME TO states;
+      CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;`);
+    raw.pragma('user_version = 5');
+    raw.close();
+
+    const store = open();
+    expect((await store.readSettings()).schemaVersion).toBe(SCHEMA_VERSION);
+    const listed = await store.projections.listStates('accounts');
+    expect(listed).toEqual([
+      {
+        key: 'acc-1',
+        group: 'tenant-1',
+        state: { status: 'active' },
+        lastTime: 100,
+        lastId: 'e0',
+        position: 5,
+        poisoned: null,
+      },
+      {
+        key: 'acc-2',
+        group: null,
+        state: { status: 'deleted' },
+        lastTime: 101,
+        lastId: 'e1',
+        position: 6,
+        poisoned: 'boom',
+      },
+    ]);
+    expect(await store.projections.listStates('accounts', { group: 'tenant-1' })).toHaveLength(1);
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(
+        check.prepare("SELECT sql FROM sqlite_master WHERE name = 'states'").pluck().get(),
+      ).not.toMatch(/WITHOUT ROWID/i);
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      check.close();
+    }
+    // The upsert finds a row by the unique index, as it found it by the key before.
+    await store.projections.commit({
+      checkpoints: [{ name: 'accounts', position: 10, version: 1 }],
+      expected: [{ name: 'accounts', position: 9 }],
+      states: [
+        {
+          projection: 'accounts',
+          row: {
+            key: 'acc-1',
+            group: 'tenant-1',
+            state: { status: 'needs_reauth' },
+            lastTime: 102,
+            lastId: 'e2',
+            position: 10,
+            poisoned: null,
+          },
+        },
+      ],
+      deadLetters: [],
+      changes: [],
+    });
+    expect((await store.projections.readStates('accounts', ['acc-1'])).get('acc-1')?.state).toEqual(
+      {
+        status: 'needs_reauth',
+      },
+    );
+    expect(await store.projections.listStates('accounts')).toHaveLength(2);
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);

@@ -121,6 +121,30 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO counters (name, value) SELECT 'rejects', COUNT(*) FROM rejects WHERE true
     ON CONFLICT (name) DO UPDATE SET value = excluded.value;
   `,
+  // 6: states in a rowid table, found by a unique index on (projection, key). Keyed by the
+  // entity, rows of a few hundred bytes to a few KB sat in key order: a run's id is random, so
+  // the entities a projection commit touches (recent ones, mostly) were spread over every page
+  // of the table, and each commit rewrote most of its pages. By rowid, a new entity's row goes
+  // at the end and recent entities stay together (a million-event catch-up, 1 KB bodies: 11.5 to
+  // 11.8 s before, 9.1 to 10.4 s after).
+  `
+  CREATE TABLE states_by_rowid (
+    projection TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    last_time  INTEGER NOT NULL,
+    last_id    TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    poisoned   TEXT,
+    grp        TEXT,
+    UNIQUE (projection, key)
+  );
+  INSERT INTO states_by_rowid (projection, key, state, last_time, last_id, position, poisoned, grp)
+    SELECT projection, key, state, last_time, last_id, position, poisoned, grp FROM states;
+  DROP TABLE states;
+  ALTER TABLE states_by_rowid RENAME TO states;
+  CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
