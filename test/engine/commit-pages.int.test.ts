@@ -26,8 +26,8 @@ import {
 import { trutoCodec } from '../../src/truto/codec.js';
 import { parseWebhook } from '../../src/truto/parse.js';
 import { trutoProjections } from '../../src/truto/projections/index.js';
-import { expectedStates } from '../support/engine.js';
-import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
+import { appendDelivered, expectedStates } from '../support/engine.js';
+import { deliveredHistoryArbitrary } from '../support/histories.js';
 
 const all = trutoProjections as readonly AnyProjection[];
 const streams = all.filter((p): p is AnyStreamProjection => p.kind === 'stream');
@@ -38,19 +38,14 @@ describe('a far-behind run folding several pages into one commit', () => {
   it('commits as the commit size says, with the sorted fold and an unbroken journal', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) =>
-          deliveriesArbitrary(bodies).map((d) => ({ bodies, order: d.order })),
-        ),
+        deliveredHistoryArbitrary,
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 4 }),
         async ({ bodies, order }, page, pagesPerCommit) => {
           const store = createMemoryEventStore();
           const projectionStore = createMemoryProjectionStore();
           try {
-            for (const body of order) {
-              const parsed = parseWebhook(body);
-              if (parsed.ok) await store.append([parsed.event]);
-            }
+            await appendDelivered(store, order);
             const head = await store.head();
             const runner = new ProjectionRunner({
               store,

@@ -14,7 +14,7 @@ import type { EventStoreWithProjections } from '../../src/store/port.js';
 import { fnv1a32 } from '../../src/store/shared/partition.js';
 import { allStates, expectedStates } from '../support/engine.js';
 import { eventFromBody } from '../support/events.js';
-import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
+import { deliveredHistoryArbitrary } from '../support/histories.js';
 
 const COUNT = 4;
 const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'records'];
@@ -34,9 +34,7 @@ describe('partitioned engines', () => {
   it('together equal the sorted fold, whoever holds which partition', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) =>
-          deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d })),
-        ),
+        deliveredHistoryArbitrary,
         fc.integer({ min: 0, max: COUNT }),
         async ({ bodies, order }, split) => {
           const store = createMemoryEventStore();

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTrutoEngine } from '../../src/truto/engine.js';
 import { allStates, expectedStates, storeKinds } from '../support/engine.js';
-import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
+import { deliveredHistoryArbitrary } from '../support/histories.js';
 
 const PROJECTIONS = ['accounts', 'runs', 'account-sync', 'record-states', 'records'];
 
@@ -15,9 +15,7 @@ describe.each(Object.keys(storeKinds))('live state equals the sorted fold (%s st
   it('for random histories, arrival orders, duplicates and batch cuts', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) =>
-          deliveriesArbitrary(bodies).map((d) => ({ bodies, ...d })),
-        ),
+        deliveredHistoryArbitrary,
         fc.integer({ min: 1, max: 8 }),
         async ({ bodies, order, catchUps }, batchSize) => {
           const handle = (storeKinds[kind] as () => ReturnType<(typeof storeKinds)['memory']>)();

@@ -124,29 +124,40 @@ const comparable = (out: FoldOutput) => ({
   deadLetters: out.deadLetters,
 });
 
+/**
+ * A log of events over three streams, cut in two: the states stored from before the cut, and
+ * the batch after it.
+ */
+const batchArbitrary = fc
+  .tuple(
+    fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 30 })), {
+      minLength: 1,
+      maxLength: 40,
+    }),
+    fc.integer({ min: 0, max: 40 }),
+  )
+  .map(([spec, split]) => {
+    const all = spec.map(([stream, time], i) => event(i + 1, stream, time * 10 + (i % 7)));
+    const cut = Math.min(split, all.length - 1);
+    return {
+      all,
+      stored: storedBefore(all.slice(0, cut)),
+      batch: all.slice(cut),
+      checkpointOf: () => cut,
+    };
+  });
+
 describe('folding a batch in source order per entity', () => {
   it('answers what folding it in log order answers', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 30 })), {
-          minLength: 1,
-          maxLength: 40,
-        }),
-        fc.integer({ min: 0, max: 40 }),
-        (spec, split) => {
-          const all = spec.map(([stream, time], i) => event(i + 1, stream, time * 10 + (i % 7)));
-          const cut = Math.min(split, all.length - 1);
-          const stored = storedBefore(all.slice(0, cut));
-          const batch = all.slice(cut);
-          const checkpointOf = () => cut;
-          const planned = planBatch(batch, projections, checkpointOf, () => true);
-          const lookup = (name: string, key: string) =>
-            stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
-          const inLog = fold(planned, stored, all);
-          const bySource = fold(sourceOrdered(planned, lookup), stored, all);
-          expect(comparable(bySource)).toEqual(comparable(inLog));
-        },
-      ),
+      fc.property(batchArbitrary, ({ all, stored, batch, checkpointOf }) => {
+        const planned = planBatch(batch, projections, checkpointOf, () => true);
+        const lookup = (name: string, key: string) =>
+          stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
+        const inLog = fold(planned, stored, all);
+        const bySource = fold(sourceOrdered(planned, lookup), stored, all);
+        expect(comparable(bySource)).toEqual(comparable(inLog));
+      }),
       { numRuns: 300 },
     );
   });
@@ -154,18 +165,9 @@ describe('folding a batch in source order per entity', () => {
   it('answers the same folded a page at a time into one pending fold', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 30 })), {
-          minLength: 1,
-          maxLength: 40,
-        }),
-        fc.integer({ min: 0, max: 40 }),
+        batchArbitrary,
         fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }),
-        (spec, split, pageSizes) => {
-          const all = spec.map(([stream, time], i) => event(i + 1, stream, time * 10 + (i % 7)));
-          const cut = Math.min(split, all.length - 1);
-          const stored = storedBefore(all.slice(0, cut));
-          const batch = all.slice(cut);
-          const checkpointOf = () => cut;
+        ({ all, stored, batch, checkpointOf }, pageSizes) => {
           const committed = (name: string, key: string) =>
             stored.get(historyKey(name, key)) ?? BLANK_ENTITY;
           const whole = fold(

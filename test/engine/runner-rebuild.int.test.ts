@@ -12,13 +12,12 @@ import { silentLogger } from '../../src/engine/logger.js';
 import type { AnyProjection, AnyStreamProjection } from '../../src/engine/projection.js';
 import { ProjectionRunner } from '../../src/engine/runner.js';
 import { trutoCodec } from '../../src/truto/codec.js';
-import { parseWebhook } from '../../src/truto/parse.js';
 import {
   createMemoryEventStore,
   createMemoryProjectionStore,
 } from '../../src/store/memory/index.js';
-import { expectedStates } from '../support/engine.js';
-import { deliveriesArbitrary, historyArbitrary } from '../support/histories.js';
+import { appendDelivered, expectedStates } from '../support/engine.js';
+import { deliveredHistoryArbitrary } from '../support/histories.js';
 
 const streams = (trutoProjections as readonly AnyProjection[]).filter(
   (p): p is AnyStreamProjection => p.kind === 'stream',
@@ -28,18 +27,13 @@ describe('rebuild runner with small batches', () => {
   it('folds late deliveries within and across batches into the sorted fold', async () => {
     await fc.assert(
       fc.asyncProperty(
-        historyArbitrary.chain((bodies) =>
-          deliveriesArbitrary(bodies).map((d) => ({ bodies, order: d.order })),
-        ),
+        deliveredHistoryArbitrary,
         fc.integer({ min: 1, max: 9 }),
         async ({ bodies, order }, batchSize) => {
           const store = createMemoryEventStore();
           const projectionStore = createMemoryProjectionStore();
           try {
-            for (const body of order) {
-              const parsed = parseWebhook(body);
-              if (parsed.ok) await store.append([parsed.event]);
-            }
+            await appendDelivered(store, order);
             const runner = new ProjectionRunner({
               store,
               projectionStore,

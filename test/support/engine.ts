@@ -8,7 +8,7 @@ import { parseWebhook } from '../../src/truto/parse.js';
 import type { AnyProjection } from '../../src/engine/projection.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createMemoryEventStore } from '../../src/store/memory/index.js';
-import type { EventStoreWithProjections } from '../../src/store/port.js';
+import type { EventStore, EventStoreWithProjections } from '../../src/store/port.js';
 import { createSqliteEventStore } from '../../src/store/sqlite/index.js';
 import { aggregateAll, deriveAll, eventsFor, foldAll } from '../../src/testing/index.js';
 
@@ -120,4 +120,15 @@ export function engineTestResources(): {
       return handle;
     },
   };
+}
+
+/** Appends each delivered body the parser accepts, one append per delivery, in the order given. */
+export async function appendDelivered(
+  store: Pick<EventStore, 'append'>,
+  order: readonly string[],
+): Promise<void> {
+  for (const body of order) {
+    const parsed = parseWebhook(body);
+    if (parsed.ok) await store.append([parsed.event]);
+  }
 }

@@ -162,3 +162,8 @@ export function deliveriesArbitrary(bodies: readonly string[]) {
         })),
     );
 }
+
+/** A history with one delivery schedule of it: `{ bodies, order, catchUps }`. */
+export const deliveredHistoryArbitrary = historyArbitrary.chain((bodies) =>
+  deliveriesArbitrary(bodies).map((delivery) => ({ bodies, ...delivery })),
+);
