@@ -17,8 +17,8 @@ import type {
   AnyProjection,
   AnyStreamProjection,
 } from '../../src/engine/projection.js';
-import { ProjectionRunner } from '../../src/engine/runner.js';
-import type { ChangeRecord } from '../../src/store/port.js';
+import { ProjectionRunner, type RunnerOptions } from '../../src/engine/runner.js';
+import type { ChangeRecord, EventStore, ProjectionStore } from '../../src/store/port.js';
 import {
   createMemoryEventStore,
   createMemoryProjectionStore,
@@ -34,6 +34,26 @@ const streams = all.filter((p): p is AnyStreamProjection => p.kind === 'stream')
 const aggregates = all.filter((p): p is AnyAggregateProjection => p.kind === 'aggregate');
 const derived = all.filter((p): p is AnyDerivedProjection => p.kind === 'derived');
 
+/** A live runner (journalling) over the Truto stream projections; every run is far behind. */
+function runnerOver(
+  store: EventStore,
+  projectionStore: ProjectionStore,
+  options: Partial<RunnerOptions>,
+): ProjectionRunner {
+  return new ProjectionRunner({
+    store,
+    projectionStore,
+    codec: trutoCodec,
+    logger: silentLogger,
+    projections: streams,
+    journal: true,
+    // Live batches of one event: any run of two or more is far behind.
+    batchSize: 1,
+    cacheLimit: 50_000,
+    ...options,
+  });
+}
+
 describe('a far-behind run folding several pages into one commit', () => {
   it('commits as the commit size says, with the sorted fold and an unbroken journal', async () => {
     await fc.assert(
@@ -47,21 +67,12 @@ describe('a far-behind run folding several pages into one commit', () => {
           try {
             await appendDelivered(store, order);
             const head = await store.head();
-            const runner = new ProjectionRunner({
-              store,
-              projectionStore,
-              codec: trutoCodec,
-              logger: silentLogger,
-              projections: streams,
+            const runner = runnerOver(store, projectionStore, {
               aggregates,
               derived,
               groupOf: new Map(derived.map((d) => [d.from, (state: unknown) => d.groupOf(state)])),
-              journal: true,
-              // Every run below is far behind: live batches of one event.
-              batchSize: 1,
               catchUpBatchSize: () => page,
               catchUpCommitSize: () => page * pagesPerCommit,
-              cacheLimit: 50_000,
             });
             await runner.init();
             const commits: number[] = [];
@@ -148,17 +159,9 @@ describe('a far-behind run folding several pages into one commit', () => {
       // Asked after each page: nobody watches after the first three, someone does after the
       // fourth (which is committed with them), and from then on.
       let asked = 0;
-      const runner = new ProjectionRunner({
-        store,
-        projectionStore,
-        codec: trutoCodec,
-        logger: silentLogger,
-        projections: streams,
-        journal: true,
-        batchSize: 1,
+      const runner = runnerOver(store, projectionStore, {
         catchUpBatchSize: () => 2,
         catchUpCommitSize: () => (++asked <= 3 ? 10 : 2),
-        cacheLimit: 50_000,
       });
       await runner.init();
       const commits: number[] = [];
