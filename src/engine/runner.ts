@@ -1,7 +1,9 @@
 /**
  * The projection runner: the driver around the pure fold step (fold-step.ts). It reads a batch
  * of the log, reads the entity histories the fold asks for, folds, and commits the batch's
- * states, checkpoints, dead letters and journalled changes in one transaction.
+ * states, checkpoints, dead letters and journalled changes in one transaction. Far behind, a
+ * batch is read and folded a page at a time, and committed once it holds enough pages
+ * (farBehindBatchSize, farBehindCommitSize).
  *
  * One runner serves a set of stream projections in a single pass over the log (each keeps its
  * own checkpoint, so a freshly rebuilt projection and the others can stand at different
@@ -276,8 +278,8 @@ export class ProjectionRunner {
   }
 
   /**
-   * Applies everything after the current position up to `upTo`, one committed batch at a time;
-   * `onBatch` runs after each commit.
+   * Applies everything after the current position up to `upTo`, one committed batch at a time
+   * (far behind, several pages to a batch); `onBatch` runs after each commit.
    */
   async runTo(upTo: number, onBatch: (result: BatchResult) => void): Promise<RunResult> {
     let total = 0;
