@@ -174,6 +174,11 @@ class ProjectionEngine<
     });
   }
 
+  /** The subscriber buffer a catch-up must stay inside, while anyone is subscribed. */
+  private watchedBuffer(): number | undefined {
+    return this.hub.watched ? this.subscriberBuffer : undefined;
+  }
+
   private runner(projectionStore: ProjectionStore, partition?: number): ProjectionRunner {
     const source = this.options.partitions;
     return new ProjectionRunner({
@@ -186,13 +191,8 @@ class ProjectionEngine<
       groupOf: this.registry.groupOf,
       journal: true,
       batchSize: this.batchSize,
-      catchUpBatchSize: () =>
-        farBehindBatchSize(
-          this.registry.streams,
-          this.hub.watched ? this.subscriberBuffer : undefined,
-        ),
-      catchUpCommitSize: () =>
-        farBehindCommitSize(this.hub.watched ? this.subscriberBuffer : undefined),
+      catchUpBatchSize: () => farBehindBatchSize(this.registry.streams, this.watchedBuffer()),
+      catchUpCommitSize: () => farBehindCommitSize(this.watchedBuffer()),
       cacheLimit: 50_000,
       logger: this.logger,
       ...(source && partition !== undefined

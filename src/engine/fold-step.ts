@@ -145,8 +145,6 @@ export interface FoldInput {
   readonly histories: ReadonlyMap<string, readonly ProjectionEvent[]>;
   /** Stop at the first reducer that throws (rebuilds) instead of dead-lettering it. */
   readonly failFast: boolean;
-  /** Produce one change per touched entity (live runs; a rebuild journals nothing). */
-  readonly journal: boolean;
   readonly handles: (projection: AnyStreamProjection, type: string) => boolean;
 }
 
@@ -208,10 +206,11 @@ export function pendingLookup(pending: PendingFold, lookup: EntityLookup): Entit
 }
 
 /**
- * Folds a batch. Pure: reads entities through `lookup`, returns new ones without changing any.
- * The same as `startFold`, `foldPage` and `finishFold` in turn.
+ * Folds a batch. Pure: reads entities through `lookup`, returns new ones without changing any;
+ * `journal`: one change per touched entity (live runs; a rebuild journals nothing). The same as
+ * `startFold`, `foldPage` and `finishFold` in turn.
  */
-export function foldBatch(input: FoldInput): FoldOutput {
+export function foldBatch(input: FoldInput & { readonly journal: boolean }): FoldOutput {
   const pending = startFold();
   foldPage(pending, input);
   return finishFold(pending, input.journal);

@@ -159,6 +159,15 @@ export function farBehindBatchSize(
   return Math.min(page, farBehindCommitSize(subscriberBuffer));
 }
 
+/** Pages folded and not committed yet: the fold, its events, and the last one's position. */
+interface Pending {
+  readonly fold: PendingFold;
+  events: number;
+  last: number;
+}
+
+const startPending = (): Pending => ({ fold: startFold(), events: 0, last: 0 });
+
 export interface BatchResult {
   readonly events: number;
   readonly position: number;
@@ -184,7 +193,7 @@ export class ProjectionRunner {
   /** Set by `init` when a newer release's state is stored (see `refuseNewerVersions`). */
   private outdated: string | undefined;
   /** Pages folded and not committed yet: one commit can take several far behind. */
-  private pending: { fold: PendingFold; events: number; last: number } | undefined;
+  private pending: Pending | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     this.handled = new Map(options.projections.map((p) => [p, new Set(p.eventTypes)]));
@@ -320,8 +329,7 @@ export class ProjectionRunner {
           ...(filter ? { partition: filter } : {}),
         })) {
           if (events.length === 0) continue;
-          await this.foldPage(events);
-          const pending = this.pending as NonNullable<typeof this.pending>;
+          const pending = await this.foldStored(events);
           const lastPage = events.length < batchSize || pending.last >= upTo;
           const commitSize = farBehind
             ? Math.max(batchSize, this.options.catchUpCommitSize?.() ?? 0)
@@ -386,7 +394,7 @@ export class ProjectionRunner {
    */
   async applyBatch(stored: readonly StoredEvent[], through?: number): Promise<CommitResult> {
     try {
-      await this.foldPage(stored);
+      await this.foldStored(stored);
     } catch (error) {
       this.pending = undefined;
       throw error;
@@ -394,9 +402,9 @@ export class ProjectionRunner {
     return this.commitPending(through);
   }
 
-  /** Folds a page of the log into what is pending (nothing is committed). */
-  private async foldPage(stored: readonly StoredEvent[]): Promise<void> {
-    const pending = (this.pending ??= { fold: startFold(), events: 0, last: 0 });
+  /** Folds a page of the log into what is pending (nothing is committed), and answers that. */
+  private async foldStored(stored: readonly StoredEvent[]): Promise<Pending> {
+    const pending = (this.pending ??= startPending());
     const events = (
       await withBodiesForStaleFacts(this.options.store, this.options.codec, stored)
     ).map((event) => toProjectionEvent(event, this.options.codec));
@@ -416,11 +424,11 @@ export class ProjectionRunner {
       lookup: this.committed,
       histories,
       failFast: this.options.failFast ?? false,
-      journal: this.options.journal,
       handles,
     });
     pending.events += stored.length;
     if (stored.length > 0) pending.last = (stored[stored.length - 1] as StoredEvent).position;
+    return pending;
   }
 
   private readonly handles = (projection: AnyStreamProjection, type: string): boolean =>
@@ -435,7 +443,7 @@ export class ProjectionRunner {
    * the read left out events that are not this runner's).
    */
   private async commitPending(through?: number): Promise<CommitResult> {
-    const pending = this.pending ?? { fold: startFold(), events: 0, last: 0 };
+    const pending = this.pending ?? startPending();
     this.pending = undefined;
     const folded = finishFold(pending.fold, this.options.journal);
     const lookup = this.committed;

@@ -195,7 +195,6 @@ describe('folding a batch in source order per entity', () => {
               lookup: committed,
               histories: readHistories(work, lookup, all),
               failFast: false,
-              journal: true,
               handles: () => true,
             });
           }
