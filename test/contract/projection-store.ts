@@ -340,6 +340,48 @@ export function projectionStoreContract(
       expect(await store.readDeadLetters('shadow')).toEqual([]);
     });
 
+    it('reads and writes the swapped-in states, swap after swap, and never another projection’s', async () => {
+      const member = (key: string, v: string, group: string | null): StateRow => ({
+        ...row(key, { v }),
+        group,
+      });
+      const seen = async (projection: string) =>
+        (await store.listStates(projection)).map((r) => [r.key, (r.state as { v: string }).v]);
+      const swap = () => store.swapProjections([{ shadow: 'shadow', live: 'live' }], []);
+      await put('other', [member('a', 'other', 'g1')]);
+      await put('live', [member('a', 'gen0', 'g1'), member('b', 'gen0', 'g2')]);
+
+      for (let generation = 1; generation <= 3; generation++) {
+        const v = `gen${generation}`;
+        // A rebuild writes its shadow beside the live state, which keeps taking commits.
+        await put('shadow', [member('b', v, 'g1'), member(`c${generation}`, v, 'g2')]);
+        await put('live', [member('z', 'late', 'g2')]);
+        expect(await seen('live')).toContainEqual(['z', 'late']);
+        await swap();
+
+        expect(await seen('live')).toEqual([
+          ['b', v],
+          [`c${generation}`, v],
+        ]);
+        expect(await seen('shadow')).toEqual([]);
+        expect(await store.countStates('shadow')).toBe(0);
+        expect(await store.countStates('live')).toBe(2);
+        expect(await store.countStates('live', { v })).toBe(2);
+        const read = await store.readStates('live', ['a', 'b', `c${generation}`, 'z']);
+        expect([...read.keys()].sort()).toEqual(['b', `c${generation}`]);
+        expect((await store.listStates('live', { group: 'g1' })).map((r) => r.key)).toEqual(['b']);
+        expect(await store.countGroups?.('live')).toBe(2);
+        // Written after the swap, under the live name: it lands beside the swapped-in rows.
+        await put('live', [member('b', `${v}+`, 'g1')]);
+        expect((await store.readStates('live', ['b'])).get('b')?.state).toEqual({ v: `${v}+` });
+        expect(await seen('shadow')).toEqual([]);
+      }
+      expect(await seen('other')).toEqual([['a', 'other']]);
+      await store.clearProjection('live');
+      expect(await seen('live')).toEqual([]);
+      expect(await seen('other')).toEqual([['a', 'other']]);
+    });
+
     it('keeps partition checkpoints as rows of their projection: swapped, cleared, compared with it', async () => {
       const cp = (name: string, partition: number | undefined, position: number) => ({
         name,

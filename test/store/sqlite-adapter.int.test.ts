@@ -144,7 +144,7 @@ describe('SQLite event store', () => {
     await open().close();
     // A database as release 3 left it: partitions in the checkpoint's name.
     const raw = new Database(path);
-    raw.exec(`DROP TABLE checkpoints;
+    raw.exec(`DROP TABLE checkpoints; DROP TABLE state_names;
       CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
       INSERT INTO checkpoints VALUES ('runs#p3', 40, 1), ('runs#p12', 41, 1), ('accounts', 7, 2);`);
     raw.pragma('user_version = 3');
@@ -198,7 +198,8 @@ describe('SQLite event store', () => {
       INSERT INTO states_v5 SELECT projection, key, state, last_time, last_id, position, poisoned, grp FROM states;
       DROP TABLE states;
       ALTER TABLE states_v5 RENAME TO states;
-      CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;`);
+      CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;
+      DROP TABLE state_names;`);
     raw.pragma('user_version = 5');
     raw.close();
 

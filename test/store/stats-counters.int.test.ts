@@ -47,7 +47,9 @@ const kinds: Record<string, () => Promise<Kind>> = {
       open: async () => createSqliteEventStore({ path }),
       downgrade: async () => {
         const db = new Database(path);
-        db.exec("DELETE FROM counters WHERE name IN ('conflicts', 'rejects')");
+        db.exec(
+          "DELETE FROM counters WHERE name IN ('conflicts', 'rejects'); DROP TABLE state_names",
+        );
         db.pragma('user_version = 4');
         db.close();
       },

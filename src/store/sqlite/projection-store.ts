@@ -33,6 +33,25 @@ const STATE_COLUMNS =
   'key, state, last_time AS lastTime, last_id AS lastId, position, poisoned, grp AS "group"';
 const CHANGE_COLUMNS = 'seq, projection, key, before, after, event_id AS eventId, position';
 const LETTER_COLUMNS = 'projection, key, event_id AS eventId, position, error';
+/**
+ * The name a projection's states are stored under (`states.projection`): its own, unless a
+ * rebuild's swap exchanged it with its shadow's (`state_names`, schema 7). Every name maps to a
+ * distinct stored name, since a swap only exchanges two. Used in the statement that reads the
+ * states, so the lookup and the read see one snapshot; binds the projection's name twice.
+ */
+const STORED_AS = 'COALESCE((SELECT physical FROM state_names WHERE name = ?), ?)';
+
+/** An upsert's parameters, the projection's own name first (the stored one is bound). */
+type StateParams = [
+  projection: string,
+  key: string,
+  state: string,
+  lastTime: number,
+  lastId: string,
+  position: number,
+  poisoned: string | null,
+  group: string | null,
+];
 
 interface CheckpointRow {
   readonly name: string;
@@ -58,8 +77,13 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       'SELECT name, part, position, version FROM checkpoints ORDER BY name, part',
     ),
     readStates: db.prepare(
-      `SELECT ${STATE_COLUMNS} FROM states WHERE projection = ? AND key IN (SELECT value FROM json_each(?))`,
+      `SELECT ${STATE_COLUMNS} FROM states WHERE projection = ${STORED_AS} AND key IN (SELECT value FROM json_each(?))`,
     ),
+    storedAs: db.prepare('SELECT physical FROM state_names WHERE name = ?').pluck(),
+    storeUnder: db.prepare(
+      'INSERT INTO state_names (name, physical) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET physical = excluded.physical',
+    ),
+    storeUnderOwn: db.prepare('DELETE FROM state_names WHERE name = ?'),
     upsertCheckpoint: db.prepare(
       `INSERT INTO checkpoints (name, part, position, version) VALUES (?, ?, ?, ?)
        ON CONFLICT (name, part) DO UPDATE SET position = excluded.position, version = excluded.version`,
@@ -79,7 +103,6 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     clearStates: db.prepare('DELETE FROM states WHERE projection = ?'),
     clearCheckpoint: db.prepare('DELETE FROM checkpoints WHERE name = @name'),
     clearLetters: db.prepare('DELETE FROM dead_letters WHERE projection = ?'),
-    moveStates: db.prepare('UPDATE states SET projection = ? WHERE projection = ?'),
     moveCheckpoint: db.prepare('UPDATE checkpoints SET name = @to WHERE name = @from'),
     moveLetters: db.prepare('UPDATE dead_letters SET projection = ? WHERE projection = ?'),
     lettersAll: db.prepare(
@@ -105,6 +128,14 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
    * swap) waits for no sync.
    */
   const writeDerived = <T>(doing: string, fn: () => T): Promise<T> => connection.write(doing, fn);
+
+  /** Inside a write transaction: the name `name`'s states are stored under (see STORED_AS). */
+  const storedAs = (name: string): string => (sql.storedAs.get(name) as string | undefined) ?? name;
+  /** Inside a write transaction: stores `name`'s states under `physical` from now on. */
+  const storeUnder = (name: string, physical: string): void => {
+    if (physical === name) sql.storeUnderOwn.run(name);
+    else sql.storeUnder.run(name, physical);
+  };
 
   /**
    * Listing statements by SQL text: the group listing (derived projections read a group's members
@@ -147,8 +178,8 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     afterKey?: string,
     group?: string,
   ): { sql: string; params: unknown[] } {
-    const parts = ['projection = ?'];
-    const params: unknown[] = [projection];
+    const parts = [`projection = ${STORED_AS}`];
+    const params: unknown[] = [projection, projection];
     if (group !== undefined) {
       parts.push('grp = ?');
       params.push(group);
@@ -194,7 +225,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       const rows = connection.run('reading states', () =>
         keys.length === 0
           ? []
-          : (sql.readStates.all(projection, JSON.stringify(keys)) as StateRecord[]),
+          : (sql.readStates.all(projection, projection, JSON.stringify(keys)) as StateRecord[]),
       );
       return new Map(rows.map((row) => [row.key, toStateRow(row)]));
     },
@@ -229,10 +260,10 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     async countGroups(projection) {
       return connection.run('counting groups', () =>
         listing(
-          'SELECT COUNT(DISTINCT grp) FROM states INDEXED BY states_by_group WHERE projection = ? AND grp IS NOT NULL',
+          `SELECT COUNT(DISTINCT grp) FROM states INDEXED BY states_by_group WHERE projection = ${STORED_AS} AND grp IS NOT NULL`,
         )
           .pluck()
-          .get(projection),
+          .get(projection, projection),
       ) as number;
     },
 
@@ -250,7 +281,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       return commitResult(async () => {
         // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
         const texts = new Map<unknown, string>();
-        const states = batch.states.map(({ projection, row }) => [
+        const states = batch.states.map(({ projection, row }): StateParams => [
           projection,
           row.key,
           rememberText(texts, row.state, encodeState(row.state, { projection, key: row.key })),
@@ -262,11 +293,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
         ]);
         checkCommitText(
           batch,
-          states.map(([projection, key, state]) => ({
-            projection: projection as string,
-            key: key as string,
-            state: state as string,
-          })),
+          states.map(([projection, key, state]) => ({ projection, key, state })),
         );
         return connection.write(
           'committing projection state',
@@ -281,13 +308,19 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
               }))
               .filter((m) => m.actual !== m.expected);
             if (moved.length > 0) throw checkpointMoved(moved);
+            const stored = new Map<string, string>();
+            const physical = (name: string): string => {
+              let found = stored.get(name);
+              if (found === undefined) stored.set(name, (found = storedAs(name)));
+              return found;
+            };
             // Inside the write transaction (one writer at a time, whichever process), before this
             // batch's states are written: the members as committed.
             const derived = derivedChanges(batch.derived ?? [], (read) =>
               (
                 listing(
                   `SELECT ${STATE_COLUMNS} FROM states INDEXED BY states_by_group WHERE projection = ? AND grp = ? ORDER BY key`,
-                ).all(read.source, read.group) as StateRecord[]
+                ).all(physical(read.source), read.group) as StateRecord[]
               ).map(toStateRow),
             );
             const changes = [...batch.changes, ...derived].map((change) =>
@@ -295,7 +328,26 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             );
             for (const c of batch.checkpoints)
               sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
-            for (const params of states) sql.upsertState.run(...params);
+            for (const [
+              projection,
+              key,
+              state,
+              lastTime,
+              lastId,
+              position,
+              poisoned,
+              group,
+            ] of states)
+              sql.upsertState.run(
+                physical(projection),
+                key,
+                state,
+                lastTime,
+                lastId,
+                position,
+                poisoned,
+                group,
+              );
             for (const l of batch.deadLetters.map(storableLetter))
               sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
             return changes.map(insertChange);
@@ -308,7 +360,7 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
 
     async clearProjection(name) {
       await connection.write('clearing a projection', () => {
-        sql.clearStates.run(name);
+        sql.clearStates.run(storedAs(name));
         sql.clearCheckpoint.run({ name });
         sql.clearLetters.run(name);
       });
@@ -318,10 +370,15 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       const encoded = resets.map((change) => encodeChangeStates(change));
       return writeDerived('swapping projections', () => {
         for (const { shadow, live } of swaps) {
-          sql.clearStates.run(live);
+          // The live name takes the shadow's rows where they are, and the shadow's name the
+          // emptied place of the live ones: no state row is rewritten.
+          const replaced = storedAs(live);
+          const rebuilt = storedAs(shadow);
+          sql.clearStates.run(replaced);
+          storeUnder(live, rebuilt);
+          storeUnder(shadow, replaced);
           sql.clearCheckpoint.run({ name: live });
           sql.clearLetters.run(live);
-          sql.moveStates.run(live, shadow);
           sql.moveCheckpoint.run({ to: live, from: shadow });
           sql.moveLetters.run(live, shadow);
         }

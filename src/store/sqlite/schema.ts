@@ -145,6 +145,15 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE states_by_rowid RENAME TO states;
   CREATE INDEX states_by_group ON states (projection, grp, key) WHERE grp IS NOT NULL;
   `,
+  // 7: the name a projection's states are stored under, where it is not the projection's own.
+  // A rebuild's swap exchanges the live and shadow names here instead of rewriting every state
+  // row under the live name (a million-event rebuild spent 2 of its 12 s in that UPDATE).
+  `
+  CREATE TABLE state_names (
+    name     TEXT PRIMARY KEY,
+    physical TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
