@@ -143,6 +143,8 @@ export class Rebuilder {
       batchSize: Math.max(this.context.batchSize, farBehindBatchSize(targets)),
       catchUpCommitSize: () => farBehindCommitSize(),
       cacheLimit: 1_000_000,
+      // Cleared above, and written by this rebuild alone (it holds the rebuild lock).
+      startsEmpty: true,
       logger: this.context.logger,
     });
     await shadow.init();

@@ -108,6 +108,13 @@ export interface RunnerOptions {
   /** Entity states kept in memory between batches. */
   readonly cacheLimit: number;
   /**
+   * The storage holds none of these projections' states when the runner starts, and nothing
+   * else writes them (a rebuild's shadow, cleared first). An entity the runner has not cached is
+   * then blank, and is not read, until the cache is first trimmed: a million-event rebuild spent
+   * 0.3 s asking for 177,000 states that could not be there.
+   */
+  readonly startsEmpty?: boolean;
+  /**
    * Shared stores: a checkpoint row stamped with a newer version than the one this runner stamps
    * was written by a newer release (its rebuild swapped in newer state). This runner then folds
    * nothing: its older code must not write over that state. Its partitions wait, visibly lagging,
@@ -190,6 +197,8 @@ export class ProjectionRunner {
   /** Bodies are read when a projection folds payloads. */
   private readonly withBody: boolean;
   private cached = 0;
+  /** Every stored state of the runner's projections is cached (see `startsEmpty`). */
+  private cachedAll: boolean;
   /** Set by `init` when a newer release's state is stored (see `refuseNewerVersions`). */
   private outdated: string | undefined;
   /** Pages folded and not committed yet: one commit can take several far behind. */
@@ -209,6 +218,7 @@ export class ProjectionRunner {
     for (const name of this.names.values()) this.cache.set(name, new Map());
     for (const { name } of this.aggregates) this.cache.set(name, new Map());
     this.withBody = options.projections.some((p) => p.reads !== 'facts');
+    this.cachedAll = options.startsEmpty === true;
   }
 
   /** Reads the checkpoints; call before the first batch. */
@@ -274,6 +284,7 @@ export class ProjectionRunner {
 
   /** Forgets cached states (after a swap replaced them underneath). */
   forget(name: string): void {
+    this.cachedAll = false;
     const entities = this.cache.get(name);
     if (entities) {
       this.cached -= entities.size;
@@ -282,6 +293,7 @@ export class ProjectionRunner {
   }
 
   private clearCache(): void {
+    this.cachedAll = false;
     for (const entities of this.cache.values()) entities.clear();
     this.cached = 0;
   }
@@ -636,9 +648,11 @@ export class ProjectionRunner {
       if (absent.length > 0) missing.set(name, absent);
     }
     for (const [name, keys] of missing) {
-      const rows = await this.options.projectionStore.readStates(name, [...keys]);
+      const rows = this.cachedAll
+        ? undefined
+        : await this.options.projectionStore.readStates(name, [...keys]);
       for (const key of keys) {
-        const row = rows.get(key);
+        const row = rows?.get(key);
         this.remember(name, key, row ? fromRow(row) : BLANK_ENTITY);
       }
     }
@@ -652,6 +666,7 @@ export class ProjectionRunner {
 
   private trimCache(): void {
     if (this.cached <= this.options.cacheLimit) return;
+    this.cachedAll = false;
     // Maps iterate in insertion order: drop the oldest entries first.
     for (const entities of this.cache.values()) {
       for (const key of entities.keys()) {
