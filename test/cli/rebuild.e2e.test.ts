@@ -1,7 +1,13 @@
 /**
- * `truto-state rebuild` on a derived projection: it rebuilds the projection it is derived from
- * and exits, leaving `dump account-sync` as it was (it once spun forever).
+ * `truto-state rebuild` (the CLI process, which folds on its own thread):
+ * - on a derived projection it rebuilds the projection it is derived from and exits, leaving
+ *   `dump account-sync` as it was (it once spun forever);
+ * - rebuild after rebuild, with deliveries imported between them, every projection dumps what a
+ *   store that never rebuilt holds (SQLite swaps by exchanging the names states are stored
+ *   under: later commits must land beside the swapped-in rows);
+ * - failures come back from the thread as they would from the main one.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -33,6 +39,42 @@ describe('truto-state rebuild', () => {
     expect(rebuilt.stdout).toMatch(/^rebuilt runs: \d+ events/);
     const after = await runCli(['dump', 'account-sync', '--db', db]);
     expect(after.stdout).toBe(before.stdout);
+  });
+
+  it('dumps what a store that never rebuilt holds, rebuild after rebuild', async () => {
+    const lines = readFileSync(ALL, 'utf8').trim().split('\n');
+    const parts = [lines.slice(0, 20), lines.slice(20, 40), lines.slice(40)].map((part, i) => {
+      const path = temp.path(`part-${i}.ndjson`);
+      writeFileSync(path, `${part.join('\n')}\n`);
+      return path;
+    });
+    expect(lines.length).toBeGreaterThan(40);
+    const rebuilt = temp.path('rebuilt.db');
+    const plain = temp.path('plain.db');
+    for (const part of parts) {
+      for (const target of [rebuilt, plain]) {
+        const imported = await runCli(['import', part, '--db', target]);
+        expect(imported.code, imported.stderr).toBe(0);
+      }
+      const result = await runCli(['rebuild', '--db', rebuilt]);
+      expect(result.code, result.stderr).toBe(0);
+      for (const projection of ['accounts', 'runs', 'account-sync', 'records']) {
+        const expected = await runCli(['dump', projection, '--db', plain]);
+        const actual = await runCli(['dump', projection, '--db', rebuilt]);
+        expect(actual.stdout, projection).toBe(expected.stdout);
+        if (part === parts.at(-1)) expect(expected.stdout.length, projection).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('reports a store it cannot open as the main thread would, exit 1', async () => {
+    const notADatabase = temp.path('not-a-database.db');
+    writeFileSync(notADatabase, 'not SQLite\n');
+    const result = await runCli(['rebuild', '--db', notADatabase]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^truto-state rebuild: opening .*not-a-database\.db: file is not a database \(SQLITE_NOTADB\) \(store_unavailable\)\n$/,
+    );
   });
 
   it('names the known projections when asked for an unknown one', async () => {

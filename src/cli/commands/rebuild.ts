@@ -2,7 +2,8 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { openSession, projectionNamed } from '../session.js';
+import type { RebuildReport } from '../../engine/types.js';
+import { rebuildOnThread } from '../rebuild-thread.js';
 
 export const command: Command = {
   summary:
@@ -18,40 +19,35 @@ Fails fast on an event a reducer cannot fold, with the event's id and position.
 ${STORE_USAGE}`,
   async run(context) {
     const { values, positionals } = parseCommandArgs(context.argv, storeOptions, true);
-    // Beside running instances (PostgreSQL): they keep their partitions and follow the swap.
-    const session = await openSession(readStoreConfig(values, context.env), { observe: true });
+    const config = readStoreConfig(values, context.env);
+    const bar = context.stderr.isTTY
+      ? new SingleBar(
+          {
+            format: 'rebuild [{bar}] {percentage}% | {value}/{total} positions | {eta}s left',
+            stream: context.stderr,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
+    let started = false;
+    let report: RebuildReport;
     try {
-      const { engine } = session;
-      const names = positionals.map((name) => projectionNamed(engine, name));
-      const bar = context.stderr.isTTY
-        ? new SingleBar(
-            {
-              format: 'rebuild [{bar}] {percentage}% | {value}/{total} positions | {eta}s left',
-              stream: context.stderr,
-            },
-            Presets.shades_classic,
-          )
-        : undefined;
-      let started = false;
-      const report = await engine.rebuild(names.length > 0 ? names : undefined, {
-        onProgress: (progress) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(progress.head, progress.position);
-            started = true;
-          }
-          bar.update(Math.min(progress.position, progress.head));
-        },
+      report = await rebuildOnThread({ config, names: positionals }, (progress) => {
+        if (!bar) return;
+        if (!started) {
+          bar.start(progress.head, progress.position);
+          started = true;
+        }
+        bar.update(Math.min(progress.position, progress.head));
       });
-      bar?.stop();
-      const seconds = report.durationMs / 1000;
-      const rate = seconds > 0 ? Math.round(report.events / seconds) : report.events;
-      context.stdout.write(
-        `rebuilt ${report.projections.join(', ')}: ${report.events} events to position ${report.position} in ${seconds.toFixed(2)} s (${rate} events/s)\n`,
-      );
-      return 0;
     } finally {
-      await session.close();
+      if (started) bar?.stop();
     }
+    const seconds = report.durationMs / 1000;
+    const rate = seconds > 0 ? Math.round(report.events / seconds) : report.events;
+    context.stdout.write(
+      `rebuilt ${report.projections.join(', ')}: ${report.events} events to position ${report.position} in ${seconds.toFixed(2)} s (${rate} events/s)\n`,
+    );
+    return 0;
   },
 };
