@@ -100,7 +100,12 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
     insertChange: db.prepare(
       'INSERT INTO changes (projection, key, before, after, event_id, position) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    clearStates: db.prepare('DELETE FROM states WHERE projection = ?'),
+    // In rowid order: the table's pages are then visited once each, in order, where the unique
+    // index's key order visits them at random (177,000 rows of a million-event log: 0.36 s
+    // against 0.68 to 0.75 s).
+    clearStates: db.prepare(
+      'DELETE FROM states WHERE rowid IN (SELECT rowid FROM states WHERE projection = ? ORDER BY rowid)',
+    ),
     clearCheckpoint: db.prepare('DELETE FROM checkpoints WHERE name = @name'),
     clearLetters: db.prepare('DELETE FROM dead_letters WHERE projection = ?'),
     moveCheckpoint: db.prepare('UPDATE checkpoints SET name = @to WHERE name = @from'),
