@@ -193,6 +193,16 @@ export class Rebuilder {
       }
       throw error;
     }
+    // The shadows may hold the replaced states (see swapProjections). The rebuild is in: a
+    // failure here leaves them to the next rebuild, which clears its shadows first.
+    try {
+      for (const name of names) await projectionStore.clearProjection(shadowName(name));
+    } catch (error) {
+      this.context.logger.warn(
+        { err: error },
+        'rebuilt and swapped in; clearing the replaced state failed (the next rebuild clears it)',
+      );
+    }
     return {
       projections: names,
       events,

@@ -279,6 +279,9 @@ export interface ProjectionStore {
    * commit partitions under leases (PostgreSQL), the same transaction fences them: it waits for
    * the partition commits in flight, and every commit made afterwards under a lease taken before
    * the swap is refused (`lease_lost`), so no state folded on the old rows lands on the new ones.
+   * Afterwards the shadow has no checkpoints or dead letters, but may still hold the replaced
+   * states (an adapter may exchange where the two are stored rather than move rows): the caller
+   * clears it (`clearProjection`) once the swap is in, outside the swap's transaction.
    */
   swapProjections(
     swaps: readonly { readonly shadow: string; readonly live: string }[],

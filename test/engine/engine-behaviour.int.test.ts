@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SlowSubscriberError } from '../../src/engine/change-hub.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { PoisonEventError } from '../../src/engine/errors.js';
+import { shadowName } from '../../src/engine/rebuild.js';
 import type { AnyProjection } from '../../src/engine/projection.js';
 import type { Change, Engine, EngineOptions, ListResult } from '../../src/engine/types.js';
 import { trutoCodec } from '../../src/truto/codec.js';
@@ -395,5 +396,10 @@ describe('restarts, versions and online rebuilds', () => {
     ).items;
     expect(accounts).toHaveLength(40);
     expect(accounts.every((a) => a.status === 'active')).toBe(true);
+    // The replaced states are gone: no shadow keeps them after the rebuild.
+    for (const name of report.projections) {
+      expect(await handle.store.projections.countStates(shadowName(name)), name).toBe(0);
+    }
+    expect(await handle.store.projections.countStates('accounts')).toBe(40);
   });
 });

@@ -376,10 +376,10 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       return writeDerived('swapping projections', () => {
         for (const { shadow, live } of swaps) {
           // The live name takes the shadow's rows where they are, and the shadow's name the
-          // emptied place of the live ones: no state row is rewritten.
+          // replaced ones, which the rebuild clears after this transaction: no state row is
+          // rewritten or deleted while the swap holds the write lock.
           const replaced = storedAs(live);
           const rebuilt = storedAs(shadow);
-          sql.clearStates.run(replaced);
           storeUnder(live, rebuilt);
           storeUnder(shadow, replaced);
           sql.clearCheckpoint.run({ name: live });
