@@ -6,7 +6,8 @@
  * With several instances on one store (PostgreSQL partitions), nobody stops:
  *
  * - One rebuild at a time per store: the rebuilder first takes the store's rebuild lock
- *   (`lockRebuild`, a PostgreSQL session advisory lock, released when the process dies). A
+ *   (`lockRebuild`: a PostgreSQL session advisory lock, or a transaction held on a lock file
+ *   beside a SQLite database; either is released when the process dies). A
  *   version bump seen by several instances starting at once is therefore rebuilt by the first;
  *   the others wait on the lock, then find (`due`) that the stored version is now their code's
  *   and rebuild nothing. Meanwhile every instance keeps serving and projecting the old state.

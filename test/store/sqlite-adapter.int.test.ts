@@ -3,6 +3,8 @@
  * with a bounded queue, busy-timeout translation, notice of other connections' commits, and
  * counters that agree with the tables.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/store/errors.js';
@@ -15,6 +17,11 @@ import {
 import { collect, eventFromBody, makeEvent } from '../support/events.js';
 import { createTempDir, type TempDir } from '../support/temp.js';
 import { trutoHistory } from '../support/truto.js';
+
+/** The built adapter, for a process of its own (`npm run build` first; `npm test` does it). */
+const BUILT_SQLITE = fileURLToPath(
+  new URL('../../dist/src/store/sqlite/index.js', import.meta.url),
+);
 
 describe('SQLite event store', () => {
   let dir: TempDir;
@@ -331,6 +338,59 @@ describe('SQLite event store', () => {
     const [outcome] = await store.append([makeEvent('blocked')]);
     expect(outcome?.status).toBe('stored');
     expect((await store.stats()).events).toBe(2);
+  });
+
+  it('lets one rebuild hold the file at a time, across connections and processes, and frees it when its holder dies', async () => {
+    const first = open();
+    const second = open();
+    const release = await first.projections.lockRebuild?.();
+    if (!release) throw new Error('the SQLite store has a rebuild lock');
+    let secondHeld = false;
+    const waiting = second.projections.lockRebuild?.().then((free) => {
+      secondHeld = true;
+      return free;
+    });
+    // Several of the waiter's attempts: it keeps waiting, and the file keeps taking writes.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(secondHeld).toBe(false);
+    await first.append([makeEvent('during')]);
+    await release();
+    const releaseSecond = await waiting;
+    expect(secondHeld).toBe(true);
+    await releaseSecond?.();
+
+    // A process holding the lock is killed: the operating system drops its lock with it.
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { createSqliteEventStore } = await import(${JSON.stringify(BUILT_SQLITE)});
+         const store = createSqliteEventStore({ path: ${JSON.stringify(path)} });
+         await store.projections.lockRebuild();
+         process.stdout.write('held\\n');
+         setInterval(() => undefined, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('held')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the lock holder exited first (${code})`)));
+    });
+    let afterKill = false;
+    const next = second.projections.lockRebuild?.().then((free) => {
+      afterKill = true;
+      return free;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(afterKill).toBe(false);
+    child.kill('SIGKILL');
+    await (
+      await next
+    )?.();
+    expect(afterKill).toBe(true);
   });
 
   it('notices commits made through another connection', async () => {

@@ -12,8 +12,8 @@ export const command: Command = {
 
 Folds the whole log into a shadow copy and swaps it in atomically: readers never see a
 half-built state, and a rebuild interrupted midway leaves the live state as it was.
-On PostgreSQL, running serve instances keep serving and projecting meanwhile and follow the
-rebuilt state after the swap; one rebuild runs at a time (a second one waits).
+One rebuild runs at a time per store (a second one waits). On PostgreSQL, running serve
+instances keep serving and projecting meanwhile and follow the rebuilt state after the swap.
 Fails fast on an event a reducer cannot fold, with the event's id and position.
 
 ${STORE_USAGE}`,

@@ -69,6 +69,11 @@ export interface SqliteConnection {
   checkFile(): void;
   /** The WAL syncs durable commits have waited for so far (one per turn, see wal-sync.ts). */
   readonly syncs: number;
+  /**
+   * Waits until no other connection, in this process or another, rebuilds on this file, then
+   * holds that until the returned function is called (see `REBUILD_LOCK_SUFFIX`).
+   */
+  lockRebuild(): Promise<() => Promise<void>>;
   readonly closed: boolean;
   /** Closes the database; resolves once the checkpointer thread has stopped too. */
   close(): Promise<void>;
@@ -85,6 +90,17 @@ function walBytes(path: string): number {
     return 0;
   }
 }
+
+/**
+ * One rebuild at a time per file: a rebuild holds a write transaction open on a small SQLite file
+ * beside the database (`<db>-rebuild.lock`, empty, left in place) for as long as it runs. SQLite's
+ * own file locks exclude a second holder, in this process or another, and the operating system
+ * drops them when a process dies, so a killed rebuild leaves no stale lock. The database itself is
+ * not held: appends and projection commits go on meanwhile.
+ */
+export const REBUILD_LOCK_SUFFIX = '-rebuild.lock';
+/** How often a rebuild waiting for another one tries the lock again. */
+const REBUILD_LOCK_POLL_MS = 100;
 
 /** Backoff between attempts at the write lock: short first (locks are usually brief), capped. */
 const FIRST_RETRY_MS = 1;
@@ -254,6 +270,32 @@ export function openSqlite(
     },
     get syncs() {
       return walSync?.syncs ?? 0;
+    },
+    async lockRebuild() {
+      // A database only this connection can open has no one to exclude.
+      if (!isFile(path)) return async () => undefined;
+      const doing = 'waiting for another rebuild';
+      let lock: Database.Database | undefined;
+      try {
+        lock = new Driver(`${path}${REBUILD_LOCK_SUFFIX}`, { timeout: 0 });
+        for (;;) {
+          if (closed) throw new StoreError('store_closed', `${doing}: the store is closed`);
+          try {
+            lock.exec('BEGIN IMMEDIATE');
+            break;
+          } catch (error) {
+            if (!isBusy(error)) throw error;
+          }
+          await new Promise((resolve) => setTimeout(resolve, REBUILD_LOCK_POLL_MS));
+        }
+      } catch (error) {
+        lock?.close();
+        throw error instanceof StoreError ? error : translateSqliteError(error, doing);
+      }
+      const held = lock;
+      return async () => {
+        if (held.open) held.close(); // closing ends the transaction, and the lock with it
+      };
     },
     async close() {
       if (closed) return;

@@ -391,6 +391,8 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       });
     },
 
+    lockRebuild: () => connection.lockRebuild(),
+
     async readDeadLetters(projection) {
       return connection.run('reading dead letters', () =>
         projection === undefined ? sql.lettersAll.all() : sql.lettersOf.all(projection),
