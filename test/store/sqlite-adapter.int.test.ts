@@ -345,19 +345,25 @@ describe('SQLite event store', () => {
     const second = open();
     const release = await first.projections.lockRebuild?.();
     if (!release) throw new Error('the SQLite store has a rebuild lock');
-    let secondHeld = false;
-    const waiting = second.projections.lockRebuild?.().then((free) => {
-      secondHeld = true;
-      return free;
-    });
+    /** Asks `store` for the lock; `held()` tells whether it has it yet. */
+    const waitFor = (store: SqliteEventStore) => {
+      let held = false;
+      const granted = store.projections.lockRebuild?.().then((free) => {
+        held = true;
+        return free;
+      });
+      return { granted, held: () => held };
+    };
+    const secondWaits = waitFor(second);
     // Several of the waiter's attempts: it keeps waiting, and the file keeps taking writes.
     await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(secondHeld).toBe(false);
+    expect(secondWaits.held()).toBe(false);
     await first.append([makeEvent('during')]);
     await release();
-    const releaseSecond = await waiting;
-    expect(secondHeld).toBe(true);
-    await releaseSecond?.();
+    await (
+      await secondWaits.granted
+    )?.();
+    expect(secondWaits.held()).toBe(true);
 
     // A process holding the lock is killed: the operating system drops its lock with it.
     const child = spawn(
@@ -379,18 +385,14 @@ describe('SQLite event store', () => {
       });
       child.once('exit', (code) => reject(new Error(`the lock holder exited first (${code})`)));
     });
-    let afterKill = false;
-    const next = second.projections.lockRebuild?.().then((free) => {
-      afterKill = true;
-      return free;
-    });
+    const afterKill = waitFor(second);
     await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(afterKill).toBe(false);
+    expect(afterKill.held()).toBe(false);
     child.kill('SIGKILL');
     await (
-      await next
+      await afterKill.granted
     )?.();
-    expect(afterKill).toBe(true);
+    expect(afterKill.held()).toBe(true);
   });
 
   it('notices commits made through another connection', async () => {

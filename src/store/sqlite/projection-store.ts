@@ -41,9 +41,8 @@ const LETTER_COLUMNS = 'projection, key, event_id AS eventId, position, error';
  */
 const STORED_AS = 'COALESCE((SELECT physical FROM state_names WHERE name = ?), ?)';
 
-/** An upsert's parameters, the projection's own name first (the stored one is bound). */
+/** An upsert's parameters after the stored name (see STORED_AS), which is bound in the commit. */
 type StateParams = [
-  projection: string,
   key: string,
   state: string,
   lastTime: number,
@@ -286,19 +285,21 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
       return commitResult(async () => {
         // Serialised up front, so a value JSON cannot hold fails before the transaction starts.
         const texts = new Map<unknown, string>();
-        const states = batch.states.map(({ projection, row }): StateParams => [
+        const states = batch.states.map(({ projection, row }) => ({
           projection,
-          row.key,
-          rememberText(texts, row.state, encodeState(row.state, { projection, key: row.key })),
-          row.lastTime,
-          row.lastId,
-          row.position,
-          row.poisoned ?? null,
-          row.group ?? null,
-        ]);
+          params: [
+            row.key,
+            rememberText(texts, row.state, encodeState(row.state, { projection, key: row.key })),
+            row.lastTime,
+            row.lastId,
+            row.position,
+            row.poisoned ?? null,
+            row.group ?? null,
+          ] as StateParams,
+        }));
         checkCommitText(
           batch,
-          states.map(([projection, key, state]) => ({ projection, key, state })),
+          states.map(({ projection, params: [key, state] }) => ({ projection, key, state })),
         );
         return connection.write(
           'committing projection state',
@@ -333,26 +334,8 @@ export function createSqliteProjectionStore(connection: SqliteConnection): Sqlit
             );
             for (const c of batch.checkpoints)
               sql.upsertCheckpoint.run(c.name, c.partition ?? -1, c.position, c.version);
-            for (const [
-              projection,
-              key,
-              state,
-              lastTime,
-              lastId,
-              position,
-              poisoned,
-              group,
-            ] of states)
-              sql.upsertState.run(
-                physical(projection),
-                key,
-                state,
-                lastTime,
-                lastId,
-                position,
-                poisoned,
-                group,
-              );
+            for (const { projection, params } of states)
+              sql.upsertState.run(physical(projection), ...params);
             for (const l of batch.deadLetters.map(storableLetter))
               sql.upsertLetter.run(l.projection, l.eventId, l.key, l.position, l.error);
             return changes.map(insertChange);
