@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { RebuildProgress, RebuildReport } from '../engine/types.js';
 import { UsageError } from './command.js';
@@ -68,7 +69,12 @@ export function rebuildOnThread(
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, {
       workerData: request,
-      resourceLimits: { maxYoungGenerationSizeMb: REBUILD_YOUNG_GENERATION_MB },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: REBUILD_YOUNG_GENERATION_MB,
+        // As much heap as the main thread may have: a `--max-old-space-size` given to node
+        // (NODE_OPTIONS) for a large rebuild is the thread's too.
+        maxOldGenerationSizeMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+      },
     });
     let settled = false;
     const settle = (fn: () => void) => {
