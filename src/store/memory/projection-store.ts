@@ -73,6 +73,40 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return [...checkpoints.values()].filter((c) => c.name === name);
   }
 
+  /**
+   * Each projection's keys in order, kept until a key is added or removed. Listings read a page
+   * at a time (`afterKey`, `limit`): sorting and parsing every state for each page made paging
+   * through a projection quadratic (`truto-state verify` of a million events: 69 s).
+   */
+  const sortedKeys = new Map<string, string[]>();
+  function keysInOrder(projection: string): string[] {
+    let keys = sortedKeys.get(projection);
+    if (!keys) {
+      keys = [...(states.get(projection)?.keys() ?? [])].sort(compareKeys);
+      sortedKeys.set(projection, keys);
+    }
+    return keys;
+  }
+
+  /** The rows of a listing in key order, parsing only the states it looks at. */
+  function listed(projection: string, options: ListOptions): StateRow[] {
+    const { afterKey, limit, group, where } = options;
+    if (where) Object.keys(where).forEach(checkFilterField);
+    const map = states.get(projection);
+    if (!map) return [];
+    const keys = keysInOrder(projection);
+    const max = limit === undefined ? Infinity : Math.max(0, Math.trunc(limit) || 0);
+    const out: StateRow[] = [];
+    for (let i = afterKey === undefined ? 0 : firstAfter(keys, afterKey); i < keys.length; i++) {
+      if (out.length >= max) break;
+      const kept = map.get(keys[i] as string) as KeptState;
+      if (group !== undefined && kept.group !== group) continue;
+      const row = toRow(kept);
+      if (matchesFilter(row.state, where)) out.push(row);
+    }
+    return out;
+  }
+
   function filtered(projection: string, where: StateFilter | undefined): StateRow[] {
     if (where) Object.keys(where).forEach(checkFilterField);
     const out: StateRow[] = [];
@@ -88,6 +122,8 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     const shadowLetters = deadLetters.get(shadow);
     states.set(live, shadowStates);
     states.delete(shadow);
+    sortedKeys.delete(live);
+    sortedKeys.delete(shadow);
     const moved = checkpointsOf(shadow);
     for (const c of [...moved, ...checkpointsOf(live)])
       checkpoints.delete(checkpointKey(c.name, c.partition));
@@ -139,12 +175,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     },
 
     async listStates(projection, options: ListOptions = {}) {
-      const { afterKey, limit, group } = options;
-      const rows = filtered(projection, options.where)
-        .filter((row) => group === undefined || row.group === group)
-        .filter((row) => afterKey === undefined || compareKeys(row.key, afterKey) > 0)
-        .sort((a, b) => compareKeys(a.key, b.key));
-      return limit === undefined ? rows : rows.slice(0, Math.max(0, limit));
+      return listed(projection, options);
     },
 
     async countStates(projection, where) {
@@ -154,7 +185,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     async countGroups(projection) {
       const groups = new Set<string>();
       for (const kept of states.get(projection)?.values() ?? []) {
-        const group = toRow(kept).group;
+        const group = kept.group;
         if (group !== null && group !== undefined) groups.add(group);
       }
       return groups.size;
@@ -186,16 +217,18 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
         if (moved.length > 0) throw checkpointMoved(moved);
         // Read before this batch's states are written: the members as committed.
         const derived = derivedChanges(batch.derived ?? [], (read) =>
-          filtered(read.source, undefined)
-            .filter((row) => row.group === read.group)
-            .sort((a, b) => compareKeys(a.key, b.key)),
+          listed(read.source, { group: read.group }),
         );
         const keptChanges = [...batch.changes, ...derived].map((change) =>
           encodeChangeStates(change),
         );
         for (const checkpoint of batch.checkpoints)
           checkpoints.set(checkpointKey(checkpoint.name, checkpoint.partition), { ...checkpoint });
-        for (const { projection, kept } of keptStates) statesOf(projection).set(kept.key, kept);
+        for (const { projection, kept } of keptStates) {
+          const map = statesOf(projection);
+          if (!map.has(kept.key)) sortedKeys.delete(projection);
+          map.set(kept.key, kept);
+        }
         for (const letter of batch.deadLetters) {
           const map = deadLetters.get(letter.projection) ?? new Map<string, DeadLetter>();
           map.set(letter.eventId, storableLetter(letter));
@@ -207,6 +240,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
 
     async clearProjection(name) {
       states.delete(name);
+      sortedKeys.delete(name);
       for (const c of checkpointsOf(name)) checkpoints.delete(checkpointKey(c.name, c.partition));
       deadLetters.delete(name);
     },
@@ -269,4 +303,16 @@ function toRow(kept: KeptState): StateRow {
 
 function fromKeptChange(kept: KeptChange): ChangeRecord {
   return { ...kept, before: decodeOptional(kept.before), after: decodeOptional(kept.after) };
+}
+
+/** The index of the first key after `after` in `keys` (sorted by compareKeys). */
+function firstAfter(keys: readonly string[], after: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareKeys(keys[mid] as string, after) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
