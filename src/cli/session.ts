@@ -67,13 +67,6 @@ export async function openEngine(
   }
 }
 
-/** Writes one line, waiting when the stream's buffer is full (large dumps into a pipe). */
-export async function writeLine(stream: NodeJS.WritableStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) {
-    await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-  }
-}
-
 /** A projection name from the command line, checked against the engine's. */
 export function projectionNamed(
   engine: TrutoEngine,

@@ -11,7 +11,7 @@ import { generateDeliveries } from '../../workload/generator.js';
 import { SIGNATURE_HEADER, signBody } from '../../http/signature.js';
 import { UsageError, type Command } from '../command.js';
 import { parseCommandArgs } from '../config.js';
-import { writeLine } from '../session.js';
+import { writeLine } from '../output.js';
 
 const options = {
   url: { type: 'string' },

@@ -2,7 +2,8 @@
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { openSession, projectionNamed, writeLine } from '../session.js';
+import { writeLine } from '../output.js';
+import { openSession, projectionNamed } from '../session.js';
 
 export const command: Command = {
   summary:

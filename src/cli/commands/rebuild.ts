@@ -3,7 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
 import type { RebuildReport } from '../../engine/types.js';
-import { rebuildOnThread } from '../rebuild-thread.js';
+import { foldOnThread } from '../fold-thread.js';
 
 export const command: Command = {
   summary:
@@ -32,7 +32,7 @@ ${STORE_USAGE}`,
     let started = false;
     let report: RebuildReport;
     try {
-      report = await rebuildOnThread({ config, names: positionals }, (progress) => {
+      report = await foldOnThread({ task: 'rebuild', config, names: positionals }, (progress) => {
         if (!bar) return;
         if (!started) {
           bar.start(progress.head, progress.position);

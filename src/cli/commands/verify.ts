@@ -1,10 +1,8 @@
 /** `truto-state verify`: rebuild into scratch and compare with the live state, entity by entity. */
-import { verifyProjections } from '../../engine/verify.js';
-import { trutoCodec } from '../../truto/codec.js';
-import { trutoProjections } from '../../truto/projections/index.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { openSession, writeLine } from '../session.js';
+import { foldOnThread } from '../fold-thread.js';
+import { writeLine } from '../output.js';
 
 const options = { ...storeOptions, json: { type: 'boolean' } } as const;
 
@@ -21,36 +19,26 @@ the two entity by entity. Prints each difference; exit 0 when none, 1 otherwise.
 ${STORE_USAGE}`,
   async run(context) {
     const { values } = parseCommandArgs(context.argv, options);
-    const session = await openSession(readStoreConfig(values, context.env));
-    try {
-      const { engine, backend } = session;
-      const position = await engine.catchUp();
-      const report = await verifyProjections({
-        store: backend.store,
-        projectionStore: backend.projectionStore,
-        projections: trutoProjections,
-        codec: trutoCodec,
-        upTo: position,
-      });
-      if (values.json) {
-        await writeLine(context.stdout, JSON.stringify(report));
-      } else {
-        for (const d of report.differences) {
-          const detail = d.kind === 'different' ? ` fields: ${(d.fields ?? []).join(', ')}` : '';
-          await writeLine(context.stdout, `${d.kind} ${d.projection} ${d.key}${detail}`);
-          if (d.kind === 'different') {
-            await writeLine(context.stdout, `  live:    ${JSON.stringify(d.live)}`);
-            await writeLine(context.stdout, `  rebuilt: ${JSON.stringify(d.rebuilt)}`);
-          }
+    const report = await foldOnThread({
+      task: 'verify',
+      config: readStoreConfig(values, context.env),
+    });
+    if (values.json) {
+      await writeLine(context.stdout, JSON.stringify(report));
+    } else {
+      for (const d of report.differences) {
+        const detail = d.kind === 'different' ? ` fields: ${(d.fields ?? []).join(', ')}` : '';
+        await writeLine(context.stdout, `${d.kind} ${d.projection} ${d.key}${detail}`);
+        if (d.kind === 'different') {
+          await writeLine(context.stdout, `  live:    ${JSON.stringify(d.live)}`);
+          await writeLine(context.stdout, `  rebuilt: ${JSON.stringify(d.rebuilt)}`);
         }
-        await writeLine(
-          context.stdout,
-          `verified ${report.entities} entities at position ${report.position}: ${report.differences.length} difference(s)`,
-        );
       }
-      return report.differences.length === 0 ? 0 : 1;
-    } finally {
-      await session.close();
+      await writeLine(
+        context.stdout,
+        `verified ${report.entities} entities at position ${report.position}: ${report.differences.length} difference(s)`,
+      );
     }
+    return report.differences.length === 0 ? 0 : 1;
   },
 };
