@@ -94,14 +94,20 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     if (where) Object.keys(where).forEach(checkFilterField);
     const map = states.get(projection);
     if (!map) return [];
-    const keys = keysInOrder(projection);
+    // A group's members are few (derived projections read them on every commit): found and
+    // ordered without ordering the whole projection.
+    const keys =
+      group === undefined
+        ? keysInOrder(projection)
+        : [...map.values()]
+            .filter((kept) => kept.group === group)
+            .map((kept) => kept.key)
+            .sort(compareKeys);
     const max = limit === undefined ? Infinity : Math.max(0, Math.trunc(limit) || 0);
     const out: StateRow[] = [];
     for (let i = afterKey === undefined ? 0 : firstAfter(keys, afterKey); i < keys.length; i++) {
       if (out.length >= max) break;
-      const kept = map.get(keys[i] as string) as KeptState;
-      if (group !== undefined && kept.group !== group) continue;
-      const row = toRow(kept);
+      const row = toRow(map.get(keys[i] as string) as KeptState);
       if (matchesFilter(row.state, where)) out.push(row);
     }
     return out;
