@@ -150,12 +150,13 @@ export class Rebuilder {
     });
     await shadow.init();
     let events = 0;
-    const report = (head: number, done: boolean) => {
+    // Between commits, far apart when far behind, progress is what has been folded.
+    const report = (head: number, done: boolean, position = shadow.position, folded = events) => {
       const progress: RebuildProgress = {
         projections: names,
-        position: shadow.position,
+        position,
         head,
-        events,
+        events: folded,
         done,
       };
       options.onProgress?.(progress);
@@ -164,10 +165,14 @@ export class Rebuilder {
     try {
       const head = await store.head();
       report(head, false);
-      await shadow.runTo(head, (batch) => {
-        events += batch.events;
-        report(head, false);
-      });
+      await shadow.runTo(
+        head,
+        (batch) => {
+          events += batch.events;
+          report(head, false);
+        },
+        (page) => report(head, false, page.position, page.events),
+      );
       await this.context.lock.run(async () => {
         // The last stretch and the swap happen with the live runners paused: no event is applied
         // to the old state after the shadow has caught up and before it replaces it.

@@ -300,9 +300,14 @@ export class ProjectionRunner {
 
   /**
    * Applies everything after the current position up to `upTo`, one committed batch at a time
-   * (far behind, several pages to a batch); `onBatch` runs after each commit.
+   * (far behind, several pages to a batch); `onBatch` runs after each commit, `onPage` after
+   * each page is folded (committed or not: far behind, a commit holds up to 100,000 events).
    */
-  async runTo(upTo: number, onBatch: (result: BatchResult) => void): Promise<RunResult> {
+  async runTo(
+    upTo: number,
+    onBatch: (result: BatchResult) => void,
+    onPage?: (folded: { readonly position: number; readonly events: number }) => void,
+  ): Promise<RunResult> {
     let total = 0;
     while (this.position < upTo) {
       // A restart below may have found a newer release's state.
@@ -342,6 +347,7 @@ export class ProjectionRunner {
         })) {
           if (events.length === 0) continue;
           const pending = await this.foldStored(events);
+          onPage?.({ position: pending.last, events: total + pending.events });
           const lastPage = events.length < batchSize || pending.last >= upTo;
           const commitSize = farBehind
             ? Math.max(batchSize, this.options.catchUpCommitSize?.() ?? 0)

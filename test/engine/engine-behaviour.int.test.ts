@@ -375,6 +375,27 @@ describe('restarts, versions and online rebuilds', () => {
     expect(await second.get('counting', 'acc-1')).toEqual({ id: 'acc-1', events: 1, version: 2 });
   });
 
+  it('reports the progress of a rebuild page by page, not only at its commits', async () => {
+    const handle = sqlite();
+    const engine = await open(handle);
+    // Several pages of the log, all folded into one commit far behind.
+    for (let i = 0; i < 6_000; i++)
+      await engine.ingest(
+        accountBody(`p${i}`, 'created', i, { id: `acc-${i % 50}`, status: 'connecting' }),
+      );
+    await engine.catchUp();
+    const head = await handle.store.head();
+    const progress: { position: number; events: number; done: boolean }[] = [];
+    await engine.rebuild(undefined, { onProgress: (p) => progress.push(p) });
+    const between = progress.filter((p) => !p.done && p.position > 0 && p.position < head);
+    expect(between.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]!.position).toBeGreaterThanOrEqual(progress[i - 1]!.position);
+      expect(progress[i]!.events).toBeGreaterThanOrEqual(progress[i - 1]!.events);
+    }
+    expect(progress.at(-1)).toMatchObject({ done: true, position: head, events: 6_000 });
+  });
+
   it('rebuilds online while live projection goes on, then swaps', async () => {
     const handle = sqlite();
     const engine = await open(handle, { batchSize: 50, live: true });
