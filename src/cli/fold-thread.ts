@@ -58,25 +58,20 @@ export async function fold(
 ): Promise<RebuildReport | VerifyReport> {
   // Loaded here, so the main thread, which only starts the thread, never loads the engine.
   const { openSession, projectionNamed } = await import('./session.js');
-  if (request.task === 'rebuild') {
-    // Beside running instances (PostgreSQL): they keep their partitions and follow the swap.
-    const session = await openSession(request.config, { observe: true });
-    try {
-      const { engine } = session;
-      const names = request.names.map((name) => projectionNamed(engine, name));
-      return await engine.rebuild(names.length > 0 ? names : undefined, { onProgress });
-    } finally {
-      await session.close();
-    }
-  }
-  const [{ verifyProjections }, { trutoCodec }, { trutoProjections }] = await Promise.all([
-    import('../engine/verify.js'),
-    import('../truto/codec.js'),
-    import('../truto/projections/index.js'),
-  ]);
-  const session = await openSession(request.config);
+  // A rebuild runs beside running instances (PostgreSQL): they keep their partitions and follow
+  // the swap. A verify projects first, as any session does.
+  const session = await openSession(request.config, { observe: request.task === 'rebuild' });
   try {
     const { engine, backend } = session;
+    if (request.task === 'rebuild') {
+      const names = request.names.map((name) => projectionNamed(engine, name));
+      return await engine.rebuild(names.length > 0 ? names : undefined, { onProgress });
+    }
+    const [{ verifyProjections }, { trutoCodec }, { trutoProjections }] = await Promise.all([
+      import('../engine/verify.js'),
+      import('../truto/codec.js'),
+      import('../truto/projections/index.js'),
+    ]);
     const position = await engine.catchUp();
     return await verifyProjections({
       store: backend.store,

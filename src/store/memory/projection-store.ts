@@ -9,7 +9,6 @@ import type {
   DeadLetter,
   ListOptions,
   ProjectionStore,
-  StateFilter,
   StateRow,
 } from '../port.js';
 import { checkpointMoved, commitResult } from '../errors.js';
@@ -113,16 +112,6 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     return out;
   }
 
-  function filtered(projection: string, where: StateFilter | undefined): StateRow[] {
-    if (where) Object.keys(where).forEach(checkFilterField);
-    const out: StateRow[] = [];
-    for (const kept of states.get(projection)?.values() ?? []) {
-      const row = toRow(kept);
-      if (matchesFilter(row.state, where)) out.push(row);
-    }
-    return out;
-  }
-
   function swapOne(shadow: string, live: string): void {
     const shadowStates = states.get(shadow) ?? new Map<string, KeptState>();
     const shadowLetters = deadLetters.get(shadow);
@@ -185,7 +174,7 @@ export function createMemoryProjectionStore(): ListableProjectionStore {
     },
 
     async countStates(projection, where) {
-      return filtered(projection, where).length;
+      return listed(projection, where === undefined ? {} : { where }).length;
     },
 
     async countGroups(projection) {
