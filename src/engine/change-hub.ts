@@ -8,7 +8,8 @@
  * most `bufferLimit` changes; a subscriber that falls further behind is cut off with a
  * `SlowSubscriberError` (it can resume from its last `seq` with `changesSince`).
  */
-import { Observable, type Subscriber } from 'rxjs';
+import type { Subscriber } from 'rxjs';
+import { Observable } from './rx.js';
 import type { ChangeRecord, ProjectionStore } from '../store/port.js';
 import { describeError } from './errors.js';
 import type { Logger } from './logger.js';

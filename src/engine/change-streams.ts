@@ -3,7 +3,7 @@
  * state now, then after each change) and `changesSince` (the journal after a seq, then live).
  */
 import type { Observable } from 'rxjs';
-import { filter } from 'rxjs';
+import { filter } from './rx.js';
 import type { ProjectionStore } from '../store/port.js';
 import { toEngineChange, type ChangeHub, type EngineChange } from './change-hub.js';
 import { JournalGapError } from './errors.js';

@@ -15,7 +15,7 @@
  * applied to old state after a rebuild caught up and before its swap. Across instances sharing
  * a store, the store's rebuild lock and the swap's lease fence do the same (see rebuild.ts).
  */
-import { filter, Observable, throwError } from 'rxjs';
+import { filter, Observable, throwError } from './rx.js';
 import type { AppendOutcome, EventStore, EventToAppend, ProjectionStore } from '../store/port.js';
 import { ChangeHub } from './change-hub.js';
 import { changesAfter, watchState } from './change-streams.js';

@@ -35,7 +35,8 @@
  *   writes over nor rebuilds back the newer state.
  */
 import { isStoreError } from '../store/errors.js';
-import { Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { Subject } from './rx.js';
 import type { ChangeRecord, CheckpointRef, EventStore, ProjectionStore } from '../store/port.js';
 import { resetRecord } from './change-hub.js';
 import type { EventCodec } from './codec.js';
@@ -70,7 +71,7 @@ export interface RebuildContext {
 export class Rebuilder {
   private running: Promise<RebuildReport> | undefined;
   private readonly progress = new Subject<RebuildProgress>();
-  readonly progress$ = this.progress.asObservable();
+  readonly progress$: Observable<RebuildProgress> = this.progress.asObservable();
 
   constructor(private readonly context: RebuildContext) {}
 

@@ -7,7 +7,8 @@
  * says the replay did not already cover it. Subscribing first is what closes the gap: a value
  * committed while the replay reads is in the buffer.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import type { Subscriber } from 'rxjs';
+import { Observable } from './rx.js';
 
 export interface ReplayThenLive<T, R> {
   readonly live$: Observable<T>;

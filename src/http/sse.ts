@@ -17,7 +17,8 @@
  * `sseDrainTimeoutMs` is cut off; it resumes with Last-Event-ID (EventSource does so by itself)
  * from the journal, losing nothing while the journal retains it.
  */
-import { catchError, concat, filter, map, of, startWith, throwError, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { catchError, concat, filter, map, of, startWith, throwError } from '../engine/rx.js';
 import type { EngineChange } from '../engine/change-hub.js';
 import { JournalGapError } from '../engine/errors.js';
 import type { TrutoEngine } from '../truto/engine.js';

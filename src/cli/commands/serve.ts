@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Level, Logger } from 'pino';
-import { config as rxConfig } from 'rxjs';
+import { config as rxConfig } from '../../engine/rx.js';
 import { DEFAULT_MAX_BODY } from '../../http/app.js';
 import { isLoopbackHost } from '../../http/auth.js';
 import { parseSize } from '../../http/body.js';
