@@ -23,6 +23,7 @@ import {
   type LoadResult,
   type SignedBody,
 } from '../lib/http-client.js';
+import { startCpuMeter } from '../lib/cpu.js';
 import { failed, latencyFields, now, throughput, versusFloor } from '../lib/measure.js';
 import { pace } from '../lib/pace.js';
 import { PublishTracker } from '../lib/publish-tracker.js';
@@ -85,12 +86,42 @@ function loadRow(name: string, events: number, bytes: number, result: LoadResult
   };
 }
 
+/**
+ * A closed-loop load with the CPU it cost: the server process's (every thread) and this load
+ * client's, per request. Both share the machine's cores, so a row whose client was busy for a
+ * whole core measured the client as much as the server.
+ */
+async function measuredLoad(
+  agent: Agent,
+  url: URL,
+  items: readonly SignedBody[],
+  serverPid: number | undefined,
+): Promise<{ result: LoadResult; cpu: string }> {
+  const server = startCpuMeter(() => (serverPid === undefined ? [] : [serverPid]));
+  const client = process.cpuUsage();
+  const result = await closedLoop(agent, url, items, CONNECTIONS);
+  const serverSeconds = server.stop();
+  const clientUsed = process.cpuUsage(client);
+  const clientSeconds = (clientUsed.user + clientUsed.system) / 1e6;
+  const perRequest = (seconds: number) => `${Math.round((seconds * 1e6) / items.length)} µs`;
+  const busy = clientSeconds / (result.ms / 1000);
+  const cpu = [
+    `CPU per request: ${serverSeconds === undefined ? '' : `server ${perRequest(serverSeconds)}, `}load client ${perRequest(clientSeconds)}`,
+    `client busy ${Math.round(busy * 100)}% of a core${busy >= 0.9 ? ' (the client, not the server, set this rate)' : ''}`,
+  ].join('; ');
+  return { result, cpu };
+}
+
 /** The warm-up before a measured load (see WARM_UP_DELIVERIES): every answer must be a 200. */
 async function warm(agent: Agent, url: URL, items: readonly SignedBody[]): Promise<void> {
   const result = await closedLoop(agent, url, items, CONNECTIONS);
   const refused = [...result.statuses].filter(([status]) => status !== 200);
   if (refused.length > 0)
     throw new Error(`warm-up answered ${refused.map(([s, n]) => `${n}x ${s}`).join(', ')}`);
+}
+
+function withNote(row: Row, note: string): Row {
+  return { ...row, note: row.note ? `${row.note}; ${note}` : note };
 }
 
 /** Starts `truto-state serve` on a fresh database and a free port. */
@@ -125,7 +156,8 @@ async function ingestSize(
     const agent = createAgent(CONNECTIONS);
     const url = new URL(`http://127.0.0.1:${port}/webhooks/truto`);
     await warm(agent, url, warmUp);
-    floor = loadRow(FLOOR, events, bytes, await closedLoop(agent, url, items, CONNECTIONS));
+    const { result, cpu } = await measuredLoad(agent, url, items, floorServer.child.pid);
+    floor = withNote(loadRow(FLOOR, events, bytes, result), cpu);
     agent.destroy();
   } catch (error) {
     floor = failed(BENCH, FLOOR, error, events);
@@ -142,7 +174,8 @@ async function ingestSize(
     const agent = createAgent(CONNECTIONS);
     const url = new URL(`${service.base}/webhooks/truto`);
     await warm(agent, url, warmUp);
-    const row = loadRow(name, events, bytes, await closedLoop(agent, url, items, CONNECTIONS));
+    const { result, cpu } = await measuredLoad(agent, url, items, service.running.child.pid);
+    const row = withNote(loadRow(name, events, bytes, result), cpu);
     agent.destroy();
     const vs = versusFloor(
       row.eventsPerSec,
