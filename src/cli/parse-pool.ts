@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { parseWebhook, type ParseResult, type WebhookEvent } from '../truto/parse.js';
+import { JsonText } from '../store/shared/json.js';
+import type { EventToAppend } from '../store/port.js';
+import { parseWebhook, type ParseResult } from '../truto/parse.js';
 
 export interface ParseRequest {
   readonly id: number;
@@ -20,18 +22,31 @@ export interface ParseRequest {
   readonly ends: readonly number[];
 }
 
-export type ParsedWithoutBody =
-  | { readonly ok: true; readonly event: Omit<WebhookEvent, 'body'> }
-  | Extract<ParseResult, { ok: false }>;
+export type Refusal = Extract<ParseResult, { ok: false }>;
 
+/**
+ * A thread's answer, flat: structured clone copies a few strings per event much faster than
+ * an object tree per event, and the main thread, which stores, is what limits an import.
+ */
 export interface ParseResponse {
   readonly id: number;
-  readonly results: readonly ParsedWithoutBody[];
+  /** Per line: `null` when it parsed (its fields are next in `fields`), else the refusal. */
+  readonly refusals: readonly (Refusal | null)[];
+  /**
+   * The parsed lines' events but their bodies (which the main thread holds), FIELDS_PER_EVENT
+   * values each: id, type, stream, sourceTime, data as the JSON text it is stored as, skipped.
+   */
+  readonly fields: readonly unknown[];
 }
+
+export const FIELDS_PER_EVENT = 6;
+
+/** A line's event to append, or why it was refused. */
+export type LineParse = { readonly ok: true; readonly event: EventToAppend } | Refusal;
 
 export interface ParsePool {
   /** Parses `lines` (exact bytes each); the results, in order, once ready. */
-  parse(lines: readonly Uint8Array[]): Promise<ParseResult[]>;
+  parse(lines: readonly Uint8Array[]): Promise<LineParse[]>;
   readonly threads: number;
   close(): Promise<void>;
 }
@@ -55,7 +70,7 @@ export function createParsePool(threads: number): ParsePool {
     });
     worker.on('error', (error) => {
       failure = error;
-      for (const [, settle] of waiting) settle({ id: -1, results: [] });
+      for (const [, settle] of waiting) settle({ id: -1, refusals: [], fields: [] });
       waiting.clear();
     });
   }
@@ -81,14 +96,31 @@ export function createParsePool(threads: number): ParsePool {
         worker.postMessage(request, [joined.buffer]);
       });
       if (failure) throw failure;
-      return response.results.map((result, i) =>
-        result.ok ? { ok: true, event: { ...result.event, body: lines[i]! } } : result,
-      );
+      return eventsOf(response, lines);
     },
     async close() {
       await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };
+}
+
+function eventsOf(response: ParseResponse, lines: readonly Uint8Array[]): LineParse[] {
+  const { fields } = response;
+  let at = 0;
+  return response.refusals.map((refusal, i) => {
+    if (refusal) return refusal;
+    const event: EventToAppend = {
+      id: fields[at] as string,
+      type: fields[at + 1] as string,
+      stream: fields[at + 2] as string | null,
+      sourceTime: fields[at + 3] as number,
+      data: new JsonText(fields[at + 4] as string),
+      skipped: fields[at + 5] as NonNullable<EventToAppend['skipped']> | null,
+      body: lines[i]!,
+    };
+    at += FIELDS_PER_EVENT;
+    return { ok: true, event };
+  });
 }
 
 function inlinePool(): ParsePool {

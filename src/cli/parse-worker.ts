@@ -1,25 +1,29 @@
 /**
  * A worker thread of the import's parse pool (parse-pool.ts): parses the lines of each message
- * with `parseWebhook` and answers with every result but the bodies, which the main thread
- * already holds (sending them back would copy every byte a second time).
+ * with `parseWebhook` and answers with each event's fields but the body, which the main thread
+ * already holds (sending it back would copy every byte a second time), its facts already the
+ * JSON text they are stored as.
  */
 import { parentPort } from 'node:worker_threads';
 import { parseWebhook } from '../truto/parse.js';
-import type { ParseRequest, ParseResponse, ParsedWithoutBody } from './parse-pool.js';
+import type { ParseRequest, ParseResponse, Refusal } from './parse-pool.js';
 
 parentPort?.on('message', (request: ParseRequest) => {
   const bytes = new Uint8Array(request.buffer);
-  const results: ParsedWithoutBody[] = [];
+  const refusals: (Refusal | null)[] = [];
+  const fields: unknown[] = [];
   let start = 0;
   for (const end of request.ends) {
     const parsed = parseWebhook(bytes.subarray(start, end));
     if (parsed.ok) {
-      // Every field but the body: a field added to events travels without a change here.
-      const { body, ...event } = parsed.event;
-      results.push({ ok: true, event });
-    } else results.push(parsed);
+      const { event } = parsed;
+      // As the store would write it (rows.ts), so the thread's text is the text it stores.
+      const data = JSON.stringify(event.data ?? null);
+      fields.push(event.id, event.type, event.stream, event.sourceTime, data, event.skipped);
+      refusals.push(null);
+    } else refusals.push(parsed);
     start = end;
   }
-  const response: ParseResponse = { id: request.id, results };
+  const response: ParseResponse = { id: request.id, refusals, fields };
   parentPort?.postMessage(response);
 });

@@ -160,6 +160,18 @@ describe('truto-state import', () => {
       if (i % 97 === 0) lines.push('{"id": "broken", "event":');
       if (i % 131 === 0) lines.push('   ');
       if (i % 53 === 0) lines.push(body); // a re-delivery
+      // Stored but not projected: skipped (and its issues) travel back from a thread too.
+      if (i % 89 === 0) {
+        lines.push(
+          JSON.stringify({ id: `u-${i}`, event: 'widget:made', created_at: '2024-09-10 12:00:00' }),
+          JSON.stringify({
+            id: `i-${i}`,
+            event: 'integrated_account:active',
+            created_at: '2024-09-10 12:00:00',
+            payload: { status: 'active' },
+          }),
+        );
+      }
     });
     expect(lines.length).toBeGreaterThan(600); // several parse chunks (256 lines each)
     await writeNdjson(tmp.path('many.ndjson'), lines);
@@ -173,7 +185,7 @@ describe('truto-state import', () => {
       try {
         const log = raw
           .prepare(
-            'SELECT position, id, type, stream, source_time, data, skipped, body FROM events ORDER BY position',
+            'SELECT position, id, type, stream, source_time, data, skipped, skip_issues, body FROM events ORDER BY position',
           )
           .raw()
           .all() as unknown[][];
@@ -183,6 +195,11 @@ describe('truto-state import', () => {
       }
     }
     expect(runs[0]?.log.length).toBeGreaterThan(500);
+    const skipped = runs[0]!.log.filter((row) => row[6] !== null);
+    expect(skipped.map((row) => row[6])).toEqual(
+      expect.arrayContaining(['unknown_type', 'invalid_payload']),
+    );
+    expect(skipped.some((row) => typeof row[7] === 'string')).toBe(true);
     expect(runs[0]?.stderr).toMatch(/many\.ndjson:2: invalid_json: /);
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);

@@ -9,12 +9,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { ParseResult, WebhookEvent } from '../../truto/parse.js';
-import type { EventStore } from '../../store/port.js';
+import type { EventStore, EventToAppend } from '../../store/port.js';
 import { openBackend } from '../backend.js';
 import { UsageError, type Command, type CommandContext } from '../command.js';
 import { parseCommandArgs, readStoreConfig, STORE_USAGE, storeOptions } from '../config.js';
-import { createParsePool, defaultParseThreads } from '../parse-pool.js';
+import { createParsePool, defaultParseThreads, type LineParse } from '../parse-pool.js';
 
 /**
  * Events per transaction. On SQLite every commit rewrites each page it touched whole into the
@@ -134,7 +133,7 @@ async function importFile(
     context.stderr.write(`${progress ? '\x1b[2K\r' : ''}${file}:${message}\n`);
   };
 
-  let batch: WebhookEvent[] = [];
+  let batch: EventToAppend[] = [];
   let batchLines: number[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
@@ -158,7 +157,7 @@ async function importFile(
   /** Lines in file order, their parse under way (on the pool's threads when it has some). */
   interface Chunk {
     readonly lines: readonly Line[];
-    readonly parsed: Promise<ParseResult[]>;
+    readonly parsed: Promise<LineParse[]>;
     readonly consumed: number;
     /** Bytes of its lines. */
     readonly bytes: number;

@@ -23,6 +23,16 @@ export function stringify(
   }
 }
 
+/**
+ * JSON text made elsewhere, stored as it is. An import parses its lines on worker threads, which
+ * send each event's facts back as the text they will be stored as: rebuilt into objects on the
+ * main thread they would only be written out again, and that thread is what limits an import.
+ * Only for text `JSON.stringify` made (it is not checked again).
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** `undefined` (no state before a first change) is kept as SQL NULL, apart from JSON `null`. */
 export function encodeOptional(value: unknown): string | null {
   return value === undefined ? null : stringify(value, 'a change');

@@ -6,7 +6,7 @@
  */
 import { checkStorableText } from '../errors.js';
 import type { EventToAppend, StoredEvent } from '../port.js';
-import { stringify } from './json.js';
+import { JsonText, stringify } from './json.js';
 
 export interface EventRow {
   readonly id: string;
@@ -68,7 +68,10 @@ function serialise(event: EventToAppend, body: Buffer): EventRow {
     type: event.type,
     stream: event.stream,
     sourceTime: event.sourceTime,
-    data: stringify(event.data ?? null, `event ${JSON.stringify(event.id)}: data`),
+    data:
+      event.data instanceof JsonText
+        ? event.data.text
+        : stringify(event.data ?? null, `event ${JSON.stringify(event.id)}: data`),
     body,
     skipped: event.skipped?.reason ?? null,
     skipIssues: event.skipped?.issues ? stringify(event.skipped.issues, 'skip issues') : null,
