@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { JsonText } from '../store/shared/json.js';
 import type { EventToAppend } from '../store/port.js';
-import { parseWebhook, type ParseResult } from '../truto/parse.js';
+import { parseWebhook, type ParseResult, type WebhookEvent } from '../truto/parse.js';
 
 export interface ParseRequest {
   readonly id: number;
@@ -39,7 +39,14 @@ export interface ParseResponse {
   readonly fields: readonly unknown[];
 }
 
-export const FIELDS_PER_EVENT = 6;
+const FIELDS_PER_EVENT = 6;
+
+/** Adds a parsed event's fields to a thread's answer (read back by `eventsOf`, same order). */
+export function pushFields(fields: unknown[], event: WebhookEvent): void {
+  // As the store would write it (rows.ts), so the thread's text is the text it stores.
+  const data = JSON.stringify(event.data ?? null);
+  fields.push(event.id, event.type, event.stream, event.sourceTime, data, event.skipped);
+}
 
 /** A line's event to append, or why it was refused. */
 export type LineParse = { readonly ok: true; readonly event: EventToAppend } | Refusal;

@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { parseWebhook } from '../truto/parse.js';
-import type { ParseRequest, ParseResponse, Refusal } from './parse-pool.js';
+import { pushFields, type ParseRequest, type ParseResponse, type Refusal } from './parse-pool.js';
 
 parentPort?.on('message', (request: ParseRequest) => {
   const bytes = new Uint8Array(request.buffer);
@@ -16,10 +16,7 @@ parentPort?.on('message', (request: ParseRequest) => {
   for (const end of request.ends) {
     const parsed = parseWebhook(bytes.subarray(start, end));
     if (parsed.ok) {
-      const { event } = parsed;
-      // As the store would write it (rows.ts), so the thread's text is the text it stores.
-      const data = JSON.stringify(event.data ?? null);
-      fields.push(event.id, event.type, event.stream, event.sourceTime, data, event.skipped);
+      pushFields(fields, parsed.event);
       refusals.push(null);
     } else refusals.push(parsed);
     start = end;
