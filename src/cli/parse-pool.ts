@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { JsonText } from '../store/shared/json.js';
+import { dataText } from '../store/shared/rows.js';
 import type { EventToAppend } from '../store/port.js';
 import { parseWebhook, type ParseResult, type WebhookEvent } from '../truto/parse.js';
 
@@ -43,8 +44,7 @@ const FIELDS_PER_EVENT = 6;
 
 /** Adds a parsed event's fields to a thread's answer (read back by `eventsOf`, same order). */
 export function pushFields(fields: unknown[], event: WebhookEvent): void {
-  // As the store would write it (rows.ts), so the thread's text is the text it stores.
-  const data = JSON.stringify(event.data ?? null);
+  const data = dataText(event);
   fields.push(event.id, event.type, event.stream, event.sourceTime, data, event.skipped);
 }
 

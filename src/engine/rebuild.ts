@@ -127,7 +127,10 @@ export class Rebuilder {
     if (targets.length === 0) {
       return { projections: [], events: 0, position: await store.head(), durationMs: 0 };
     }
-    for (const name of names) await projectionStore.clearProjection(shadowName(name));
+    const clearShadows = async () => {
+      for (const name of names) await projectionStore.clearProjection(shadowName(name));
+    };
+    await clearShadows();
     const shadow = new ProjectionRunner({
       store,
       projectionStore,
@@ -203,7 +206,7 @@ export class Rebuilder {
     // The shadows may hold the replaced states (see swapProjections). The rebuild is in: a
     // failure here leaves them to the next rebuild, which clears its shadows first.
     try {
-      for (const name of names) await projectionStore.clearProjection(shadowName(name));
+      await clearShadows();
     } catch (error) {
       this.context.logger.warn(
         { err: error },

@@ -68,14 +68,18 @@ function serialise(event: EventToAppend, body: Buffer): EventRow {
     type: event.type,
     stream: event.stream,
     sourceTime: event.sourceTime,
-    data:
-      event.data instanceof JsonText
-        ? event.data.text
-        : stringify(event.data ?? null, `event ${JSON.stringify(event.id)}: data`),
+    data: dataText(event),
     body,
     skipped: event.skipped?.reason ?? null,
     skipIssues: event.skipped?.issues ? stringify(event.skipped.issues, 'skip issues') : null,
   };
+}
+
+/** `data` as the JSON text it is stored as (JsonText: as given). */
+export function dataText(event: Pick<EventToAppend, 'id' | 'data'>): string {
+  return event.data instanceof JsonText
+    ? event.data.text
+    : stringify(event.data ?? null, `event ${JSON.stringify(event.id)}: data`);
 }
 
 /** A stored row back to the port's shape; `data` is parsed afresh each time. */
